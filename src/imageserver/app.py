@@ -1,0 +1,52 @@
+"""create_app(ctx) -> FastAPI: routers, error handlers, the background lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from imageserver import __version__
+from imageserver.auth import api as auth_api
+from imageserver.context import AppContext
+from imageserver.errors import install_error_handlers
+from imageserver.libraries import api as libraries_api
+from imageserver.ops import api as ops_api
+
+log = logging.getLogger("imageserver.app")
+
+
+def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
+    """The HTTP application; background loops run in its lifespan unless disabled."""
+    run_background = ctx.settings.run_background if background is None else background
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        from imageserver.background import Background
+
+        runner = Background(ctx)
+        ctx.services["background"] = runner
+        await runner.start(run_loops=run_background)
+        try:
+            yield
+        finally:
+            await runner.stop()
+
+    app = FastAPI(
+        title="imageserver",
+        version=__version__,
+        description="Self-hosted photo and video library server.",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    for router in (
+        ops_api.public,
+        auth_api.public,
+        auth_api.router,
+        libraries_api.router,
+    ):
+        app.include_router(router)
+    return app

@@ -1,0 +1,1 @@
+"""Users, password hashing, JWT issue/verify and the `current_user` dependency."""

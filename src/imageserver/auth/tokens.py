@@ -1,0 +1,92 @@
+"""JWT issue and verification (HS256 only: `alg: none` and every other algorithm fail).
+
+Two token types share one secret: `access` tokens authenticate a user for every route;
+`stream` tokens are scoped to one video content hash and travel in a query string,
+because HLS players fetch segments without custom headers.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+
+from imageserver.errors import Unauthorized
+
+ALGORITHM = "HS256"
+SECRET_FILE = "jwt_secret"
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    subject: str
+    issued_at: float
+    expires_at: float
+    token_type: str
+    scope: str | None
+
+
+def load_or_create_secret(data_dir: Path, configured: str | None) -> str:
+    """The configured secret, else one generated once and persisted in the data dir."""
+    if configured:
+        return configured
+    path = data_dir / SECRET_FILE
+    if path.exists():
+        secret = path.read_text(encoding="utf-8").strip()
+        if secret:
+            return secret
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(secret, encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return secret
+
+
+def issue(
+    secret: str,
+    subject: str,
+    now: float,
+    lifetime: float,
+    token_type: str = "access",
+    scope: str | None = None,
+) -> str:
+    claims: dict[str, object] = {
+        "sub": subject,
+        "iat": int(now),
+        "exp": int(now + lifetime),
+        "typ": token_type,
+    }
+    if scope is not None:
+        claims["scope"] = scope
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify(secret: str, token: str, now: float, token_type: str = "access") -> TokenClaims:
+    """Decode and check a token; every failure is the same 401 to the client."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            options={"require": ["sub", "exp", "iat"], "verify_exp": False, "verify_iat": False},
+        )
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("invalid token") from exc
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not isinstance(exp, int | float) or not isinstance(iat, int | float):
+        raise Unauthorized("invalid token")
+    if exp <= now:
+        raise Unauthorized("token expired")
+    if claims.get("typ", "access") != token_type:
+        raise Unauthorized("wrong token type")
+    return TokenClaims(
+        subject=str(claims["sub"]),
+        issued_at=float(iat),
+        expires_at=float(exp),
+        token_type=str(claims.get("typ", "access")),
+        scope=claims.get("scope"),
+    )

@@ -1,0 +1,73 @@
+"""The background loops of a process: the watcher and the slower housekeeping loops.
+
+Each loop is an asyncio task; a loop that crashes is logged and restarted after a pause,
+so one bad tick never stops indexing for good. Blocking work inside a loop runs in
+threads (the watcher's tick, ffmpeg waits), never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from imageserver.context import AppContext
+from imageserver.scan.watcher import Watcher
+
+log = logging.getLogger("imageserver.background")
+
+RESTART_PAUSE_SECONDS = 5.0
+
+LoopFactory = Callable[[AppContext], Awaitable[None]]
+
+
+class Background:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.watcher = Watcher(ctx)
+        ctx.services["watcher"] = self.watcher
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def loops(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        return {"watcher": self.watcher.run_forever}
+
+    async def start(self, run_loops: bool) -> None:
+        if not run_loops:
+            return
+        for name, loop in self.loops().items():
+            self._tasks.append(asyncio.create_task(self._supervise(name, loop), name=name))
+        log.info("event=background_started loops=%s", ",".join(self.loops()))
+
+    async def _supervise(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            try:
+                await loop()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception(
+                    "event=loop_crashed loop=%s restart_in=%s", name, RESTART_PAUSE_SECONDS
+                )
+                await asyncio.sleep(RESTART_PAUSE_SECONDS)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        close_services(self.ctx)
+
+
+def close_services(ctx: AppContext) -> None:
+    """Release long-lived helpers: the drain pool, the exiftool process."""
+    pool = ctx.services.pop("pool", None)
+    if isinstance(pool, ThreadPoolExecutor):
+        pool.shutdown(wait=False, cancel_futures=True)
+    reader = ctx.services.pop("metadata_reader", None)
+    if reader is not None:
+        reader.close()

@@ -1,0 +1,213 @@
+"""The `imageserver` command: serve, scan, worker, users, migrate and helpers."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from imageserver.config import Settings, config_table_markdown, describe_validation_error
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+users_app = typer.Typer(no_args_is_help=True, help="Manage users.")
+app.add_typer(users_app, name="users")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (+ overrides); a bad value exits with one clear line."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        typer.echo(describe_validation_error(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+def _configure_logging(settings: Settings) -> None:
+    from imageserver.telemetry.logging import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+
+
+def _announce_password(username: str, password: str | None) -> None:
+    if password is None:
+        return
+    bar = "=" * 64
+    typer.echo(
+        f"\n{bar}\n First start: created admin user {username!r}\n"
+        f" password: {password}\n It is shown once; change it with "
+        f"`imageserver users passwd {username}`.\n{bar}\n"
+    )
+
+
+@app.command()
+def serve(
+    library: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Library folders to serve (added once; kept in the database)."),
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    workers: Annotated[
+        bool, typer.Option("--workers/--no-workers", help="Run the watcher and drains too.")
+    ] = True,
+) -> None:
+    """Run the HTTP server (and, by default, the watcher and every drain)."""
+    import uvicorn
+
+    from imageserver.app import create_app
+    from imageserver.bootstrap import bootstrap
+    from imageserver.libraries.cli_support import ensure_cli_libraries
+
+    settings = load_settings(host=host, port=port)
+    _configure_logging(settings)
+    booted = bootstrap(settings)
+    _announce_password(settings.admin_username, booted.generated_admin_password)
+    for message in ensure_cli_libraries(booted.ctx, library or []):
+        typer.echo(message)
+    app_ = create_app(booted.ctx, background=workers and settings.run_background)
+    typer.echo(f"imageserver listening on http://{settings.host}:{settings.port}/")
+    uvicorn.run(app_, host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (also done at every start)."""
+    from imageserver.db import migrate as db_migrate
+    from imageserver.db.engine import make_engine
+
+    settings = load_settings()
+    _configure_logging(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    db_migrate.upgrade(engine)
+    typer.echo(f"schema at {db_migrate.current_revision(engine)}")
+
+
+@app.command()
+def scan(
+    library: Annotated[str | None, typer.Option(help="Only this library (by name).")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Full scan (retire missing files).")] = False,
+    drain: Annotated[
+        bool, typer.Option("--drain/--no-drain", help="Keep ticking until backlogs are empty.")
+    ] = True,
+) -> None:
+    """Index in the foreground once, with a progress bar and an end summary."""
+    from imageserver.bootstrap import bootstrap
+    from imageserver.scan.foreground import run_foreground_scan
+
+    settings = load_settings()
+    _configure_logging(settings)
+    booted = bootstrap(settings)
+    _announce_password(settings.admin_username, booted.generated_admin_password)
+    code = run_foreground_scan(booted.ctx, library=library, full=full, drain=drain)
+    raise typer.Exit(code)
+
+
+@app.command("config-table")
+def config_table(
+    update: Annotated[
+        Path | None, typer.Option(help="Rewrite the table between the markers in this file.")
+    ] = None,
+) -> None:
+    """Print the configuration table (Markdown) that the README embeds."""
+    table = config_table_markdown()
+    if update is None:
+        typer.echo(table)
+        return
+    import re
+
+    text = update.read_text(encoding="utf-8")
+    new, count = re.subn(
+        r"(<!-- config-table:start -->\n).*?(<!-- config-table:end -->)",
+        lambda m: m.group(1) + table + "\n" + m.group(2),
+        text,
+        flags=re.S,
+    )
+    if count != 1:
+        typer.echo(f"{update}: config-table markers not found", err=True)
+        raise typer.Exit(1)
+    update.write_text(new, encoding="utf-8")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        typer.echo("passwords differ", err=True)
+        raise typer.Exit(1)
+    return first
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    admin: Annotated[bool, typer.Option("--admin", help="Make the user an admin.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a user."""
+    from imageserver.auth import service
+    from imageserver.bootstrap import bootstrap
+    from imageserver.errors import ImageServerError
+
+    settings = load_settings()
+    ctx = bootstrap(settings).ctx
+    password = _read_password(password_stdin)
+    try:
+        with ctx.engine.begin() as conn:
+            service.create_user(conn, username, password, ctx.clock(), is_admin=admin)
+    except ImageServerError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"created user {username}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users."""
+    from imageserver.auth import repo
+    from imageserver.bootstrap import bootstrap
+    from imageserver.db.engine import read_only
+
+    ctx = bootstrap(load_settings()).ctx
+    with read_only(ctx.engine) as conn:
+        for user in repo.list_all(conn):
+            role = "admin" if user["is_admin"] else "user"
+            typer.echo(f"{user['id']}\t{user['username']}\t{role}")
+
+
+@users_app.command("passwd")
+def users_passwd(
+    username: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Change a user's password (their existing tokens stop working)."""
+    from imageserver.auth import service
+    from imageserver.bootstrap import bootstrap
+    from imageserver.errors import ImageServerError
+
+    ctx = bootstrap(load_settings()).ctx
+    password = _read_password(password_stdin)
+    try:
+        with ctx.engine.begin() as conn:
+            service.change_password(conn, username, password, ctx.clock())
+    except ImageServerError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"password changed for {username}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

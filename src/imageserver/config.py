@@ -1,0 +1,276 @@
+"""One typed Settings object: every knob of the server, its default and why it exists.
+
+The README's configuration table is generated from this class (`imageserver config-table`),
+and a test keeps the two in step, so a knob added here is documented by construction.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, get_args, get_origin
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "IMAGESERVER_"
+
+
+class LibrarySeed(BaseModel):
+    """A library created on first start when the libraries table is empty."""
+
+    name: str = Field(min_length=1, max_length=200)
+    root_path: Path
+    excluded_dirs: list[str] = Field(default_factory=list)
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "imageserver"
+
+
+class Settings(BaseSettings):
+    """Server configuration from IMAGESERVER_* environment variables and an optional .env."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # --- storage -------------------------------------------------------------------------
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Folder for everything the server writes (database, thumbnails, secrets).",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; empty means SQLite at DATA_DIR/imageserver.db. "
+        "Use postgresql+psycopg://user@host/db for PostgreSQL.",
+    )
+    video_path: Path | None = Field(
+        default=None,
+        description="Folder for HLS playlists, segments and preview clips; "
+        "empty means DATA_DIR/video.",
+    )
+
+    # --- HTTP ---------------------------------------------------------------------------
+    host: str = Field(default="0.0.0.0", description="Address the HTTP server binds to.")
+    port: int = Field(default=8080, ge=1, le=65535, description="TCP port of the HTTP server.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Lowest log level written."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: key=value lines; json: one JSON object per line."
+    )
+
+    # --- auth -----------------------------------------------------------------------------
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 signing secret; empty means one generated once and kept in "
+        "DATA_DIR/jwt_secret.",
+    )
+    jwt_lifetime_seconds: int = Field(
+        default=7 * 24 * 3600, gt=0, description="How long a login token stays valid."
+    )
+    stream_token_lifetime_seconds: int = Field(
+        default=6 * 3600, gt=0, description="How long a signed video stream URL stays valid."
+    )
+    admin_username: str = Field(
+        default="admin", min_length=1, description="User created on first start."
+    )
+    admin_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the first-start admin; empty means generated and printed once.",
+    )
+    login_backoff_after: int = Field(
+        default=3, ge=1, description="Failed logins for one user before each try is delayed."
+    )
+    login_backoff_max_seconds: float = Field(
+        default=60.0, gt=0, description="Longest delay imposed between failed logins."
+    )
+
+    # --- libraries and the watcher --------------------------------------------------------
+    libraries: Annotated[list[LibrarySeed], NoDecode] = Field(
+        default_factory=list,
+        description="Libraries seeded on first start: JSON list of {name, root_path, "
+        "excluded_dirs} or NAME=PATH pairs separated by commas.",
+    )
+    run_background: bool = Field(
+        default=True,
+        description="Run the watcher, drains and cleanup loops inside the API process.",
+    )
+    watch_quick_interval_seconds: float = Field(
+        default=60.0, gt=0, description="Seconds between quick ticks (new and changed files)."
+    )
+    watch_full_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="Seconds between full scans (every file, retirements)."
+    )
+    hash_batch_per_tick: int = Field(
+        default=2000, gt=0, description="Most content hashes computed per library per tick."
+    )
+    metadata_batch_per_tick: int = Field(
+        default=2000, gt=0, description="Most files read for metadata per library per tick."
+    )
+    thumbnail_batch_per_tick: int = Field(
+        default=1000, gt=0, description="Most thumbnail pairs made per library per tick."
+    )
+    worker_threads: int = Field(
+        default=2, ge=1, le=64, description="Threads used by CPU-bound drains (hash, thumbs)."
+    )
+
+    # --- thumbnails -----------------------------------------------------------------------
+    thumb_small_px: int = Field(default=250, ge=32, le=1024, description="Grid thumbnail size.")
+    thumb_large_px: int = Field(
+        default=1440, ge=256, le=4096, description="Large preview longest side."
+    )
+    thumb_quality: int = Field(default=80, ge=1, le=100, description="WebP/JPEG quality.")
+
+    # --- video ----------------------------------------------------------------------------
+    hls_concurrency: int = Field(
+        default=1, ge=1, le=32, description="Most ffmpeg processes running at once."
+    )
+    hls_segment_seconds: int = Field(default=4, ge=1, le=30, description="HLS segment length.")
+    hls_preset: str = Field(default="veryfast", description="libx264 preset when re-encoding.")
+    hls_crf: int = Field(default=23, ge=0, le=51, description="libx264 CRF when re-encoding.")
+    hls_max_height: int = Field(
+        default=1080, ge=144, le=4320, description="Re-encoded videos are scaled down to this."
+    )
+    hls_timeout_seconds: float = Field(
+        default=1800.0, gt=0, description="ffmpeg run longer than this is killed (transient)."
+    )
+    hls_batch_per_tick: int = Field(
+        default=8, gt=0, description="Most videos queued for HLS per library per tick."
+    )
+    orphan_cleanup_interval_seconds: float = Field(
+        default=24 * 3600.0, gt=0, description="Seconds between orphan cleanup cycles."
+    )
+
+    # --- semantic search ------------------------------------------------------------------
+    clip_model_path: Path | None = Field(
+        default=None, description="Local CLIP model folder (visual/, textual/, configs)."
+    )
+    clip_remote_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Encoder service URLs tried in order (comma-separated); used instead of "
+        "the local model when set.",
+    )
+    clip_remote_model_name: str = Field(
+        default="ViT-B-32__openai", description="Model name asked of a remote encoder."
+    )
+    clip_remote_secret: SecretStr | None = Field(
+        default=None, description="Shared secret sent to / required by the encoder service."
+    )
+    clip_backlog_max_per_tick: int = Field(
+        default=32, gt=0, description="Most images encoded per tick."
+    )
+    clip_encode_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Images encoded at once by the drain."
+    )
+
+    # --- faces ----------------------------------------------------------------------------
+    faces_enabled: bool = Field(default=True, description="Run face detection on images.")
+    face_detector: Literal["hog", "cnn"] = Field(
+        default="hog", description="dlib detector: hog (fast, CPU) or cnn (accurate, slow)."
+    )
+    face_batch_per_tick: int = Field(default=32, gt=0, description="Most images scanned per tick.")
+    face_max_side: int = Field(
+        default=1600, ge=200, le=8000, description="Images are downscaled to this for detection."
+    )
+    face_min_size: int = Field(
+        default=40, ge=8, description="Faces smaller than this (px, original image) are ignored."
+    )
+    face_match_distance: float = Field(
+        default=0.6, gt=0, lt=2, description="Euclidean distance joining a face to a person."
+    )
+    face_min_faces_per_person: int = Field(
+        default=2, ge=1, description="Similar unassigned faces needed to create a person."
+    )
+
+    @field_validator("libraries", mode="before")
+    @classmethod
+    def _parse_libraries(cls, value: object) -> object:
+        if isinstance(value, str):
+            return _parse_library_list(value)
+        return value
+
+    @field_validator("clip_remote_urls", mode="before")
+    @classmethod
+    def _parse_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [u.strip() for u in value.split(",") if u.strip()]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'imageserver.db'}"
+
+    @property
+    def resolved_video_path(self) -> Path:
+        return self.video_path or self.data_dir / "video"
+
+    @property
+    def thumbs_dir(self) -> Path:
+        return self.data_dir / "thumbs"
+
+    @property
+    def faces_dir(self) -> Path:
+        return self.data_dir / "faces"
+
+    def owned_dirs(self) -> list[Path]:
+        """Folders the server writes into; walkers never index them."""
+        return [self.data_dir, self.resolved_video_path]
+
+
+def _parse_library_list(text: str) -> list[dict[str, object]]:
+    import json
+
+    text = text.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        parsed = json.loads(text)
+        if not isinstance(parsed, list):
+            raise ValueError("expected a JSON list")
+        return parsed
+    seeds: list[dict[str, object]] = []
+    for part in text.split(","):
+        name, sep, path = part.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise ValueError(f"expected NAME=PATH, got {part!r}")
+        seeds.append({"name": name.strip(), "root_path": path.strip()})
+    return seeds
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line naming the environment variable at fault, for start-up errors."""
+    err = exc.errors()[0]
+    field = str(err["loc"][0]) if err["loc"] else "?"
+    value = err.get("input")
+    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    return f"invalid configuration: {ENV_PREFIX}{field.upper()}: {err['msg']}{shown}"
+
+
+def config_table_markdown() -> str:
+    """The README's configuration table, generated so the two never disagree."""
+    rows = ["| Variable | Type | Default | Description |", "|---|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if get_origin(annotation) is Literal:
+            type_name = " / ".join(str(a) for a in get_args(annotation))
+        else:
+            type_name = getattr(annotation, "__name__", None) or str(annotation)
+        type_name = type_name.replace("typing.", "").replace("pathlib.", "")
+        type_name = type_name.replace("pydantic.types.", "").replace("imageserver.config.", "")
+        type_name = type_name.replace(" | None", " (optional)").replace("|", "or")
+        if field.default_factory is not None:
+            default = (
+                "[]" if name in ("libraries", "clip_remote_urls") else "~/.local/share/imageserver"
+            )
+        elif field.default is None:
+            default = "(empty)"
+        else:
+            default = str(field.default)
+        description = (field.description or "").replace("|", "\\|")
+        rows.append(f"| `{ENV_PREFIX}{name.upper()}` | {type_name} | `{default}` | {description} |")
+    return "\n".join(rows)

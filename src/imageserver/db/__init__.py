@@ -1,0 +1,1 @@
+"""Database: engine factory, the schema and its Alembic migrations."""

@@ -1,0 +1,218 @@
+"""Every table of the schema, in one file so the whole data model reads at once.
+
+Times the server makes (created, updated, leases, retries) are float epoch seconds: the
+same on SQLite and PostgreSQL, trivially comparable, no time-zone ambiguity. Only
+`media.taken_at` is a calendar value (the wall-clock time the camera recorded), kept naive
+with its UTC offset beside it when the file states one.
+
+Derived data is keyed by `content_hash` (blake3-256, 64 lowercase hex), never by path, so
+the same bytes at several paths are thumbnailed, transcoded, embedded and face-scanned once.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+HASH_LEN = 64
+
+kv = Table(
+    "kv",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(150), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    # Tokens issued before this instant are refused: changing a password logs out everywhere.
+    Column("password_changed_at", Float, nullable=False),
+)
+
+libraries = Table(
+    "libraries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("root_path", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("excluded_dirs", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    # Written by the watcher's probe so every process (and replica) sees the same health.
+    Column("health", String(16), nullable=False, default="unknown"),
+    Column("health_reason", Text, nullable=True),
+    Column("health_checked_at", Float, nullable=True),
+    Column("last_quick_scan_at", Float, nullable=True),
+    Column("last_full_scan_at", Float, nullable=True),
+)
+
+media = Table(
+    "media",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "library_id",
+        Integer,
+        ForeignKey("libraries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("rel_path", Text, nullable=False),
+    Column("folder", Text, nullable=False),  # parent of rel_path, "" at the root
+    Column("name", Text, nullable=False),
+    Column("kind", String(8), nullable=False),  # photo | video
+    Column("format", String(16), nullable=False),  # sniffed: jpeg, heic, cr2, mp4, ...
+    Column("mime", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("seen_at", Float, nullable=False),
+    Column("retired_at", Float, nullable=True),
+    # content hash drain: NULL until hashed; failures recorded with a retry time
+    Column("content_hash", String(HASH_LEN), nullable=True),
+    Column("hash_error", Text, nullable=True),
+    Column("hash_attempts", Integer, nullable=False, default=0),
+    Column("hash_retry_at", Float, nullable=True),
+    # metadata drain
+    Column("meta_status", String(16), nullable=False, default="pending"),  # pending|ok|failed
+    Column("meta_error", Text, nullable=True),
+    Column("meta_attempts", Integer, nullable=False, default=0),
+    Column("meta_retry_at", Float, nullable=True),
+    Column("meta_reader", String(16), nullable=True),
+    Column("taken_at", DateTime(timezone=False), nullable=False),
+    Column("taken_at_offset_min", SmallInteger, nullable=True),
+    Column("taken_at_source", String(40), nullable=False),
+    Column("make", String(255), nullable=True),
+    Column("model", String(255), nullable=True),
+    Column("lens", String(255), nullable=True),
+    Column("width", Integer, nullable=True),  # as displayed, after orientation/rotation
+    Column("height", Integer, nullable=True),
+    Column("orientation", SmallInteger, nullable=True),
+    Column("latitude", Float, nullable=True),
+    Column("longitude", Float, nullable=True),
+    Column("altitude", Float, nullable=True),
+    Column("iso", Integer, nullable=True),
+    Column("f_number", Float, nullable=True),
+    Column("exposure_time", Float, nullable=True),
+    Column("focal_length", Float, nullable=True),
+    Column("duration", Float, nullable=True),
+    Column("video_codec", String(32), nullable=True),
+    Column("audio_codec", String(32), nullable=True),
+    Column("fps", Float, nullable=True),
+    Column("rotation", SmallInteger, nullable=True),
+    Column("extra", JSON, nullable=True),  # reader-specific details (HDR transfer, ...)
+    # companions: a RAW beside its JPEG, a live-photo video beside its still
+    Column("companion_id", Integer, ForeignKey("media.id", ondelete="SET NULL"), nullable=True),
+    Column("companion_role", String(8), nullable=True),  # raw | live
+    Column("motion_offset", BigInteger, nullable=True),  # video embedded in a JPEG
+    Column("motion_length", BigInteger, nullable=True),
+    # lease for per-row drains shared by several worker processes
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", Float, nullable=True),
+    UniqueConstraint("library_id", "rel_path"),
+    Index("ix_media_listing", "library_id", "retired_at", "taken_at", "id"),
+    Index("ix_media_taken", "taken_at", "id"),
+    Index("ix_media_content_hash", "content_hash"),
+    Index("ix_media_folder", "library_id", "folder"),
+    Index("ix_media_meta_status", "meta_status"),
+)
+
+# State of every hash-keyed derivation (thumbnails, playlists, previews, faces, embeddings):
+# a row appears when an attempt finishes. No row = pending. The drains' backlogs are queries
+# over this table, so a restart loses nothing and several workers can lease from it.
+artefacts = Table(
+    "artefacts",
+    metadata,
+    Column("content_hash", String(HASH_LEN), primary_key=True),
+    Column("kind", String(80), primary_key=True),  # thumb | hls | preview | faces | clip:<ver>
+    Column("status", String(16), nullable=False),  # done | failed | retry | leased
+    Column("detail", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", Float, nullable=True),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_artefacts_kind_status", "kind", "status"),
+)
+
+clip_embeddings = Table(
+    "clip_embeddings",
+    metadata,
+    # id gives replicas a cheap "what is new since I last looked" cursor.
+    Column("id", Integer, primary_key=True),
+    Column("content_hash", String(HASH_LEN), nullable=False),
+    Column("model_version", String(160), nullable=False),
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # float32 little-endian, L2-normalised
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("content_hash", "model_version"),
+    Index("ix_clip_embeddings_version_id", "model_version", "id"),
+)
+
+people = Table(
+    "people",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=True),
+    Column("hidden", Boolean, nullable=False, default=False),
+    Column("cover_face_id", Integer, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+faces = Table(
+    "faces",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("content_hash", String(HASH_LEN), nullable=False),
+    Column("face_index", SmallInteger, nullable=False),
+    # box in displayed-image pixels (EXIF orientation applied), full resolution
+    Column("box_x", Integer, nullable=False),
+    Column("box_y", Integer, nullable=False),
+    Column("box_w", Integer, nullable=False),
+    Column("box_h", Integer, nullable=False),
+    Column("image_width", Integer, nullable=False),
+    Column("image_height", Integer, nullable=False),
+    Column("landmarks", JSON, nullable=False),
+    Column("embedding", LargeBinary, nullable=False),  # 128 float32
+    Column("detector", String(16), nullable=False),
+    Column("detection_score", Float, nullable=True),
+    Column("person_id", Integer, ForeignKey("people.id", ondelete="SET NULL"), nullable=True),
+    Column("assignment", String(8), nullable=False, default="none"),  # none|auto|user|rejected
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("content_hash", "face_index"),
+    Index("ix_faces_person", "person_id"),
+)

@@ -1,0 +1,41 @@
+"""`imageserver serve PATH`: make sure each folder named on the command line is a library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from imageserver.context import AppContext
+from imageserver.errors import ImageServerError
+from imageserver.libraries import repo, service
+from imageserver.libraries.schemas import LibraryCreate
+
+
+def _free_name(taken: set[str], wanted: str) -> str:
+    name, n = wanted or "library", 2
+    while name in taken:
+        name, n = f"{wanted}-{n}", n + 1
+    return name
+
+
+def ensure_cli_libraries(ctx: AppContext, paths: list[Path]) -> list[str]:
+    """Create a library for every path not already a library root; messages for the user."""
+    messages: list[str] = []
+    with ctx.engine.begin() as conn:
+        rows = repo.list_all(conn)
+        roots = {r["root_path"] for r in rows}
+        names = {r["name"] for r in rows}
+        for path in paths:
+            resolved = path.expanduser().resolve()
+            if str(resolved) in roots:
+                continue
+            name = _free_name(names, resolved.name)
+            try:
+                body = LibraryCreate(name=name, root_path=str(resolved))
+                service.create(conn, body, ctx.settings.owned_dirs(), ctx.clock())
+            except ImageServerError as exc:
+                raise SystemExit(f"cannot add library {path}: {exc.message}") from None
+            roots.add(str(resolved))
+            names.add(name)
+            messages.append(f"added library {name!r} at {resolved}")
+    ctx.registry.invalidate()
+    return messages

@@ -1,0 +1,108 @@
+"""Request and response models of the libraries API, with their validation rules."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_EXCLUDES = 200
+MAX_EXCLUDE_LEN = 1024
+
+
+def normalise_exclude(entry: str) -> str:
+    """A folder name ("@eaDir") or a library-relative path ("2019/raw"); never escapes the root."""
+    if not isinstance(entry, str):
+        raise ValueError("must be a string")
+    if "\x00" in entry:
+        raise ValueError("must not contain NUL")
+    if "\\" in entry:
+        raise ValueError("use / as the separator")
+    if len(entry) > MAX_EXCLUDE_LEN:
+        raise ValueError(f"at most {MAX_EXCLUDE_LEN} characters")
+    if entry.startswith("/") or (len(entry) > 1 and entry[1] == ":"):
+        raise ValueError("must be relative to the library root")
+    parts = [p for p in entry.strip().split("/") if p not in ("", ".")]
+    if not parts:
+        raise ValueError("must name a folder")
+    if any(p == ".." for p in parts):
+        raise ValueError("must not contain '..'")
+    if any(not p.isprintable() for p in parts):
+        raise ValueError("must not contain control characters")
+    return "/".join(parts)
+
+
+def validate_excludes(entries: list[str]) -> list[str]:
+    if len(entries) > MAX_EXCLUDES:
+        raise ValueError(f"at most {MAX_EXCLUDES} entries")
+    out: list[str] = []
+    for i, entry in enumerate(entries):
+        try:
+            norm = normalise_exclude(entry)
+        except ValueError as exc:
+            raise ValueError(f"entry {i}: {exc}") from None
+        if norm not in out:
+            out.append(norm)
+    return out
+
+
+class LibraryCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    root_path: str = Field(min_length=1, max_length=4096)
+    enabled: bool = True
+    excluded_dirs: list[str] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = value.strip()
+        if not value or not value.isprintable():
+            raise ValueError("must be printable and not blank")
+        return value
+
+    @field_validator("excluded_dirs")
+    @classmethod
+    def _excludes(cls, value: list[str]) -> list[str]:
+        return validate_excludes(value)
+
+
+class LibraryPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    enabled: bool | None = None
+    excluded_dirs: list[str] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value or not value.isprintable():
+            raise ValueError("must be printable and not blank")
+        return value
+
+    @field_validator("excluded_dirs")
+    @classmethod
+    def _excludes(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else validate_excludes(value)
+
+
+class LibraryHealth(BaseModel):
+    status: str = Field(description="reachable | stale | unknown (not probed yet)")
+    reason: str | None = None
+    checked_at: float | None = None
+
+
+class LibraryOut(BaseModel):
+    id: int
+    name: str
+    root_path: str
+    enabled: bool
+    excluded_dirs: list[str]
+    created_at: float
+    updated_at: float
+    health: LibraryHealth
+    last_quick_scan_at: float | None
+    last_full_scan_at: float | None

@@ -1,0 +1,1 @@
+"""Media files: format sniffing, hashing, metadata, thumbnails and the photo routes."""

@@ -1,0 +1,255 @@
+"""The media drains of a tick: content hashes, metadata, thumbnails. Bounded, state-driven.
+
+Each takes a bounded batch from a backlog query, does the slow part in worker threads (or
+in the long-lived exiftool process), then writes results in short transactions. A file
+that changed while it was read is left for the next tick, after reconcile has seen it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import RowMapping
+
+from imageserver.context import AppContext
+from imageserver.media import hashing, repo, thumbs
+from imageserver.media.formats import FORMATS
+from imageserver.media.layout import thumb_path
+from imageserver.media.metadata import MediaMetadata, MetadataError, open_reader
+from imageserver.scan import artefacts
+from imageserver.scan.artefacts import Outcome
+from imageserver.scan.context import TickContext
+from imageserver.telemetry.metrics import BACKLOG, DRAIN_DONE, DRAIN_FAILED
+
+log = logging.getLogger("imageserver.drains")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+MAX_META_ATTEMPTS = 5
+WRITE_CHUNK = 200
+
+
+def pool(ctx: AppContext) -> ThreadPoolExecutor:
+    """The process-wide pool for blocking drain work (hashing, decoding)."""
+    existing = ctx.services.get("pool")
+    if existing is None:
+        existing = ThreadPoolExecutor(ctx.settings.worker_threads, thread_name_prefix="drain")
+        ctx.services["pool"] = existing
+    assert isinstance(existing, ThreadPoolExecutor)
+    return existing
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def parallel(ctx: AppContext, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    return list(pool(ctx).map(fn, items))
+
+
+# --- content hashes ------------------------------------------------------------------------
+
+
+def _hash_one(root: Path, row: RowMapping) -> tuple[str, int, int] | OSError | None:
+    """(hash, size, mtime_ns) of the file, None when it changed while being read."""
+    path = root / row["rel_path"]
+    try:
+        before = os.stat(path)
+        digest = hashing.hash_file(path)
+        after = os.stat(path)
+    except OSError as exc:
+        return exc
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+        return None
+    return digest, after.st_size, after.st_mtime_ns
+
+
+def hash_stage(t: TickContext) -> None:
+    settings, engine, now = t.app.settings, t.app.engine, t.now
+    with engine.connect() as conn:
+        batch = repo.hash_batch(conn, t.library.id, now, settings.hash_batch_per_tick)
+    for chunk in chunks(batch, WRITE_CHUNK):
+        results = parallel(t.app, lambda row: _hash_one(t.library.root, row), chunk)
+        with engine.begin() as conn:
+            for row, result in zip(chunk, results, strict=True):
+                if result is None:
+                    continue
+                if isinstance(result, FileNotFoundError):
+                    continue  # gone: the missing-file scan decides
+                if isinstance(result, OSError):
+                    attempts = row["hash_attempts"] + 1
+                    repo.update_row(
+                        conn,
+                        row["id"],
+                        {
+                            "hash_error": f"{type(result).__name__}: {result.strerror}",
+                            "hash_attempts": attempts,
+                            "hash_retry_at": now + artefacts.backoff(attempts),
+                        },
+                    )
+                    t.counts["failed"] += 1
+                    DRAIN_FAILED.labels("hash", "false").inc()
+                    log.warning(
+                        "event=hash_failed library=%s path=%r error=%s",
+                        t.library.name,
+                        row["rel_path"],
+                        result.strerror,
+                    )
+                    continue
+                digest, size, mtime_ns = result
+                if (size, mtime_ns) != (row["size"], row["mtime_ns"]):
+                    continue  # changed since the walk: reconcile first, hash next tick
+                repo.update_row(
+                    conn,
+                    row["id"],
+                    {
+                        "content_hash": digest,
+                        "hash_error": None,
+                        "hash_retry_at": None,
+                    },
+                )
+                t.counts["hashed"] += 1
+        DRAIN_DONE.labels("hash").inc(len(chunk))
+    with engine.connect() as conn:
+        t.pending["hash"] = repo.hash_backlog(conn, t.library.id)
+    BACKLOG.labels(t.library.name, "hash").set(t.pending["hash"])
+
+
+# --- metadata ------------------------------------------------------------------------------
+
+
+def reader(ctx: AppContext) -> Any:
+    existing = ctx.services.get("metadata_reader")
+    if existing is None:
+        existing = open_reader()
+        ctx.services["metadata_reader"] = existing
+    return existing
+
+
+def metadata_values(meta: MediaMetadata, row: RowMapping) -> dict[str, Any]:
+    """Columns written for a successful read; absent facts are written as NULL."""
+    values = asdict(meta)
+    values["meta_reader"] = values.pop("reader")
+    if meta.taken_at is None:
+        from imageserver.scan.ingest import mtime_datetime
+
+        values["taken_at"] = mtime_datetime(row["mtime_ns"])
+        values["taken_at_source"] = "file_mtime"
+        values["taken_at_offset_min"] = None
+    values["extra"] = meta.extra or None
+    values.update(meta_status="ok", meta_error=None, meta_retry_at=None)
+    return values
+
+
+def metadata_stage(t: TickContext) -> None:
+    settings, engine, now = t.app.settings, t.app.engine, t.now
+    with engine.connect() as conn:
+        batch = repo.meta_batch(conn, t.library.id, now, settings.metadata_batch_per_tick)
+    read = reader(t.app)
+    for chunk in chunks(batch, WRITE_CHUNK):
+        items = [(t.library.root / r["rel_path"], FORMATS[r["format"]]) for r in chunk]
+        results = read.read_many(items)
+        with engine.begin() as conn:
+            for row, result in zip(chunk, results, strict=True):
+                if isinstance(result, MetadataError):
+                    _record_meta_failure(t, conn, row, result, now)
+                    continue
+                repo.update_row(conn, row["id"], metadata_values(result, row))
+                t.counts["described"] += 1
+        DRAIN_DONE.labels("metadata").inc(len(chunk))
+    with engine.connect() as conn:
+        t.pending["metadata"] = repo.meta_backlog(conn, t.library.id)
+    BACKLOG.labels(t.library.name, "metadata").set(t.pending["metadata"])
+
+
+def _record_meta_failure(
+    t: TickContext, conn: Any, row: RowMapping, err: MetadataError, now: float
+) -> None:
+    attempts = row["meta_attempts"] + 1
+    permanent = err.permanent or attempts >= MAX_META_ATTEMPTS
+    values: dict[str, Any] = {"meta_error": err.reason, "meta_attempts": attempts}
+    if permanent:
+        values.update(meta_status="failed", meta_retry_at=None)
+    else:
+        values["meta_retry_at"] = now + artefacts.backoff(attempts)
+    repo.update_row(conn, row["id"], values)
+    t.counts["failed"] += 1
+    DRAIN_FAILED.labels("metadata", str(permanent).lower()).inc()
+    log.info(
+        "event=metadata_failed library=%s path=%r permanent=%s reason=%r",
+        t.library.name,
+        row["rel_path"],
+        permanent,
+        err.reason,
+    )
+
+
+# --- thumbnails ----------------------------------------------------------------------------
+
+THUMB_KIND = "thumb"
+
+
+def make_thumbs_for(ctx: AppContext, row: RowMapping) -> Outcome:
+    s = ctx.settings
+    digest = row["content_hash"]
+    src = Path(row["root_path"]) / row["rel_path"]
+    try:
+        thumbs.make_thumbnails(
+            src,
+            FORMATS[row["format"]],
+            thumb_path(s.thumbs_dir, digest, "small"),
+            thumb_path(s.thumbs_dir, digest, "large"),
+            s.thumb_small_px,
+            s.thumb_large_px,
+            s.thumb_quality,
+        )
+    except thumbs.ThumbnailError as exc:
+        return Outcome.failed(exc.reason) if exc.permanent else Outcome.retry(exc.reason)
+    except OSError as exc:  # our own disk: full, read-only -> transient, never a sentinel
+        return Outcome.retry(f"{type(exc).__name__}: {exc}")
+    return Outcome.done()
+
+
+def thumbnail_stage(t: TickContext) -> None:
+    settings, engine, now = t.app.settings, t.app.engine, t.now
+    with engine.connect() as conn:
+        batch = artefacts.pending(
+            conn,
+            THUMB_KIND,
+            ("photo", "video"),
+            now,
+            settings.thumbnail_batch_per_tick,
+            library_id=t.library.id,
+        )
+    for chunk in chunks(batch, 32):
+        outcomes = parallel(t.app, lambda row: make_thumbs_for(t.app, row), chunk)
+        with engine.begin() as conn:
+            for row, outcome in zip(chunk, outcomes, strict=True):
+                artefacts.record(conn, row["content_hash"], THUMB_KIND, outcome, t.now)
+                if outcome.status == "done":
+                    t.counts["thumbnailed"] += 1
+                    DRAIN_DONE.labels("thumbnails").inc()
+                else:
+                    t.counts["failed"] += 1
+                    permanent = outcome.status == "failed"
+                    DRAIN_FAILED.labels("thumbnails", str(permanent).lower()).inc()
+                    log.info(
+                        "event=thumbnail_failed library=%s path=%r permanent=%s reason=%r",
+                        t.library.name,
+                        row["rel_path"],
+                        permanent,
+                        outcome.detail,
+                    )
+    with engine.connect() as conn:
+        t.pending["thumbnails"] = artefacts.count_pending(
+            conn, THUMB_KIND, ("photo", "video"), t.now, t.library.id
+        )
+    BACKLOG.labels(t.library.name, "thumbnails").set(t.pending["thumbnails"])

@@ -1,0 +1,175 @@
+"""SQL for media rows: what the walker knows, inserts, changes, retirements, drain batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, and_, func, insert, or_, select, update
+
+from imageserver.db.tables import media
+
+CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    id: int
+    size: int
+    mtime_ns: int
+    retired: bool
+
+
+def known_files(conn: Connection, library_id: int) -> dict[str, Known]:
+    query = select(
+        media.c.rel_path, media.c.id, media.c.size, media.c.mtime_ns, media.c.retired_at
+    ).where(media.c.library_id == library_id)
+    return {r[0]: Known(r[1], r[2], r[3], r[4] is not None) for r in conn.execute(query)}
+
+
+def insert_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), CHUNK):
+        conn.execute(insert(media), list(rows[start : start + CHUNK]))
+
+
+# Columns reset when a file's bytes change: everything derived from them is re-derived.
+def reset_values(now: float) -> dict[str, Any]:
+    return {
+        "content_hash": None,
+        "hash_error": None,
+        "hash_attempts": 0,
+        "hash_retry_at": None,
+        "meta_status": "pending",
+        "meta_error": None,
+        "meta_attempts": 0,
+        "meta_retry_at": None,
+        "updated_at": now,
+        "retired_at": None,
+    }
+
+
+def update_row(conn: Connection, media_id: int, values: dict[str, Any]) -> None:
+    conn.execute(update(media).where(media.c.id == media_id).values(**values))
+
+
+def restore(conn: Connection, ids: Iterable[int], now: float) -> None:
+    ids = list(ids)
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        conn.execute(
+            update(media).where(media.c.id.in_(chunk)).values(retired_at=None, updated_at=now)
+        )
+
+
+def retire(conn: Connection, ids: Iterable[int], now: float) -> None:
+    ids = list(ids)
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        conn.execute(
+            update(media)
+            .where(media.c.id.in_(chunk), media.c.retired_at.is_(None))
+            .values(retired_at=now, updated_at=now)
+        )
+
+
+def live_rows_for(conn: Connection, library_id: int) -> list[tuple[int, str]]:
+    query = select(media.c.id, media.c.rel_path).where(
+        media.c.library_id == library_id, media.c.retired_at.is_(None)
+    )
+    return [(r[0], r[1]) for r in conn.execute(query)]
+
+
+def count_live(conn: Connection, library_id: int) -> int:
+    query = select(func.count()).where(
+        media.c.library_id == library_id, media.c.retired_at.is_(None)
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def count_by_kind(conn: Connection) -> dict[tuple[int, str], int]:
+    query = (
+        select(media.c.library_id, media.c.kind, func.count())
+        .where(media.c.retired_at.is_(None))
+        .group_by(media.c.library_id, media.c.kind)
+    )
+    return {(r[0], r[1]): int(r[2]) for r in conn.execute(query)}
+
+
+def get(conn: Connection, media_id: int) -> RowMapping | None:
+    return conn.execute(select(media).where(media.c.id == media_id)).mappings().first()
+
+
+def get_by_path(conn: Connection, library_id: int, rel_path: str) -> RowMapping | None:
+    query = select(media).where(media.c.library_id == library_id, media.c.rel_path == rel_path)
+    return conn.execute(query).mappings().first()
+
+
+# --- per-row drains ------------------------------------------------------------------------
+
+
+def due(column_retry: Any, now: float) -> Any:
+    return or_(column_retry.is_(None), column_retry <= now)
+
+
+def hash_batch(conn: Connection, library_id: int, now: float, limit: int) -> list[RowMapping]:
+    query = (
+        select(media.c.id, media.c.rel_path, media.c.size, media.c.mtime_ns, media.c.hash_attempts)
+        .where(
+            media.c.library_id == library_id,
+            media.c.retired_at.is_(None),
+            media.c.content_hash.is_(None),
+            due(media.c.hash_retry_at, now),
+        )
+        .order_by(media.c.id)
+        .limit(limit)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def hash_backlog(conn: Connection, library_id: int) -> int:
+    query = select(func.count()).where(
+        media.c.library_id == library_id,
+        media.c.retired_at.is_(None),
+        media.c.content_hash.is_(None),
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def meta_batch(conn: Connection, library_id: int, now: float, limit: int) -> list[RowMapping]:
+    query = (
+        select(
+            media.c.id,
+            media.c.rel_path,
+            media.c.format,
+            media.c.size,
+            media.c.mtime_ns,
+            media.c.meta_attempts,
+        )
+        .where(
+            media.c.library_id == library_id,
+            media.c.retired_at.is_(None),
+            media.c.meta_status == "pending",
+            due(media.c.meta_retry_at, now),
+        )
+        .order_by(media.c.id)
+        .limit(limit)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def meta_backlog(conn: Connection, library_id: int) -> int:
+    query = select(func.count()).where(
+        media.c.library_id == library_id,
+        media.c.retired_at.is_(None),
+        media.c.meta_status == "pending",
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def same_file(conn: Connection, media_id: int, size: int, mtime_ns: int) -> bool:
+    """The row still describes the bytes we just read (no change raced the drain)."""
+    query = select(media.c.id).where(
+        and_(media.c.id == media_id, media.c.size == size, media.c.mtime_ns == mtime_ns)
+    )
+    return conn.execute(query).first() is not None

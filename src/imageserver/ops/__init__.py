@@ -1,0 +1,1 @@
+"""Operations endpoints: /health and /metrics."""

@@ -1,0 +1,154 @@
+"""State of hash-keyed derivations (the `artefacts` table), shared by every such drain.
+
+No row means pending. A finished attempt writes `done`, `failed` (permanent: never
+retried) or `retry` (transient: retried after an exponential backoff). Backlogs are
+queries, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import ColumnElement, Connection, RowMapping, and_, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from imageserver.db.tables import artefacts, libraries, media
+
+Status = Literal["done", "failed", "retry"]
+
+BACKOFF_BASE = 60.0
+BACKOFF_MAX = 6 * 3600.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    detail: str | None = None
+
+    @classmethod
+    def done(cls, detail: str | None = None) -> Outcome:
+        return cls("done", detail)
+
+    @classmethod
+    def failed(cls, reason: str) -> Outcome:
+        return cls("failed", reason)
+
+    @classmethod
+    def retry(cls, reason: str) -> Outcome:
+        return cls("retry", reason)
+
+
+def backoff(attempts: int) -> float:
+    """Seconds to wait after the n-th transient failure: 1, 2, 4 ... minutes, capped at 6 h."""
+    return float(min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, attempts - 1)))
+
+
+def _not_settled(kind: str, now: float) -> ColumnElement[bool]:
+    """No artefact row for this kind, or a retry whose time has come."""
+    a = artefacts.alias("a")
+    settled = (
+        select(a.c.content_hash)
+        .where(
+            a.c.content_hash == media.c.content_hash,
+            a.c.kind == kind,
+            or_(
+                a.c.status.in_(("done", "failed")),
+                and_(a.c.status == "retry", a.c.next_attempt_at > now),
+                and_(a.c.status == "leased", a.c.lease_until > now),
+            ),
+        )
+        .exists()
+    )
+    return ~settled
+
+
+def pending(
+    conn: Connection,
+    kind: str,
+    media_kinds: Sequence[str],
+    now: float,
+    limit: int,
+    library_id: int | None = None,
+    formats: Sequence[str] | None = None,
+) -> list[RowMapping]:
+    """One representative live media row per content hash still waiting for `kind`."""
+    where: list[ColumnElement[bool]] = [
+        media.c.retired_at.is_(None),
+        media.c.content_hash.is_not(None),
+        media.c.kind.in_(media_kinds),
+        _not_settled(kind, now),
+        libraries.c.enabled.is_(True),
+    ]
+    if library_id is not None:
+        where.append(media.c.library_id == library_id)
+    if formats is not None:
+        where.append(media.c.format.in_(formats))
+    firsts = (
+        select(func.min(media.c.id).label("id"))
+        .select_from(media.join(libraries, libraries.c.id == media.c.library_id))
+        .where(*where)
+        .group_by(media.c.content_hash)
+        .limit(limit)
+        .subquery()
+    )
+    query = (
+        select(media, libraries.c.root_path)
+        .select_from(media.join(libraries, libraries.c.id == media.c.library_id))
+        .where(media.c.id.in_(select(firsts.c.id)))
+        .order_by(media.c.id)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def count_pending(
+    conn: Connection, kind: str, media_kinds: Sequence[str], now: float, library_id: int
+) -> int:
+    query = select(func.count(func.distinct(media.c.content_hash))).where(
+        media.c.library_id == library_id,
+        media.c.retired_at.is_(None),
+        media.c.content_hash.is_not(None),
+        media.c.kind.in_(media_kinds),
+        _not_settled(kind, now),
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def get(conn: Connection, content_hash: str, kind: str) -> RowMapping | None:
+    query = select(artefacts).where(
+        artefacts.c.content_hash == content_hash, artefacts.c.kind == kind
+    )
+    return conn.execute(query).mappings().first()
+
+
+def record(conn: Connection, content_hash: str, kind: str, outcome: Outcome, now: float) -> None:
+    """Upsert the outcome of one attempt; a retry schedules the next one with backoff."""
+    previous = get(conn, content_hash, kind)
+    attempts = (previous["attempts"] if previous else 0) + 1
+    values = {
+        "content_hash": content_hash,
+        "kind": kind,
+        "status": outcome.status,
+        "detail": outcome.detail,
+        "attempts": attempts,
+        "next_attempt_at": now + backoff(attempts) if outcome.status == "retry" else None,
+        "lease_owner": None,
+        "lease_until": None,
+        "updated_at": now,
+    }
+    dialect = conn.dialect.name
+    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert_fn(artefacts).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[artefacts.c.content_hash, artefacts.c.kind],
+        set_={k: v for k, v in values.items() if k not in ("content_hash", "kind")},
+    )
+    conn.execute(stmt)
+
+
+def forget(conn: Connection, content_hash: str, kind: str) -> None:
+    """Drop the state so the artefact is made again (its file went missing, say)."""
+    conn.execute(
+        artefacts.delete().where(artefacts.c.content_hash == content_hash, artefacts.c.kind == kind)
+    )

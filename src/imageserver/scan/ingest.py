@@ -1,0 +1,167 @@
+"""Stages that turn a walk into media rows: diff against the table, insert, reconcile.
+
+`diff_stage` compares the walk with what the table knows (one query per library);
+`ingest_stage` inserts rows for new files and restores retired rows whose file is back;
+`reconcile_stage` resets rows whose size or mtime changed so every drain re-derives them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from imageserver.media import repo
+from imageserver.media.formats import Classified, classify
+from imageserver.scan.context import TickContext
+from imageserver.scan.walker import FileStat
+
+log = logging.getLogger("imageserver.scan")
+
+
+@dataclass
+class Diff:
+    new: list[FileStat] = field(default_factory=list)
+    changed: list[tuple[int, FileStat]] = field(default_factory=list)
+    restored: list[int] = field(default_factory=list)
+    restored_changed: list[tuple[int, FileStat]] = field(default_factory=list)
+
+
+class NonMediaCache:
+    """Files already sniffed as not media, so quick ticks do not reopen them every minute."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, dict[str, tuple[int, int]]] = {}
+
+    def known(self, library_id: int, fs: FileStat) -> bool:
+        return self._seen.get(library_id, {}).get(fs.rel_path) == (fs.size, fs.mtime_ns)
+
+    def add(self, library_id: int, fs: FileStat) -> None:
+        self._seen.setdefault(library_id, {})[fs.rel_path] = (fs.size, fs.mtime_ns)
+
+
+def folder_and_name(rel_path: str) -> tuple[str, str]:
+    folder, _, name = rel_path.rpartition("/")
+    return folder, name
+
+
+def mtime_datetime(mtime_ns: int) -> datetime:
+    """File mtime as a naive local wall-clock time: the last-resort taken-at."""
+    return datetime.fromtimestamp(mtime_ns / 1e9).replace(microsecond=0)
+
+
+def diff_stage(t: TickContext) -> None:
+    assert t.walk is not None
+    with t.app.engine.connect() as conn:
+        known = repo.known_files(conn, t.library.id)
+    diff = Diff()
+    for rel, fs in t.walk.files.items():
+        k = known.get(rel)
+        if k is None:
+            diff.new.append(fs)
+        elif (k.size, k.mtime_ns) != (fs.size, fs.mtime_ns):
+            (diff.restored_changed if k.retired else diff.changed).append((k.id, fs))
+        elif k.retired:
+            diff.restored.append(k.id)
+    t.counts["seen"] = len(t.walk.files)
+    t.scratch["diff"] = diff
+    t.scratch["known"] = known
+
+
+def _classify(t: TickContext, fs: FileStat) -> Classified | None:
+    cache: NonMediaCache = t.scratch["non_media"]
+    if cache.known(t.library.id, fs):
+        return None
+    try:
+        found = classify(t.library.root / fs.rel_path)
+    except OSError as exc:
+        log.warning(
+            "event=sniff_failed library=%s path=%r error=%s", t.library.name, fs.rel_path, exc
+        )
+        return None
+    if found is None:
+        cache.add(t.library.id, fs)
+    return found
+
+
+def new_row(library_id: int, fs: FileStat, found: Classified, now: float) -> dict[str, Any]:
+    folder, name = folder_and_name(fs.rel_path)
+    fmt = found.format
+    return {
+        "library_id": library_id,
+        "rel_path": fs.rel_path,
+        "folder": folder,
+        "name": name,
+        "kind": fmt.kind,
+        "format": fmt.name,
+        "mime": fmt.mime,
+        "size": fs.size,
+        "mtime_ns": fs.mtime_ns,
+        "created_at": now,
+        "updated_at": now,
+        "seen_at": now,
+        "retired_at": None,
+        "content_hash": None,
+        "hash_attempts": 0,
+        "meta_status": "pending",
+        "meta_error": None if found.sniffed else "content not recognised; typed by extension",
+        "meta_attempts": 0,
+        "taken_at": mtime_datetime(fs.mtime_ns),
+        "taken_at_source": "file_mtime",
+    }
+
+
+def ingest_stage(t: TickContext) -> None:
+    diff: Diff = t.scratch["diff"]
+    now = t.now
+    rows = []
+    for fs in diff.new:
+        found = _classify(t, fs)
+        if found is not None:
+            rows.append(new_row(t.library.id, fs, found, now))
+    with t.app.engine.begin() as conn:
+        repo.insert_many(conn, rows)
+        repo.restore(conn, diff.restored, now)
+    t.counts["new"] += len(rows)
+    t.counts["restored"] += len(diff.restored)
+    if rows or diff.restored:
+        log.debug(
+            "event=ingested library=%s new=%d restored=%d",
+            t.library.name,
+            len(rows),
+            len(diff.restored),
+        )
+
+
+def reconcile_stage(t: TickContext) -> None:
+    """Changed bytes at a known path: new sniff, reset hash and metadata, keep the row id."""
+    diff: Diff = t.scratch["diff"]
+    now = t.now
+    updates: list[tuple[int, dict[str, Any]]] = []
+    for media_id, fs in [*diff.changed, *diff.restored_changed]:
+        found = _classify(t, fs)
+        values = repo.reset_values(now)
+        values.update(size=fs.size, mtime_ns=fs.mtime_ns)
+        values.update(taken_at=mtime_datetime(fs.mtime_ns), taken_at_source="file_mtime")
+        if found is not None:
+            values.update(kind=found.format.kind, format=found.format.name, mime=found.format.mime)
+        updates.append((media_id, values))
+    if not updates:
+        return
+    with t.app.engine.begin() as conn:
+        for media_id, values in updates:
+            repo.update_row(conn, media_id, values)
+    t.counts["changed"] += len(updates)
+
+
+def still_there(root: Path, rel_path: str) -> bool:
+    try:
+        os.lstat(root / rel_path)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # cannot tell: keep the row
+    return True

@@ -1,0 +1,67 @@
+"""The missing-file scan: retire rows whose file is gone (full scans only, never when stale).
+
+A row is retired only when the walk did not see its file, its folder was readable, its
+path is not excluded (excluded rows stay, hidden by the walk but not "deleted"), and a
+final lstat confirms the file is gone. Retirement is soft: `retired_at` is set and the row
+comes back if the file reappears.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from imageserver.media import repo
+from imageserver.scan.context import TickContext
+from imageserver.scan.ingest import still_there
+from imageserver.telemetry.metrics import RETIRED
+
+log = logging.getLogger("imageserver.scan")
+
+
+def _under(rel_path: str, folders: list[str]) -> bool:
+    return any(f == "" or rel_path.startswith(f + "/") for f in folders)
+
+
+def missing_stage(t: TickContext) -> None:
+    assert t.walk is not None
+    if t.stale:
+        return
+    unreadable = t.walk.unreadable_dirs
+    seen = t.walk.files
+    with t.app.engine.connect() as conn:
+        live = repo.live_rows_for(conn, t.library.id)
+    gone: list[int] = []
+    for media_id, rel_path in live:
+        if rel_path in seen or _under(rel_path, unreadable):
+            continue
+        if t.library.excludes.covers(rel_path):
+            continue
+        if still_there(t.library.root, rel_path):
+            continue
+        gone.append(media_id)
+    if not gone:
+        return
+    with t.app.engine.begin() as conn:
+        repo.retire(conn, gone, t.now)
+    RETIRED.labels(t.library.name).inc(len(gone))
+    t.counts["retired"] += len(gone)
+    log.info("event=retired library=%s count=%d", t.library.name, len(gone))
+
+
+def excluded_stage(t: TickContext) -> None:
+    """Rows under a now-excluded folder leave the listings at once (every tick, soft).
+
+    They are retired like missing files; when the exclusion is lifted the next walk sees
+    the files again and restores the same rows.
+    """
+    if not t.library.excludes.names and not t.library.excludes.paths:
+        return
+    with t.app.engine.connect() as conn:
+        live = repo.live_rows_for(conn, t.library.id)
+    covered = [mid for mid, rel in live if t.library.excludes.covers(rel)]
+    if not covered:
+        return
+    with t.app.engine.begin() as conn:
+        repo.retire(conn, covered, t.now)
+    t.counts["excluded"] += len(covered)
+    log.info("event=excluded library=%s count=%d", t.library.name, len(covered))

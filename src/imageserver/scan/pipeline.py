@@ -1,0 +1,71 @@
+"""The order of work in one tick, declared once. The watcher runs this list, nothing else.
+
+Each stage is a function of the tick context. `needs_disk` stages are skipped when the
+library is stale (they would read its files or judge what is missing from a failed walk);
+`full_only` stages run on full scans only. Adding a stage is one entry here plus its module.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from imageserver.libraries import health
+from imageserver.media import drains
+from imageserver.media import repo as media_repo
+from imageserver.scan import companions, ingest, missing
+from imageserver.scan.context import TickContext
+from imageserver.scan.walker import walk
+
+log = logging.getLogger("imageserver.scan")
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[TickContext], None]
+    needs_disk: bool = True
+    full_only: bool = False
+
+
+def probe_stage(t: TickContext) -> None:
+    with t.app.engine.connect() as conn:
+        live = media_repo.count_live(conn, t.library.id)
+    result = health.probe(t.library.root, live)
+    t.stale, t.stale_reason = not result.reachable, result.reason
+    with t.app.engine.begin() as conn:
+        health.record(conn, t.library.id, t.library.name, result, t.now)
+    if t.stale:
+        log.warning("event=library_stale library=%s reason=%r", t.library.name, result.reason)
+
+
+def walk_stage(t: TickContext) -> None:
+    t.walk = walk(t.library.root, t.library.excludes, t.app.settings.owned_dirs())
+    # The root can vanish mid-walk (a disk unplugged): probe again before trusting the walk.
+    if t.walk.unreadable_dirs:
+        result = health.probe(t.library.root, max(1, len(t.walk.files)))
+        if not result.reachable:
+            t.stale, t.stale_reason = True, result.reason
+            with t.app.engine.begin() as conn:
+                health.record(conn, t.library.id, t.library.name, result, t.now)
+            log.warning(
+                "event=library_stale library=%s reason=%r during=walk",
+                t.library.name,
+                result.reason,
+            )
+
+
+STAGES: list[Stage] = [
+    Stage("probe", probe_stage, needs_disk=False),
+    Stage("walk", walk_stage),
+    Stage("diff", ingest.diff_stage),
+    Stage("ingest", ingest.ingest_stage),
+    Stage("reconcile", ingest.reconcile_stage),
+    Stage("excluded", missing.excluded_stage, needs_disk=False),
+    Stage("hash", drains.hash_stage),
+    Stage("metadata", drains.metadata_stage),
+    Stage("companions", companions.companions_stage),
+    Stage("thumbnails", drains.thumbnail_stage),
+    Stage("missing", missing.missing_stage, full_only=True),
+]

@@ -1,0 +1,131 @@
+"""Walk a library root with os.scandir: excludes, hidden files, our own folders, symlinks.
+
+The walk never follows a symlinked directory (no cycles, no escape), and follows a
+symlinked file only when its target resolves inside the root. A folder that cannot be
+read is recorded, not fatal: the missing-file scan must not retire what it could not see.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from imageserver.media.formats import is_candidate
+
+log = logging.getLogger("imageserver.scan")
+
+
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    rel_path: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class WalkResult:
+    files: dict[str, FileStat] = field(default_factory=dict)
+    # Library-relative folders that could not be listed ("" is the root itself).
+    unreadable_dirs: list[str] = field(default_factory=list)
+    dirs_walked: int = 0
+
+
+@dataclass(frozen=True)
+class Excludes:
+    """excluded_dirs split into bare names (match at any depth) and relative paths."""
+
+    names: frozenset[str]
+    paths: frozenset[str]
+
+    @classmethod
+    def parse(cls, entries: Iterable[str]) -> Excludes:
+        names: set[str] = set()
+        paths: set[str] = set()
+        for entry in entries:
+            (paths if "/" in entry else names).add(entry)
+        return cls(frozenset(names), frozenset(paths))
+
+    def skips(self, name: str, rel_path: str) -> bool:
+        return name in self.names or rel_path in self.paths
+
+    def covers(self, rel_path: str) -> bool:
+        """Whether a file's library-relative path lies inside an excluded folder."""
+        parts = rel_path.split("/")[:-1]
+        if any(p in self.names for p in parts):
+            return True
+        return any(rel_path.startswith(p + "/") for p in self.paths)
+
+
+def walk(root: Path, excludes: Excludes, skip_dirs: Iterable[Path] = ()) -> WalkResult:
+    """Every candidate media file under `root` with its size and mtime."""
+    result = WalkResult()
+    root_str = os.fspath(root)
+    skip = {os.path.realpath(p) for p in skip_dirs}
+    stack: list[tuple[str, str]] = [(root_str, "")]
+    while stack:
+        abs_dir, rel_dir = stack.pop()
+        try:
+            it = os.scandir(abs_dir)
+        except OSError as exc:
+            log.warning("event=walk_unreadable dir=%r error=%s", rel_dir or ".", exc.strerror)
+            result.unreadable_dirs.append(rel_dir)
+            continue
+        result.dirs_walked += 1
+        with it:
+            for entry in it:
+                name = entry.name
+                if name.startswith("."):
+                    continue
+                rel = f"{rel_dir}/{name}" if rel_dir else name
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        if excludes.skips(name, rel) or entry.path in skip:
+                            continue
+                        stack.append((entry.path, rel))
+                        continue
+                    if not is_candidate(name):
+                        continue
+                    if entry.is_symlink():
+                        st = _symlink_target_stat(entry.path, root_str)
+                        if st is None:
+                            continue
+                    else:
+                        st = entry.stat(follow_symlinks=False)
+                    if not stat.S_ISREG(st.st_mode):
+                        continue
+                except OSError as exc:
+                    log.warning("event=walk_stat_failed path=%r error=%s", rel, exc.strerror)
+                    continue
+                if not _valid_text(rel):
+                    log.warning("event=walk_skipped_name path=%r reason=not_utf8", rel)
+                    continue
+                result.files[rel] = FileStat(rel, st.st_size, st.st_mtime_ns)
+    return result
+
+
+def _symlink_target_stat(path: str, root: str) -> os.stat_result | None:
+    """stat of a symlink's target when it stays inside the root, else None (skipped)."""
+    try:
+        target = os.path.realpath(path, strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if target != root and not target.startswith(root.rstrip("/") + "/"):
+        log.info("event=walk_symlink_outside path=%r", path)
+        return None
+    try:
+        return os.stat(target)
+    except OSError:
+        return None
+
+
+def _valid_text(rel: str) -> bool:
+    """Names that are not valid UTF-8 cannot be stored or served faithfully; they are skipped."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

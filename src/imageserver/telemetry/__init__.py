@@ -1,0 +1,1 @@
+"""Metrics and logs: the one place every Prometheus metric and the log format are defined."""

@@ -1,0 +1,109 @@
+"""Media files made on the spot (Pillow, piexif, ffmpeg lavfi), so core tests need no corpus."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+import piexif
+from PIL import Image
+
+
+def _rational(value: float, denominator: int = 1_000_000) -> tuple[int, int]:
+    return (round(value * denominator), denominator)
+
+
+def _gps_dms(value: float) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    value = abs(value)
+    degrees = int(value)
+    minutes_float = (value - degrees) * 60
+    minutes = int(minutes_float)
+    seconds = (minutes_float - minutes) * 60
+    return ((degrees, 1), (minutes, 1), _rational(seconds, 10_000))
+
+
+def make_jpeg(
+    path: Path,
+    *,
+    size: tuple[int, int] = (640, 480),
+    color: tuple[int, int, int] = (200, 80, 40),
+    taken: datetime | None = None,
+    offset: str | None = None,
+    make: str | None = None,
+    model: str | None = None,
+    orientation: int | None = None,
+    gps: tuple[float, float] | None = None,
+) -> Path:
+    """A JPEG with optional EXIF; a gradient so thumbnails differ from a flat fill."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.new("RGB", size, color)
+    for x in range(0, size[0], max(1, size[0] // 16)):
+        for y in range(size[1]):
+            image.putpixel((x, y), (x % 256, y % 256, 128))
+    zeroth: dict[int, object] = {}
+    exif: dict[int, object] = {}
+    gps_ifd: dict[int, object] = {}
+    if make:
+        zeroth[piexif.ImageIFD.Make] = make.encode()
+    if model:
+        zeroth[piexif.ImageIFD.Model] = model.encode()
+    if orientation is not None:
+        zeroth[piexif.ImageIFD.Orientation] = orientation
+    if taken:
+        exif[piexif.ExifIFD.DateTimeOriginal] = taken.strftime("%Y:%m:%d %H:%M:%S").encode()
+    if offset:
+        exif[piexif.ExifIFD.OffsetTimeOriginal] = offset.encode()
+    if gps:
+        lat, lon = gps
+        gps_ifd[piexif.GPSIFD.GPSLatitudeRef] = b"N" if lat >= 0 else b"S"
+        gps_ifd[piexif.GPSIFD.GPSLatitude] = _gps_dms(lat)
+        gps_ifd[piexif.GPSIFD.GPSLongitudeRef] = b"E" if lon >= 0 else b"W"
+        gps_ifd[piexif.GPSIFD.GPSLongitude] = _gps_dms(lon)
+    exif_bytes = piexif.dump({"0th": zeroth, "Exif": exif, "GPS": gps_ifd})
+    image.save(path, "JPEG", quality=85, exif=exif_bytes)
+    return path
+
+
+def make_png(path: Path, size: tuple[int, int] = (320, 200)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGBA", size, (10, 200, 30, 255)).save(path, "PNG")
+    return path
+
+
+def make_video(
+    path: Path,
+    *,
+    seconds: float = 2.0,
+    size: str = "320x240",
+    codec: str = "libx264",
+    audio: bool = True,
+    rotate: int | None = None,
+    extra: list[str] | None = None,
+) -> Path:
+    """A short test-pattern video made by ffmpeg's lavfi sources."""
+    ffmpeg = shutil.which("ffmpeg")
+    assert ffmpeg, "ffmpeg is required (installed by ./imageserver.sh)"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    argv = [
+        ffmpeg,
+        "-nostdin",
+        "-y",
+        "-loglevel",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={size}:rate=25:duration={seconds}",
+    ]
+    if audio:
+        argv += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"]
+    argv += ["-c:v", codec, "-pix_fmt", "yuv420p"]
+    if audio:
+        argv += ["-c:a", "aac", "-shortest"]
+    if rotate is not None:
+        argv += ["-metadata:s:v:0", f"rotate={rotate}"]
+    argv += [*(extra or []), str(path)]
+    subprocess.run(argv, check=True, timeout=120)
+    return path
