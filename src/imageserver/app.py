@@ -13,6 +13,7 @@ from imageserver.auth import api as auth_api
 from imageserver.context import AppContext
 from imageserver.errors import install_error_handlers
 from imageserver.libraries import api as libraries_api
+from imageserver.media import api as media_api
 from imageserver.ops import api as ops_api
 
 log = logging.getLogger("imageserver.app")
@@ -47,6 +48,7 @@ def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
         auth_api.public,
         auth_api.router,
         libraries_api.router,
+        media_api.router,
     ):
         app.include_router(router)
     return app

@@ -23,7 +23,7 @@ from imageserver.media.formats import FORMATS
 from imageserver.media.layout import thumb_path
 from imageserver.media.metadata import MediaMetadata, MetadataError, open_reader
 from imageserver.scan import artefacts
-from imageserver.scan.artefacts import Outcome
+from imageserver.scan.artefacts import THUMB_KIND, Outcome
 from imageserver.scan.context import TickContext
 from imageserver.telemetry.metrics import BACKLOG, DRAIN_DONE, DRAIN_FAILED
 
@@ -193,8 +193,6 @@ def _record_meta_failure(
 
 
 # --- thumbnails ----------------------------------------------------------------------------
-
-THUMB_KIND = "thumb"
 
 
 def make_thumbs_for(ctx: AppContext, row: RowMapping) -> Outcome:

@@ -18,6 +18,16 @@ from imageserver.db.tables import artefacts, libraries, media
 
 Status = Literal["done", "failed", "retry"]
 
+# Artefact kinds: one per derivation keyed by content hash.
+THUMB_KIND = "thumb"
+HLS_KIND = "hls"
+FACES_KIND = "faces"
+
+
+def clip_kind(model_version: str) -> str:
+    return f"clip:{model_version}"
+
+
 BACKOFF_BASE = 60.0
 BACKOFF_MAX = 6 * 3600.0
 

@@ -1,0 +1,213 @@
+"""Photo routes over HTTP on both databases: listing, cursors, filters, original, thumbnails."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from imageserver.context import AppContext
+from imageserver.scan.watcher import Watcher
+from tests.fixtures import make_jpeg, make_png
+from tests.scan.test_watcher import add_library
+
+DAY = 86_400
+
+
+def set_mtime(path: Path, when: float) -> None:
+    os.utime(path, (when, when))
+
+
+@pytest.fixture
+def library(client: TestClient, auth: dict[str, str], ctx: AppContext, tmp_path: Path) -> Path:
+    """12 JPEGs a day apart in two folders, a PNG, indexed by one full tick."""
+    root = tmp_path / "lib"
+    base = 1_600_000_000
+    for i in range(12):
+        folder = "2020/a" if i % 2 else "2020/b"
+        path = make_jpeg(root / folder / f"img{i:02d}.jpg", color=(i * 10, 0, 0))
+        set_mtime(path, base + i * DAY)
+    set_mtime(make_png(root / "other" / "pic.png"), base + 100 * DAY)
+    add_library(client, auth, root)
+    Watcher(ctx).tick(full=True)
+    return root
+
+
+def all_pages(client: TestClient, auth: dict[str, str], params: dict[str, object]) -> list[dict]:
+    items: list[dict] = []
+    cursor = None
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/media", headers=auth, params=query)
+        assert page.status_code == 200, page.text
+        body = page.json()
+        items += body["items"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items
+
+
+def test_listing_is_newest_first_and_cursor_pages_cover_everything(
+    client: TestClient, auth: dict[str, str], library: Path
+) -> None:
+    items = all_pages(client, auth, {"limit": 5})
+    assert len(items) == 13
+    assert len({i["id"] for i in items}) == 13
+    taken = [i["taken_at"] for i in items]
+    assert taken == sorted(taken, reverse=True)
+    assert items[0]["path"] == "other/pic.png"
+
+
+def test_cursor_stays_correct_while_rows_are_added(
+    client: TestClient, auth: dict[str, str], ctx: AppContext, library: Path
+) -> None:
+    first = client.get("/media", headers=auth, params={"limit": 4}).json()
+    seen = [i["path"] for i in first["items"]]
+    # New files arrive: some newer than everything, some in the middle of the listing.
+    set_mtime(make_jpeg(library / "new" / "newest.jpg"), 1_700_000_000)
+    set_mtime(make_jpeg(library / "new" / "middle.jpg", color=(1, 1, 1)), 1_600_000_000 + 5.5 * DAY)
+    Watcher(ctx).tick(full=False)
+    rest = all_pages(client, auth, {"limit": 4, "cursor": first["next_cursor"]})
+    paths = seen + [i["path"] for i in rest]
+    assert len(paths) == len(set(paths)), "an item was shown twice"
+    assert "new/middle.jpg" in paths  # older than the first page: it must still appear
+    assert "new/newest.jpg" not in paths  # newer than the first page: belongs before it
+    assert len(paths) == 14
+
+
+def test_filters(client: TestClient, auth: dict[str, str], library: Path) -> None:
+    def paths(**params: object) -> set[str]:
+        return {i["path"] for i in all_pages(client, auth, {"limit": 100, **params})}
+
+    assert len(paths(folder="2020")) == 12
+    assert paths(folder="2020/a") == {f"2020/a/img{i:02d}.jpg" for i in range(1, 12, 2)}
+    assert paths(folder="2020", recursive=False) == set()
+    assert paths(kind="video") == set()
+    assert len(paths(kind="photo")) == 13
+    from datetime import datetime
+
+    day0 = datetime.fromtimestamp(1_600_000_000).date()
+    day2 = datetime.fromtimestamp(1_600_000_000 + 2 * DAY).date()
+    assert len(paths(**{"from": day0.isoformat(), "to": day2.isoformat()})) == 3
+    bad = client.get("/media", headers=auth, params={"kind": "sound"})
+    assert bad.status_code == 422
+    assert client.get("/media", headers=auth, params={"cursor": "garbage!"}).status_code == 422
+    assert client.get("/media", headers=auth, params={"folder": "../x"}).status_code == 422
+
+
+def test_item_lookup_original_with_range(
+    client: TestClient, auth: dict[str, str], library: Path
+) -> None:
+    found = client.get(
+        "/media/by-path", headers=auth, params={"library": 1, "path": "2020/b/img00.jpg"}
+    )
+    assert found.status_code == 200, found.text
+    item = found.json()
+    assert (
+        item["mime"] == "image/jpeg"
+        and item["size"] == (library / "2020/b/img00.jpg").stat().st_size
+    )
+    assert client.get(f"/media/{item['id']}", headers=auth).json()["path"] == "2020/b/img00.jpg"
+    raw = (library / "2020/b/img00.jpg").read_bytes()
+    full = client.get(f"/media/{item['id']}/original", headers=auth)
+    assert full.status_code == 200 and full.content == raw
+    assert full.headers["content-type"] == "image/jpeg"
+    part = client.get(f"/media/{item['id']}/original", headers={**auth, "Range": "bytes=10-29"})
+    assert part.status_code == 206
+    assert part.content == raw[10:30]
+    assert part.headers["content-range"] == f"bytes 10-29/{len(raw)}"
+    tail = client.get(f"/media/{item['id']}/original", headers={**auth, "Range": "bytes=-5"})
+    assert tail.content == raw[-5:]
+    beyond = client.get(
+        f"/media/{item['id']}/original", headers={**auth, "Range": f"bytes={len(raw) + 10}-"}
+    )
+    assert beyond.status_code == 416
+    assert client.get("/media/99999", headers=auth).status_code == 404
+
+
+def test_thumbnail_etag_and_caching(
+    client: TestClient, auth: dict[str, str], library: Path
+) -> None:
+    item = client.get("/media", headers=auth, params={"limit": 1}).json()["items"][0]
+    small = client.get(f"/media/{item['id']}/thumbnail", headers=auth)
+    assert small.status_code == 200
+    assert small.headers["content-type"] == "image/webp"
+    assert "immutable" in small.headers["cache-control"]
+    etag = small.headers["etag"]
+    assert item["content_hash"] in etag
+    again = client.get(f"/media/{item['id']}/thumbnail", headers={**auth, "If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    large = client.get(f"/media/{item['id']}/thumbnail", headers=auth, params={"size": "large"})
+    assert large.status_code == 200 and len(large.content) > len(small.content)
+    assert (
+        client.get(
+            f"/media/{item['id']}/thumbnail", headers=auth, params={"size": "huge"}
+        ).status_code
+        == 422
+    )
+
+
+def test_timeline_and_duplicates(
+    client: TestClient, auth: dict[str, str], ctx: AppContext, library: Path
+) -> None:
+    months = client.get("/timeline", headers=auth).json()
+    assert sum(b["count"] for b in months) == 13
+    assert all(len(b["bucket"]) == 7 for b in months)
+    days = client.get("/timeline", headers=auth, params={"granularity": "day"}).json()
+    assert sum(b["count"] for b in days) == 13 and len(days) == 13
+    shutil.copy(library / "2020/a/img01.jpg", library / "other" / "copy of img01.jpg")
+    Watcher(ctx).tick(full=False)
+    body = client.get("/duplicates", headers=auth).json()
+    assert body["total_groups"] == 1
+    [group] = body["groups"]
+    assert sorted(i["path"] for i in group["items"]) == [
+        "2020/a/img01.jpg",
+        "other/copy of img01.jpg",
+    ]
+
+
+def test_disabled_library_leaves_the_listing(
+    client: TestClient, auth: dict[str, str], library: Path
+) -> None:
+    assert client.get("/media", headers=auth).json()["items"]
+    client.patch("/libraries/1", headers=auth, json={"enabled": False})
+    assert client.get("/media", headers=auth).json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../etc/passwd",
+        "2020/../../x",
+        "/etc/passwd",
+        "a\x00b",
+        "a\\..\\b",
+        "．．/x",
+        "",
+        "x" * 5000,
+    ],
+)
+def test_hostile_paths_are_rejected(
+    client: TestClient, auth: dict[str, str], library: Path, path: str
+) -> None:
+    response = client.get("/media/by-path", headers=auth, params={"library": 1, "path": path})
+    assert response.status_code == 422, (path, response.text)
+
+
+def test_symlink_swapped_in_after_indexing_is_not_followed(
+    client: TestClient, auth: dict[str, str], library: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT")
+    target = library / "2020/b/img00.jpg"
+    item = client.get(
+        "/media/by-path", headers=auth, params={"library": 1, "path": "2020/b/img00.jpg"}
+    ).json()
+    target.unlink()
+    target.symlink_to(secret)
+    response = client.get(f"/media/{item['id']}/original", headers=auth)
+    assert response.status_code == 422
+    assert b"TOP-SECRET-CONTENT" not in response.content

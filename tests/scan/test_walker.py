@@ -1,0 +1,88 @@
+"""The walker: excludes, hidden files, symlinks in and out of the root, odd names."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from imageserver.scan.walker import Excludes, walk
+
+
+def touch(path: Path, data: bytes = b"\xff\xd8\xff\xe0data") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_excludes_hidden_and_ignored_extensions(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    touch(root / "a.jpg")
+    touch(root / "noext")
+    touch(root / "@eaDir" / "x.jpg")
+    touch(root / "deep" / "@eaDir" / "y.jpg")
+    touch(root / "2019" / "raw" / "z.jpg")
+    touch(root / "2020" / "raw" / "kept.jpg")
+    touch(root / ".hidden" / "h.jpg")
+    touch(root / ".dot.jpg")
+    touch(root / "sidecar.xmp")
+    touch(root / "Notes.TXT")
+    result = walk(root, Excludes.parse(["@eaDir", "2019/raw"]))
+    assert set(result.files) == {"a.jpg", "noext", "2020/raw/kept.jpg"}
+    st = (root / "a.jpg").stat()
+    assert result.files["a.jpg"].size == st.st_size
+    assert result.files["a.jpg"].mtime_ns == st.st_mtime_ns
+
+
+def test_symlinks_never_leave_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    outside = tmp_path / "outside"
+    touch(outside / "secret.jpg")
+    touch(root / "real.jpg")
+    (root / "link-out.jpg").symlink_to(outside / "secret.jpg")
+    (root / "dir-out").symlink_to(outside, target_is_directory=True)
+    (root / "link-in.jpg").symlink_to(root / "real.jpg")
+    (root / "loop").symlink_to(root, target_is_directory=True)
+    (root / "dangling.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    result = walk(root, Excludes.parse([]))
+    assert set(result.files) == {"real.jpg", "link-in.jpg"}
+
+
+def test_skip_dirs_and_unreadable_folders_are_recorded(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    touch(root / "a.jpg")
+    touch(root / "data" / "thumb.jpg")
+    touch(root / "sub" / "b.jpg")
+    import imageserver.scan.walker as walker_module
+
+    real = os.scandir
+
+    def failing(path: str) -> object:
+        if path.endswith("/sub"):
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    walker_module.os.scandir = failing  # type: ignore[assignment]
+    try:
+        result = walk(root, Excludes.parse([]), skip_dirs=[root / "data"])
+    finally:
+        walker_module.os.scandir = real
+    assert set(result.files) == {"a.jpg"}
+    assert result.unreadable_dirs == ["sub"]
+
+
+def test_non_utf8_names_are_skipped_not_fatal(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    touch(root / "ok.jpg")
+    with open(os.path.join(os.fsencode(root), b"bad-\xff.jpg"), "wb") as fh:
+        fh.write(b"\xff\xd8\xff")
+    result = walk(root, Excludes.parse([]))
+    assert set(result.files) == {"ok.jpg"}
+
+
+def test_excludes_cover_paths() -> None:
+    ex = Excludes.parse(["@eaDir", "2019/raw"])
+    assert ex.covers("x/@eaDir/a.jpg")
+    assert ex.covers("2019/raw/b/c.jpg")
+    assert not ex.covers("2019/rawfiles/c.jpg")
+    assert not ex.covers("@eaDir.jpg")
