@@ -32,7 +32,7 @@ log = logging.getLogger("imageserver.drains")
 T = TypeVar("T")
 R = TypeVar("R")
 
-MAX_META_ATTEMPTS = 5
+MAX_META_ATTEMPTS = 3
 WRITE_CHUNK = 200
 
 
@@ -134,6 +134,23 @@ def reader(ctx: AppContext) -> Any:
     return existing
 
 
+def read_guarded(read: Any, items: list[tuple[Path, Any]]) -> list[MediaMetadata | MetadataError]:
+    """read_many, but a crash on one file costs only that file (retried, then failed)."""
+    try:
+        results: list[MediaMetadata | MetadataError] = read.read_many(items)
+        return results
+    except Exception:
+        log.exception("event=metadata_batch_crashed size=%d", len(items))
+    out: list[MediaMetadata | MetadataError] = []
+    for item in items:
+        try:
+            out.extend(read.read_many([item]))
+        except Exception as exc:
+            log.exception("event=metadata_crashed path=%r", str(item[0]))
+            out.append(MetadataError(f"unexpected {type(exc).__name__}: {exc}", permanent=False))
+    return out
+
+
 def metadata_values(meta: MediaMetadata, row: RowMapping) -> dict[str, Any]:
     """Columns written for a successful read; absent facts are written as NULL."""
     values = asdict(meta)
@@ -156,7 +173,7 @@ def metadata_stage(t: TickContext) -> None:
     read = reader(t.app)
     for chunk in chunks(batch, WRITE_CHUNK):
         items = [(t.library.root / r["rel_path"], FORMATS[r["format"]]) for r in chunk]
-        results = read.read_many(items)
+        results = read_guarded(read, items)
         with engine.begin() as conn:
             for row, result in zip(chunk, results, strict=True):
                 if isinstance(result, MetadataError):
@@ -213,6 +230,9 @@ def make_thumbs_for(ctx: AppContext, row: RowMapping) -> Outcome:
         return Outcome.failed(exc.reason) if exc.permanent else Outcome.retry(exc.reason)
     except OSError as exc:  # our own disk: full, read-only -> transient, never a sentinel
         return Outcome.retry(f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # a decoder bug on one file must not stop the drain
+        log.exception("event=thumbnail_crashed path=%r", row["rel_path"])
+        return Outcome.unexpected(exc)
     return Outcome.done()
 
 

@@ -32,10 +32,17 @@ BACKOFF_BASE = 60.0
 BACKOFF_MAX = 6 * 3600.0
 
 
+UNEXPECTED_GIVE_UP = 3
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: Status
     detail: str | None = None
+    # For crashes we do not understand: retried, but failed for good after this many tries,
+    # so one poisonous file cannot keep a drain busy forever. Infrastructure errors (disk
+    # full, service down) leave it None and are retried with backoff indefinitely.
+    give_up_after: int | None = None
 
     @classmethod
     def done(cls, detail: str | None = None) -> Outcome:
@@ -48,6 +55,10 @@ class Outcome:
     @classmethod
     def retry(cls, reason: str) -> Outcome:
         return cls("retry", reason)
+
+    @classmethod
+    def unexpected(cls, exc: BaseException) -> Outcome:
+        return cls("retry", f"unexpected {type(exc).__name__}: {exc}", UNEXPECTED_GIVE_UP)
 
 
 def backoff(attempts: int) -> float:
@@ -136,13 +147,16 @@ def record(conn: Connection, content_hash: str, kind: str, outcome: Outcome, now
     """Upsert the outcome of one attempt; a retry schedules the next one with backoff."""
     previous = get(conn, content_hash, kind)
     attempts = (previous["attempts"] if previous else 0) + 1
+    status, detail = outcome.status, outcome.detail
+    if status == "retry" and outcome.give_up_after and attempts >= outcome.give_up_after:
+        status, detail = "failed", f"gave up after {attempts} attempts: {detail}"
     values = {
         "content_hash": content_hash,
         "kind": kind,
-        "status": outcome.status,
-        "detail": outcome.detail,
+        "status": status,
+        "detail": detail,
         "attempts": attempts,
-        "next_attempt_at": now + backoff(attempts) if outcome.status == "retry" else None,
+        "next_attempt_at": now + backoff(attempts) if status == "retry" else None,
         "lease_owner": None,
         "lease_until": None,
         "updated_at": now,
