@@ -44,7 +44,9 @@ def run_foreground_scan(ctx: AppContext, library: str | None, full: bool, drain:
     elapsed = time.perf_counter() - started
     summary = " ".join(f"{k}={totals.get(k, 0)}" for k in SUMMARY_KEYS)
     stale = [t.library.name for t in results if t.stale]
-    console.print(f"scan done in {elapsed:.1f} s: {summary} pending={_pending(results)}")
+    console.print(
+        f"scan done in {elapsed:.1f} s: {summary} pending={_pending(results)}", soft_wrap=True
+    )
     if stale:
         console.print(f"[yellow]stale libraries (skipped): {', '.join(stale)}[/yellow]")
     return 0
