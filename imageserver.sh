@@ -8,13 +8,15 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(python3 python3-venv python3-dev build-essential ffmpeg libimage-exiftool-perl
-              libvips42 libvips-tools b3sum chromium fonts-dejavu-core curl ca-certificates)
+# What the server needs at run time, and what the tests and benchmarks add.
+APT_RUN=(python3 python3-venv python3-dev build-essential ffmpeg libimage-exiftool-perl
+         libvips42 ca-certificates)
+APT_DEV=(libvips-tools b3sum chromium fonts-dejavu-core)
 VENV=.venv
 
 need_apt() {
     local missing=()
-    for pkg in "${APT_PACKAGES[@]}"; do
+    for pkg in "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
             || missing+=("$pkg")
     done
@@ -54,12 +56,12 @@ cmd="${1:-}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
     serve)
-        need_apt
+        need_apt "${APT_RUN[@]}"
         setup_venv run
         exec "$VENV/bin/imageserver" serve "$@"
         ;;
     test)
-        need_apt
+        need_apt "${APT_RUN[@]}" "${APT_DEV[@]}"
         setup_venv dev
         export CI="${CI:-}"
         set +e
@@ -73,12 +75,12 @@ case "$cmd" in
         exit $code
         ;;
     bench)
-        need_apt
+        need_apt "${APT_RUN[@]}" "${APT_DEV[@]}"
         setup_venv dev
         exec "$VENV/bin/python" -m bench "$@"
         ;;
     setup)
-        need_apt
+        need_apt "${APT_RUN[@]}" "${APT_DEV[@]}"
         setup_venv dev
         ;;
     *)
