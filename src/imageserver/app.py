@@ -14,7 +14,10 @@ from imageserver.context import AppContext
 from imageserver.errors import install_error_handlers
 from imageserver.libraries import api as libraries_api
 from imageserver.media import api as media_api
+from imageserver.ml import api as ml_api
 from imageserver.ops import api as ops_api
+from imageserver.search import api as search_api
+from imageserver.search import service as search_service
 
 log = logging.getLogger("imageserver.app")
 
@@ -30,10 +33,12 @@ def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
         runner = Background(ctx)
         ctx.services["background"] = runner
         await runner.start(run_loops=run_background)
+        search_service.on_start(ctx)
         try:
             yield
         finally:
             await runner.stop()
+            search_service.on_stop(ctx)
 
     app = FastAPI(
         title="imageserver",
@@ -49,6 +54,8 @@ def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
         auth_api.router,
         libraries_api.router,
         media_api.router,
+        search_api.router,
+        ml_api.router,
     ):
         app.include_router(router)
     return app

@@ -167,6 +167,18 @@ class Settings(BaseSettings):
     clip_encode_concurrency: int = Field(
         default=4, ge=1, le=64, description="Images encoded at once by the drain."
     )
+    clip_onnx_threads: int = Field(
+        default=2, ge=1, le=64, description="CPU threads of each in-process ONNX model."
+    )
+    clip_remote_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Timeout of one request to an encoder service."
+    )
+    clip_remote_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries (with backoff) when every encoder URL failed."
+    )
+    clip_search_threshold: float = Field(
+        default=0.20, ge=-1, le=1, description="Default lowest cosine similarity of a search hit."
+    )
 
     # --- faces ----------------------------------------------------------------------------
     faces_enabled: bool = Field(default=True, description="Run face detection on images.")

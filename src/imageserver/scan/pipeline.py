@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from imageserver.libraries import health
 from imageserver.media import drains
 from imageserver.media import repo as media_repo
+from imageserver.ml import drain as ml_drain
 from imageserver.scan import companions, ingest, missing
 from imageserver.scan.context import TickContext
 from imageserver.scan.walker import walk
@@ -67,5 +68,6 @@ STAGES: list[Stage] = [
     Stage("metadata", drains.metadata_stage),
     Stage("companions", companions.companions_stage),
     Stage("thumbnails", drains.thumbnail_stage),
+    Stage("embeddings", ml_drain.embeddings_stage),
     Stage("missing", missing.missing_stage, full_only=True),
 ]

@@ -1,0 +1,1 @@
+"""Machine learning: CLIP encoders (in-process ONNX or remote), the embedding drain, stats."""

@@ -1,0 +1,1 @@
+"""Semantic search over stored CLIP embeddings: the in-memory index, the routes."""

@@ -1,0 +1,78 @@
+"""Search routes: text search, similar photos, search by an uploaded image."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+
+from imageserver.deps import Ctx, ReadConn, current_user
+from imageserver.errors import Invalid
+from imageserver.search import service
+from imageserver.search.schemas import SearchResults
+
+router = APIRouter(tags=["search"], dependencies=[Depends(current_user)])
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="most hits returned")]
+Threshold = Annotated[
+    float | None, Query(ge=-1, le=1, description="lowest cosine similarity (default 0.20)")
+]
+Libraries = Annotated[list[int] | None, Query(description="library id (repeatable)")]
+Version = Annotated[
+    str | None, Query(max_length=160, description="model version (default: the loaded model)")
+]
+
+
+def _query(
+    ctx: Ctx, limit: int, threshold: float | None, library: list[int] | None
+) -> service.Query:
+    if threshold is None:
+        threshold = ctx.settings.clip_search_threshold
+    return service.Query(limit=limit, threshold=threshold, library_ids=tuple(library or ()))
+
+
+@router.get("/photos/search", response_model=SearchResults)
+def search(
+    ctx: Ctx,
+    conn: ReadConn,
+    q: Annotated[str, Query(min_length=1, max_length=1000, description="what to look for")],
+    limit: Limit = 50,
+    threshold: Threshold = None,
+    library: Libraries = None,
+    model_version: Version = None,
+) -> SearchResults:
+    """Photos ranked by cosine similarity to the text, best first, one hit per content."""
+    return service.search_text(ctx, conn, q, _query(ctx, limit, threshold, library), model_version)
+
+
+@router.post("/photos/search/image", response_model=SearchResults)
+def search_by_image(
+    ctx: Ctx,
+    conn: ReadConn,
+    image: Annotated[UploadFile, File(description="an image file (JPEG, PNG, WebP, HEIC ...)")],
+    limit: Limit = 50,
+    threshold: Threshold = None,
+    library: Libraries = None,
+) -> SearchResults:
+    """Photos that look like the uploaded image."""
+    data = image.file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise Invalid(f"image: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB")
+    return service.search_image(ctx, conn, data, _query(ctx, limit, threshold, library))
+
+
+@router.get("/photos/{media_id}/similar", response_model=SearchResults)
+def similar(
+    ctx: Ctx,
+    conn: ReadConn,
+    media_id: int,
+    limit: Limit = 50,
+    threshold: Threshold = None,
+    library: Libraries = None,
+    model_version: Version = None,
+) -> SearchResults:
+    """Photos that look like this one (its stored embedding), itself excluded."""
+    query = _query(ctx, limit, threshold, library)
+    return service.search_similar(ctx, conn, media_id, query, model_version)

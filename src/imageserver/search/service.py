@@ -1,0 +1,215 @@
+"""Search rules: encode the query, rank every stored vector of the version, resolve hits.
+
+Ranking is exact: one matrix-vector product over the whole version's matrix, then the
+best rows above the threshold are resolved to live photos in rounds (4x limit, then 4x
+more, ...) so a library filter that excludes most top rows never sorts the whole matrix
+and never copies it. A hash is one hit (its oldest visible path), best first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import Connection
+
+from imageserver.context import AppContext
+from imageserver.errors import Invalid, NotFound, ServiceUnavailable
+from imageserver.ml import encoders
+from imageserver.ml import repo as ml_repo
+from imageserver.ml.encoders import BatchFailed, Encoder, EncoderUnavailable
+from imageserver.search import repo
+from imageserver.search.index import SearchIndex, Snapshot
+from imageserver.search.schemas import SearchHit, SearchResults
+from imageserver.telemetry.metrics import SEARCH_SECONDS
+
+log = logging.getLogger("imageserver.search")
+
+INDEX_KEY = "search_index"
+FIRST_ROUND = 4
+
+
+@dataclass(frozen=True)
+class Query:
+    limit: int
+    threshold: float
+    library_ids: tuple[int, ...] = ()
+    exclude_hash: str | None = None
+
+
+# --- services held by the process ------------------------------------------------------
+
+
+def search_index(ctx: AppContext) -> SearchIndex:
+    found = ctx.services.get(INDEX_KEY)
+    if not isinstance(found, SearchIndex):
+        found = ctx.services[INDEX_KEY] = SearchIndex(ctx.engine)
+    return found
+
+
+def require_encoder(ctx: AppContext) -> Encoder:
+    try:
+        encoder = encoders.get_encoder(ctx)
+    except encoders.ModelError as exc:
+        raise ServiceUnavailable(f"semantic search is unavailable: {exc}") from exc
+    if encoder is None:
+        raise ServiceUnavailable(encoders.NOT_CONFIGURED)
+    return encoder
+
+
+def on_start(ctx: AppContext) -> None:
+    """Load the current version's matrix in the background so the first search is fast."""
+    index = search_index(ctx)
+
+    def load() -> None:
+        try:
+            encoder = encoders.get_encoder(ctx)
+            if encoder is not None:
+                index.load(encoder.model_version)
+        except Exception:
+            log.exception("event=index_load_failed")
+
+    threading.Thread(target=load, name="search-index-load", daemon=True).start()
+    watcher = ctx.services.get("watcher")
+    if watcher is not None:
+        from imageserver.ml.stats import refresh_gauges
+
+        watcher.after_full.append(lambda _results: refresh_gauges(ctx))
+
+
+def on_stop(ctx: AppContext) -> None:
+    ctx.services.pop(INDEX_KEY, None)
+    encoders.close_encoder(ctx)
+
+
+# --- ranking ---------------------------------------------------------------------------
+
+
+def ranked_rows(
+    scores: NDArray[np.float32], threshold: float, first: int
+) -> Iterator[NDArray[np.intp]]:
+    """Row numbers with score >= threshold, best first (ties: lower row first), in rounds
+    of growing size; each round is a fresh partial selection, never a full sort up front."""
+    above = np.flatnonzero(scores >= threshold)
+    if above.size == 0:
+        return
+    candidate_scores = scores[above]
+    done = 0
+    size = max(1, first)
+    while done < above.size:
+        size = min(size, above.size)
+        if size < above.size:
+            top = np.argpartition(-candidate_scores, size - 1)[:size]
+        else:
+            top = np.arange(above.size)
+        order = top[np.lexsort((above[top], -candidate_scores[top]))]
+        yield above[order[done:]]
+        done = size
+        size *= 4
+
+
+def rank(
+    conn: Connection, snap: Snapshot, query_vector: NDArray[np.float32], q: Query
+) -> list[SearchHit]:
+    scores = snap.scores(query_vector)
+    hits: list[SearchHit] = []
+    for rows in ranked_rows(scores, q.threshold, q.limit * FIRST_ROUND):
+        digests = [snap.hash_at(int(r)) for r in rows]
+        places = repo.places(conn, [d for d in digests if d != q.exclude_hash], q.library_ids)
+        for row, digest in zip(rows, digests, strict=True):
+            place = places.get(digest)
+            if place is None:
+                continue
+            hits.append(
+                SearchHit(
+                    media_id=place.media_id,
+                    library_id=place.library_id,
+                    path=place.rel_path,
+                    score=round(float(scores[row]), 6),
+                )
+            )
+            if len(hits) >= q.limit:
+                return hits
+    return hits
+
+
+def _check_libraries(conn: Connection, library_ids: Sequence[int]) -> None:
+    missing = repo.missing_libraries(conn, library_ids)
+    if missing:
+        raise NotFound(f"library {missing[0]} not found")
+
+
+def _search(
+    ctx: AppContext, conn: Connection, version: str, vector: NDArray[np.float32], q: Query
+) -> SearchResults:
+    index = search_index(ctx).get(version)
+    hits = [] if index is None else rank(conn, index.snapshot(), vector, q)
+    return SearchResults(model_version=version, hits=hits)
+
+
+# --- the three searches ----------------------------------------------------------------
+
+
+def search_text(
+    ctx: AppContext, conn: Connection, text: str, q: Query, model_version: str | None
+) -> SearchResults:
+    started = time.perf_counter()
+    text = text.strip()
+    if not text:
+        raise Invalid("q: must not be blank")
+    encoder = require_encoder(ctx)
+    version = encoder.model_version
+    if model_version is not None and model_version != version:
+        raise Invalid(
+            f"model_version: text can only be encoded by the loaded model {version!r}; "
+            f"{model_version!r} is searchable by image (GET /photos/{{id}}/similar)"
+        )
+    _check_libraries(conn, q.library_ids)
+    try:
+        vector = encoder.encode_text([text])[0]
+    except EncoderUnavailable as exc:
+        raise ServiceUnavailable(str(exc)) from exc
+    results = _search(ctx, conn, version, vector, q)
+    SEARCH_SECONDS.observe(time.perf_counter() - started)
+    return results
+
+
+def search_similar(
+    ctx: AppContext, conn: Connection, media_id: int, q: Query, model_version: str | None
+) -> SearchResults:
+    started = time.perf_counter()
+    row = repo.live_media(conn, media_id)
+    if row is None:
+        raise NotFound(f"media {media_id} not found")
+    version = model_version or require_encoder(ctx).model_version
+    _check_libraries(conn, q.library_ids)
+    digest = row["content_hash"]
+    vector = ml_repo.stored_vector(conn, digest, version) if digest else None
+    if vector is None:
+        raise NotFound(f"media {media_id} has no embedding of model {version!r} yet")
+    q = Query(q.limit, q.threshold, q.library_ids, exclude_hash=digest)
+    results = _search(ctx, conn, version, vector, q)
+    SEARCH_SECONDS.observe(time.perf_counter() - started)
+    return results
+
+
+def search_image(ctx: AppContext, conn: Connection, data: bytes, q: Query) -> SearchResults:
+    started = time.perf_counter()
+    if not data:
+        raise Invalid("image: empty upload")
+    encoder = require_encoder(ctx)
+    _check_libraries(conn, q.library_ids)
+    try:
+        vector = encoder.encode_images([data])[0]
+    except BatchFailed as exc:
+        raise Invalid(f"image: {next(iter(exc.failures.values())).reason}") from exc
+    except EncoderUnavailable as exc:
+        raise ServiceUnavailable(str(exc)) from exc
+    results = _search(ctx, conn, encoder.model_version, vector, q)
+    SEARCH_SECONDS.observe(time.perf_counter() - started)
+    return results

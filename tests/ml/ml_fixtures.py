@@ -1,0 +1,67 @@
+"""Fixtures shared by tests/ml and tests/search: a tiny model, a context and app using it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from imageserver.app import create_app
+from imageserver.background import close_services
+from imageserver.bootstrap import bootstrap
+from imageserver.clock import FakeClock
+from imageserver.context import AppContext
+from imageserver.ml.encoders import close_encoder
+from imageserver.scan.context import TickContext
+from imageserver.scan.watcher import Watcher
+from tests.conftest import login, make_settings
+from tests.ml.tiny_clip import TinyClip, build_tiny_clip
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyClip:
+    return build_tiny_clip(tmp_path_factory.mktemp("models") / "tiny-clip")
+
+
+@pytest.fixture
+def ml_ctx(
+    tmp_path: Path, db_url: str, tiny_model: TinyClip, clock: FakeClock
+) -> Iterator[AppContext]:
+    settings = make_settings(tmp_path, db_url, clip_model_path=tiny_model.root)
+    ctx = bootstrap(settings, clock=clock).ctx
+    yield ctx
+    close_encoder(ctx)
+    close_services(ctx)
+    ctx.engine.dispose()
+
+
+@pytest.fixture
+def ml_client(ml_ctx: AppContext) -> Iterator[TestClient]:
+    with TestClient(create_app(ml_ctx, background=False)) as client:
+        yield client
+
+
+@pytest.fixture
+def ml_auth(ml_client: TestClient) -> dict[str, str]:
+    return {"Authorization": f"Bearer {login(ml_client)}"}
+
+
+def add_library(client: TestClient, auth: dict[str, str], root: Path) -> int:
+    response = client.post(
+        "/libraries", headers=auth, json={"name": root.name, "root_path": str(root)}
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def tick_until_drained(ctx: AppContext, max_ticks: int = 10) -> list[TickContext]:
+    """Full tick, then quick ticks while any drain reports a backlog."""
+    watcher = Watcher(ctx)
+    results = watcher.tick(full=True)
+    for _ in range(max_ticks):
+        if not any(t.pending.get("embeddings", 0) for t in results):
+            break
+        results = watcher.tick(full=False)
+    return results
