@@ -11,10 +11,13 @@ import typer
 from pydantic import ValidationError
 
 from imageserver.config import Settings, config_table_markdown, describe_validation_error
+from imageserver.ml import cli as ml_cli
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 users_app = typer.Typer(no_args_is_help=True, help="Manage users.")
 app.add_typer(users_app, name="users")
+app.add_typer(ml_cli.models_app, name="models")
+app.add_typer(ml_cli.encoder_app, name="encoder")
 
 
 def load_settings(**overrides: Any) -> Settings:

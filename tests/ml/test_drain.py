@@ -20,7 +20,7 @@ from imageserver.scan.pipeline import STAGES
 from imageserver.scan.watcher import Watcher
 from imageserver.search.service import search_index
 from tests.fixtures import make_jpeg
-from tests.ml.ml_fixtures import add_library, tick_until_drained
+from tests.ml.ml_fixtures import add_library, search_stages, tick_until_drained
 from tests.ml.tiny_clip import build_tiny_clip
 
 COLOURS = [(250, 10, 10), (10, 250, 10), (10, 10, 250), (240, 240, 20), (20, 200, 220)]
@@ -59,7 +59,7 @@ def test_drain_embeds_each_hash_once_and_writes_nothing_on_media(
     files = photos(root, 3)
     shutil.copy(files[0], root / "copy-of-p0.jpg")  # same bytes, same hash
     add_library(ml_client, ml_auth, root)
-    before = [s for s in STAGES if s.name != "embeddings"]
+    before = [s for s in search_stages() if s.name != "embeddings"]
     Watcher(ml_ctx, stages=before).tick(full=True)
     rows_before = media_rows(ml_ctx)
     [t] = Watcher(ml_ctx, stages=[s for s in STAGES if s.name == "embeddings"]).tick(full=False)
@@ -77,7 +77,7 @@ def test_drain_embeds_each_hash_once_and_writes_nothing_on_media(
     some = next(iter(hashes))
     preview = thumb_path(ml_ctx.settings.thumbs_dir, some, "large").read_bytes()
     np.testing.assert_allclose(vectors[(some, version)], encoder.encode_images([preview])[0])  # type: ignore[union-attr]
-    [again] = Watcher(ml_ctx).tick(full=False)
+    [again] = Watcher(ml_ctx, stages=search_stages()).tick(full=False)
     assert again.counts["encoded"] == 0 and len(stored(ml_ctx)) == 3
 
 
@@ -89,7 +89,7 @@ def test_backlog_is_capped_per_tick_and_drains_over_ticks(
     root = tmp_path / "lib"
     photos(root, 5)
     add_library(ml_client, ml_auth, root)
-    watcher = Watcher(ml_ctx)
+    watcher = Watcher(ml_ctx, stages=search_stages())
     [first] = watcher.tick(full=True)
     assert first.counts["encoded"] == 2 and first.pending["embeddings"] == 3
     [second] = watcher.tick(full=False)
@@ -107,11 +107,11 @@ def test_undecodable_preview_and_failed_thumbnail_are_failed_for_good(
     good = (root / "p0.jpg").read_bytes()
     (root / "broken.jpg").write_bytes(good[: len(good) // 3])  # truncated: no preview
     add_library(ml_client, ml_auth, root)
-    Watcher(ml_ctx, stages=[s for s in STAGES if s.name != "embeddings"]).tick(full=True)
+    Watcher(ml_ctx, stages=[s for s in search_stages() if s.name != "embeddings"]).tick(full=True)
     rows = {r["rel_path"]: r["content_hash"] for r in media_rows(ml_ctx)}
     bad_preview = thumb_path(ml_ctx.settings.thumbs_dir, str(rows["p1.jpg"]), "large")
     bad_preview.write_bytes(b"RIFF....WEBPgarbage")
-    [t] = Watcher(ml_ctx).tick(full=False)
+    [t] = Watcher(ml_ctx, stages=search_stages()).tick(full=False)
     states = clip_states(ml_ctx)
     assert states[str(rows["p0.jpg"])]["status"] == "done"
     assert states[str(rows["p1.jpg"])]["status"] == "failed"
@@ -119,7 +119,7 @@ def test_undecodable_preview_and_failed_thumbnail_are_failed_for_good(
     assert states[str(rows["broken.jpg"])]["status"] == "failed"
     assert str(states[str(rows["broken.jpg"])]["detail"]).startswith("no decodable preview:")
     assert t.pending["embeddings"] == 0
-    Watcher(ml_ctx).tick(full=False)
+    Watcher(ml_ctx, stages=search_stages()).tick(full=False)
     assert clip_states(ml_ctx)[str(rows["p1.jpg"])]["attempts"] == 1  # never retried
 
 
@@ -134,14 +134,14 @@ def test_encoder_down_marks_retry_with_backoff_and_pauses(
     ml_ctx.services["encoder"] = RemoteEncoder(
         ["http://127.0.0.1:9"], "tiny", retries=1, timeout=2.0
     )
-    [t] = Watcher(ml_ctx).tick(full=True)
+    [t] = Watcher(ml_ctx, stages=search_stages()).tick(full=True)
     states = clip_states(ml_ctx)
     assert len(states) == 2  # the first group only: then the drain pauses
     for state in states.values():
         assert state["status"] == "retry" and state["attempts"] == 1
         assert float(state["next_attempt_at"]) > ml_ctx.clock()  # type: ignore[arg-type]
     assert t.counts["encoded"] == 0 and not stored(ml_ctx)
-    [paused] = Watcher(ml_ctx).tick(full=False)
+    [paused] = Watcher(ml_ctx, stages=search_stages()).tick(full=False)
     assert paused.counts["embeddings_paused"] == 1 and clip_states(ml_ctx) == states
 
 
@@ -151,7 +151,7 @@ def test_no_model_configured_idles_without_markers(
     root = tmp_path / "lib"
     photos(root, 2)
     add_library(client, auth, root)
-    [t] = Watcher(ctx).tick(full=True)
+    [t] = Watcher(ctx, stages=search_stages()).tick(full=True)
     assert t.counts["thumbnailed"] == 2
     assert "embeddings" not in t.pending and not clip_states(ctx) and not stored(ctx)
     response = client.get("/photos/search", params={"q": "dog"}, headers=auth)
@@ -173,11 +173,11 @@ def test_new_model_version_is_backfilled_beside_the_old_and_index_grows_in_place
     old = get_encoder(ml_ctx).model_version  # type: ignore[union-attr]
     index = search_index(ml_ctx)
     assert index.get(old) is None  # nothing stored yet
-    Watcher(ml_ctx).tick(full=True)
+    Watcher(ml_ctx, stages=search_stages()).tick(full=True)
     loaded = index.loaded(old)
     assert loaded is not None and len(loaded) == 3
     make_jpeg(root / "late.jpg", size=(96, 64), color=(1, 1, 1))
-    Watcher(ml_ctx).tick(full=False)
+    Watcher(ml_ctx, stages=search_stages()).tick(full=False)
     assert index.loaded(old) is loaded and len(loaded) == 4  # appended, not rebuilt
     other = build_tiny_clip(tmp_path / "tiny-clip", seed=3)
     ml_ctx.services["encoder"] = OnnxClipEncoder(other.root)
@@ -209,7 +209,7 @@ def test_ml_stats_per_library_and_deduplicated_total(
     add_library(ml_client, ml_auth, one)
     add_library(ml_client, ml_auth, two)
     ml_ctx.settings.clip_backlog_max_per_tick = 1
-    Watcher(ml_ctx).tick(full=True)
+    Watcher(ml_ctx, stages=search_stages()).tick(full=True)
     body = ml_client.get("/ml/stats", headers=ml_auth).json()
     assert body["libraries"]["one"]["images"] == 3 and body["libraries"]["two"]["images"] == 2
     assert body["total"]["images"] == 4  # p0 counted once

@@ -45,7 +45,7 @@ def _headroom(rows: int) -> int:
 @dataclass(frozen=True)
 class Snapshot:
     matrix: NDArray[np.float32]  # (n, dim) view: no copy
-    hashes: NDArray[np.bytes_]  # (n,) raw 32-byte digests
+    hashes: NDArray[np.uint8]  # (n, 32) raw digests (not numpy "S32": it drops trailing NULs)
 
     def __len__(self) -> int:
         return int(self.matrix.shape[0])
@@ -56,7 +56,7 @@ class Snapshot:
         return np.asarray(self.matrix @ query.astype(np.float32, copy=False), dtype=np.float32)
 
     def hash_at(self, row: int) -> str:
-        return bytes(self.hashes[row]).hex()
+        return bytes(self.hashes[row].tobytes()).hex()
 
 
 class VersionIndex:
@@ -66,7 +66,7 @@ class VersionIndex:
         self.version = version
         self.dim = dim
         self._matrix = np.zeros((max(capacity, 1), dim), dtype=np.float32)
-        self._hashes = np.zeros(max(capacity, 1), dtype="S32")
+        self._hashes = np.zeros((max(capacity, 1), 32), dtype=np.uint8)
         self._n = 0
         self.max_id = 0
         self._recent: set[int] = set()
@@ -90,7 +90,7 @@ class VersionIndex:
             return
         capacity = need + _headroom(need)
         matrix = np.zeros((capacity, self.dim), dtype=np.float32)
-        hashes = np.zeros(capacity, dtype="S32")
+        hashes = np.zeros((capacity, 32), dtype=np.uint8)
         matrix[: self._n] = self._matrix[: self._n]
         hashes[: self._n] = self._hashes[: self._n]
         self._matrix, self._hashes = matrix, hashes
@@ -107,7 +107,8 @@ class VersionIndex:
             self._reserve(len(keep))
             start = self._n
             self._matrix[start : start + len(keep)] = vectors[keep]
-            self._hashes[start : start + len(keep)] = [bytes.fromhex(digests[i]) for i in keep]
+            raw = b"".join(bytes.fromhex(digests[i]) for i in keep)
+            self._hashes[start : start + len(keep)] = np.frombuffer(raw, np.uint8).reshape(-1, 32)
             self._n += len(keep)
             for i in keep:
                 self._recent.add(ids[i])

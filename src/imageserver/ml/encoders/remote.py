@@ -113,14 +113,16 @@ class RemoteEncoder:
             else:
                 self._down_until.pop(url, None)
 
-    def _predict(self, data: dict[str, str], files: dict[str, bytes] | None) -> Any:
+    def _predict(self, parts: dict[str, Any]) -> Any:
+        """POST one multipart /predict (fields as parts without a filename, like a browser
+        FormData), failing over between URLs; the parsed JSON answer."""
         last = "no encoder URL answered"
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
             for url in self._order():
                 try:
-                    response = self.client.post(f"{url}/predict", data=data, files=files)
+                    response = self.client.post(f"{url}/predict", files=parts)
                 except httpx.HTTPError as exc:
                     last = f"{url}: {type(exc).__name__}: {exc}"
                     self._set_down(url, True)
@@ -132,6 +134,8 @@ class RemoteEncoder:
                 self._set_down(url, False)
                 if response.status_code in (401, 403):
                     raise EncoderUnavailable(f"{url} refused the shared secret")
+                if response.status_code in (404, 405):  # wrong URL or model: not the image
+                    raise EncoderUnavailable(f"{url}: {_detail(response)}")
                 if 400 <= response.status_code < 500:
                     raise ItemRejected(f"{url}: {_detail(response)}", permanent=True)
                 if response.status_code >= 500:
@@ -150,8 +154,11 @@ class RemoteEncoder:
             raise ItemRejected(f"bad answer: {exc}", permanent=False) from exc
 
     def _one_image(self, data: bytes) -> np.ndarray[Any, np.dtype[np.float32]]:
-        form = {"entries": entries("visual", self.model_name)}
-        return self._vector(self._predict(form, {"image": data}))
+        parts = {
+            "entries": (None, entries("visual", self.model_name)),
+            "image": ("blob", data, "application/octet-stream"),
+        }
+        return self._vector(self._predict(parts))
 
     def encode_images(self, images: Sequence[bytes]) -> Vectors:
         futures = [self._pool.submit(self._one_image, data) for data in images]
@@ -176,9 +183,9 @@ class RemoteEncoder:
     def encode_text(self, texts: Sequence[str]) -> Vectors:
         rows = []
         for text in texts:
-            form = {"entries": entries("textual", self.model_name), "text": text}
+            parts = {"entries": (None, entries("textual", self.model_name)), "text": (None, text)}
             try:
-                rows.append(self._vector(self._predict(form, None)))
+                rows.append(self._vector(self._predict(parts)))
             except ItemRejected as exc:
                 raise EncoderUnavailable(f"encoder could not encode the text: {exc}") from exc
         return l2_normalise(np.stack(rows))
