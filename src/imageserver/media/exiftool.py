@@ -1,0 +1,319 @@
+"""ExifTool adapter: long-lived `exiftool -stay_open` processes answering batched requests.
+
+Starting exiftool costs ~0.3 s of Perl start-up, so one process per file would dominate
+indexing time. Each process reads an argument file on stdin (one argument per line, which
+is why paths with spaces or leading dashes are safe) and answers `-execute{n}` with JSON on
+stdout followed by `{ready{n}}`; `-echo4` marks the end of that request's stderr. A request
+that times out or whose process dies is failed as transient, the process is restarted, and
+a multi-file request is split in halves so that one pathological file cannot fail the
+files that were batched with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import re
+import selectors
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+log = logging.getLogger("imageserver.exiftool")
+
+BASE_ARGS = ("-charset", "filename=utf8", "-json", "-n", "-G1", "-q")
+
+
+@dataclass(frozen=True, slots=True)
+class ExifToolFailure:
+    """Why one file has no record; `permanent` False means a retry may succeed."""
+
+    reason: str
+    permanent: bool = True
+
+
+Record = dict[str, Any] | ExifToolFailure
+
+
+class ExifToolUnavailable(Exception):
+    """The process died, hung or could not start (transient by nature)."""
+
+
+def request_payload(n: int, options: Sequence[str], paths: Sequence[str]) -> bytes:
+    """The argument-file text of one request: options, paths one per line, then execute."""
+    lines = [*BASE_ARGS, *options, *paths, "-echo4", stderr_marker(n), f"-execute{n}"]
+    return b"".join(os.fsencode(line) + b"\n" for line in lines)
+
+
+def stderr_marker(n: int) -> str:
+    return f"{{stderr-done{n}}}"
+
+
+def stdout_marker(n: int) -> str:
+    return f"{{ready{n}}}"
+
+
+MESSAGES_KEY = "ExifTool:Messages"
+
+
+def parse_response(stdout: str, stderr: str, paths: Sequence[str]) -> list[Record]:
+    """Records in the order of `paths`.
+
+    Numbers keep their exact text (Decimal for non-integers) so that a Model of '1.50'
+    stays '1.50'. Warnings and errors exiftool printed on stderr for a file are attached
+    to its record under MESSAGES_KEY (the JSON carries only the first warning); a path
+    with no JSON object becomes an ExifToolFailure with its stderr error.
+    """
+    text = stdout.strip()
+    entries = json.loads(text, parse_float=Decimal) if text else []
+    by_path: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        if isinstance(entry, dict) and isinstance(entry.get("SourceFile"), str):
+            by_path.setdefault(entry["SourceFile"], entry)
+    messages = stderr_messages(stderr, set(paths))
+    results: list[Record] = []
+    for path in paths:
+        entry = by_path.get(path)
+        if entry is not None:
+            if path in messages:
+                entry[MESSAGES_KEY] = messages[path]
+            results.append(entry)
+        elif path in messages:
+            reason = messages[path][0].split(":", 1)[-1].strip()
+            results.append(ExifToolFailure(f"exiftool: {reason}", permanent=not _missing(reason)))
+        else:
+            results.append(ExifToolFailure("exiftool: no output for file", permanent=True))
+    return results
+
+
+def stderr_messages(stderr: str, paths: set[str]) -> dict[str, list[str]]:
+    """`Warning: JPEG format error - /a - b.jpg` -> {path: [message]}; paths may hold ' - '."""
+    found: dict[str, list[str]] = {}
+    for line in stderr.splitlines():
+        at = line.find(" - ")
+        while at >= 0:
+            path = line[at + 3 :]
+            if path in paths:
+                found.setdefault(path, []).append(line[:at].strip())
+                break
+            at = line.find(" - ", at + 1)
+    return found
+
+
+def _missing(reason: str) -> bool:
+    """A vanished or unreadable file may come back (remount, permissions fixed)."""
+    lowered = reason.lower()
+    return "not found" in lowered or "error opening" in lowered
+
+
+class _Process:
+    """One stay_open exiftool; not thread-safe on its own (the pool hands it out)."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self._argv = list(argv)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._counter = 0
+
+    def _ensure(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or self._proc.poll() is not None:
+            self.stop()
+            try:
+                self._proc = subprocess.Popen(
+                    [*self._argv, "-stay_open", "True", "-@", "-"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
+            except OSError as exc:
+                raise ExifToolUnavailable(f"cannot start exiftool: {exc}") from exc
+        return self._proc
+
+    def request(self, options: Sequence[str], paths: Sequence[str], timeout: float) -> list[Record]:
+        proc = self._ensure()
+        self._counter += 1
+        n = self._counter
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        try:
+            proc.stdin.write(request_payload(n, options, paths))
+            proc.stdin.flush()
+            out, err = _read_until(
+                proc.stdout,
+                proc.stderr,
+                stdout_marker(n).encode(),
+                stderr_marker(n).encode(),
+                timeout,
+            )
+        except (OSError, ExifToolUnavailable) as exc:
+            self.stop(graceful=False)
+            raise ExifToolUnavailable(str(exc) or type(exc).__name__) from exc
+        stdout = out.decode("utf-8", "replace")
+        stderr = err.decode("utf-8", "replace")
+        try:
+            return parse_response(stdout, stderr, paths)
+        except json.JSONDecodeError as exc:
+            # Output out of step with the request: the process can no longer be trusted.
+            self.stop(graceful=False)
+            raise ExifToolUnavailable(f"unreadable exiftool output: {exc}") from exc
+
+    def stop(self, *, graceful: bool = True) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None and not graceful:
+            proc.kill()
+            proc.wait()
+        elif proc.poll() is None:
+            try:
+                assert proc.stdin is not None
+                proc.stdin.write(b"-stay_open\nFalse\n")
+                proc.stdin.close()
+                proc.wait(timeout=2)
+            except (OSError, subprocess.TimeoutExpired):
+                proc.kill()
+                proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None and not stream.closed:
+                stream.close()
+
+
+def _read_until(
+    stdout: IO[bytes], stderr: IO[bytes], out_mark: bytes, err_mark: bytes, timeout: float
+) -> tuple[bytes, bytes]:
+    """Read both pipes until each carries its marker line; raise on EOF or deadline."""
+    deadline = time.monotonic() + timeout
+    buffers = {stdout.fileno(): bytearray(), stderr.fileno(): bytearray()}
+    # a marker counts only as a whole line: a file named '/x/{ready3}' must not end a read
+    marks = {stdout.fileno(): out_mark + b"\n", stderr.fileno(): err_mark + b"\n"}
+    pending = set(buffers)
+    with selectors.DefaultSelector() as selector:
+        for stream in (stdout, stderr):
+            selector.register(stream.fileno(), selectors.EVENT_READ)
+        while pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ExifToolUnavailable(f"exiftool: timed out after {timeout:.0f}s")
+            for key, _ in selector.select(remaining):
+                fd = int(key.fd)
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    raise ExifToolUnavailable("exiftool: process exited")
+                buffers[fd] += chunk
+                buffer, mark = buffers[fd], marks[fd]
+                if buffer == mark or buffer.endswith(b"\n" + mark):
+                    pending.discard(fd)
+                    selector.unregister(fd)
+    out, err = buffers[stdout.fileno()], buffers[stderr.fileno()]
+    return bytes(out[: -len(marks[stdout.fileno()])]), bytes(err[: -len(marks[stderr.fileno()])])
+
+
+_SAFE_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,8}")
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes kept as surrogates by os.fsdecode
+        return False
+    return True
+
+
+class ExifTool:
+    """A small pool of stay_open processes; `read` is thread-safe.
+
+    Timeouts scale with the batch: `timeout + per_file_timeout * len(paths)`.
+    """
+
+    def __init__(
+        self,
+        executable: str = "exiftool",
+        *,
+        processes: int = 2,
+        timeout: float = 20.0,
+        per_file_timeout: float = 0.5,
+    ) -> None:
+        self.processes = max(1, processes)
+        self._timeout = timeout
+        self._per_file = per_file_timeout
+        self._idle: queue.SimpleQueue[_Process] = queue.SimpleQueue()
+        self._all = [_Process([executable]) for _ in range(self.processes)]
+        for proc in self._all:
+            self._idle.put(proc)
+        self._alias_dir: Path | None = None
+        self._alias_lock = threading.Lock()
+        self._aliases = 0
+        self._closed = False
+
+    def read(self, paths: Sequence[Path], options: Sequence[str] = ()) -> list[Record]:
+        """One record per path (same order): exiftool's JSON object or a failure."""
+        if not paths:
+            return []
+        aliases: list[str] = []
+        names = [self._argument(path, aliases) for path in paths]
+        try:
+            return self._read_split(names, list(options))
+        finally:
+            for alias in aliases:
+                with contextlib.suppress(OSError):
+                    os.unlink(alias)
+
+    def _read_split(self, names: list[str], options: list[str]) -> list[Record]:
+        try:
+            return self._request(names, options)
+        except ExifToolUnavailable as exc:
+            if len(names) == 1:
+                log.warning("event=exiftool_failed path=%r error=%s", names[0], exc)
+                reason = str(exc) if str(exc).startswith("exiftool") else f"exiftool: {exc}"
+                return [ExifToolFailure(reason, permanent=False)]
+            middle = len(names) // 2
+            return self._read_split(names[:middle], options) + self._read_split(
+                names[middle:], options
+            )
+
+    def _request(self, names: list[str], options: list[str]) -> list[Record]:
+        if self._closed:
+            raise ExifToolUnavailable("exiftool: reader closed")
+        proc = self._idle.get()
+        try:
+            return proc.request(options, names, self._timeout + self._per_file * len(names))
+        finally:
+            self._idle.put(proc)
+
+    def _argument(self, path: Path, aliases: list[str]) -> str:
+        """The path as one safe argument line: absolute (so never a leading dash), valid
+        UTF-8 and without line breaks; other names go through a symlink alias."""
+        text = os.path.abspath(path)
+        if "\n" in text or "\r" in text or not _utf8(text):
+            alias = self._alias(text)
+            aliases.append(alias)
+            return alias
+        return text
+
+    def _alias(self, target: str) -> str:
+        """A plain-named symlink in our own temp dir (exiftool uses the extension too)."""
+        suffix = Path(target).suffix
+        suffix = suffix if _SAFE_SUFFIX.fullmatch(suffix) else ""
+        with self._alias_lock:
+            if self._alias_dir is None:
+                self._alias_dir = Path(tempfile.mkdtemp(prefix="imageserver-exiftool-"))
+            self._aliases += 1
+            name = str(self._alias_dir / f"{self._aliases}{suffix}")
+        os.symlink(os.fsencode(target), name)
+        return name
+
+    def close(self) -> None:
+        self._closed = True
+        for proc in self._all:
+            proc.stop()
+        if self._alias_dir is not None:
+            shutil.rmtree(self._alias_dir, ignore_errors=True)
+            self._alias_dir = None
