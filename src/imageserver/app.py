@@ -12,6 +12,7 @@ from imageserver import __version__
 from imageserver.auth import api as auth_api
 from imageserver.context import AppContext
 from imageserver.errors import install_error_handlers
+from imageserver.faces import api as faces_api
 from imageserver.libraries import api as libraries_api
 from imageserver.media import api as media_api
 from imageserver.ml import api as ml_api
@@ -56,6 +57,7 @@ def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
         media_api.router,
         search_api.router,
         ml_api.router,
+        faces_api.router,
     ):
         app.include_router(router)
     return app

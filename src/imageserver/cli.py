@@ -11,6 +11,7 @@ import typer
 from pydantic import ValidationError
 
 from imageserver.config import Settings, config_table_markdown, describe_validation_error
+from imageserver.faces.cli import faces_app
 from imageserver.ml import cli as ml_cli
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -18,6 +19,7 @@ users_app = typer.Typer(no_args_is_help=True, help="Manage users.")
 app.add_typer(users_app, name="users")
 app.add_typer(ml_cli.models_app, name="models")
 app.add_typer(ml_cli.encoder_app, name="encoder")
+app.add_typer(faces_app, name="faces")
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -187,10 +187,18 @@ class Settings(BaseSettings):
     )
     face_batch_per_tick: int = Field(default=32, gt=0, description="Most images scanned per tick.")
     face_max_side: int = Field(
-        default=1600, ge=200, le=8000, description="Images are downscaled to this for detection."
+        default=1440,
+        ge=200,
+        le=8000,
+        description="Longest side of the copy faces are detected on; above THUMB_LARGE_PX "
+        "the original is decoded instead of the large preview (slower).",
     )
     face_min_size: int = Field(
-        default=40, ge=8, description="Faces smaller than this (px, original image) are ignored."
+        default=32, ge=8, description="Faces smaller than this (px, original image) are ignored."
+    )
+    face_verify: bool = Field(
+        default=True,
+        description="Confirm doubtful HOG detections with the CNN detector on a small crop.",
     )
     face_match_distance: float = Field(
         default=0.6, gt=0, lt=2, description="Euclidean distance joining a face to a person."

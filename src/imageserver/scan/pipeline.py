@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from imageserver.faces import drain as faces_drain
 from imageserver.libraries import health
 from imageserver.media import drains
 from imageserver.media import repo as media_repo
@@ -69,5 +70,6 @@ STAGES: list[Stage] = [
     Stage("companions", companions.companions_stage),
     Stage("thumbnails", drains.thumbnail_stage),
     Stage("embeddings", ml_drain.embeddings_stage),
+    Stage("faces", faces_drain.faces_stage),
     Stage("missing", missing.missing_stage, full_only=True),
 ]

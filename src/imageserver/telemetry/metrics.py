@@ -137,3 +137,9 @@ FACES_IMAGES = Gauge(
     ["library", "state"],
     registry=REGISTRY,
 )
+FACES_DETECTED = Gauge(
+    "imageserver_faces_detected",
+    "Faces found on live images (dedup by hash; library=_all: every library).",
+    ["library"],
+    registry=REGISTRY,
+)

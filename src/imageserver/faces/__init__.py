@@ -1,0 +1,1 @@
+"""Faces: detection (dlib), people, their routes and stats (SPEC section 7)."""

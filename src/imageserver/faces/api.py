@@ -1,0 +1,155 @@
+"""Faces and people routes: people list/detail/edit/merge, faces of an item, crops, stats.
+
+Handlers are plain `def`: FastAPI runs them in its thread pool, so queries, numpy and
+Pillow never block the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import FileResponse
+from sqlalchemy import Connection, RowMapping
+
+from imageserver.deps import Ctx, ReadConn, WriteConn, current_user
+from imageserver.errors import NotFound
+from imageserver.faces import crops, repo, service, stats
+from imageserver.faces.schemas import (
+    Face,
+    FacePatch,
+    FaceStats,
+    MediaFaces,
+    MergeRequest,
+    PeoplePage,
+    Person,
+    PersonDetail,
+    PersonPatch,
+    face_out,
+    person_face_out,
+    person_out,
+    stats_row,
+)
+from imageserver.media import repo as media_repo
+from imageserver.scan import artefacts
+from imageserver.scan.artefacts import FACES_KIND
+
+router = APIRouter(tags=["faces"], dependencies=[Depends(current_user)])
+
+IMMUTABLE = "private, max-age=31536000, immutable"
+
+
+@router.get("/people", response_model=PeoplePage)
+def list_people(
+    conn: ReadConn,
+    hidden: Annotated[bool, Query(description="include hidden people")] = False,
+    named: Annotated[bool | None, Query(description="only named (true) / unnamed (false)")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> PeoplePage:
+    rows, total = repo.list_people(conn, hidden, named, limit, offset)
+    return PeoplePage(items=[person_out(r) for r in rows], total=total)
+
+
+def _detail(conn: Connection, person: RowMapping, limit: int, offset: int) -> PersonDetail:
+    rows = repo.person_faces(conn, person["id"], limit, offset)
+    media_ids = repo.media_ids_by_hash(conn, (r["content_hash"] for r in rows))
+    return PersonDetail(
+        **person_out(person).model_dump(),
+        faces=[person_face_out(r, media_ids[r["content_hash"]]) for r in rows],
+    )
+
+
+@router.get("/people/{person_id}", response_model=PersonDetail)
+def get_person(
+    person_id: int,
+    conn: ReadConn,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> PersonDetail:
+    return _detail(conn, service.person_or_404(conn, person_id), limit, offset)
+
+
+@router.patch("/people/{person_id}", response_model=Person)
+def patch_person(person_id: int, body: PersonPatch, ctx: Ctx, conn: WriteConn) -> Person:
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    return person_out(service.update_person(conn, person_id, changes, ctx.clock()))
+
+
+@router.post("/people/{person_id}/merge", response_model=Person)
+def merge_people(person_id: int, body: MergeRequest, ctx: Ctx, conn: WriteConn) -> Person:
+    return person_out(service.merge(conn, person_id, body.ids, ctx.clock()))
+
+
+@router.delete("/people/{person_id}/faces/{face_id}", status_code=204)
+def unassign_face(person_id: int, face_id: int, ctx: Ctx, conn: WriteConn) -> Response:
+    service.unassign(conn, person_id, face_id, ctx.clock())
+    return Response(status_code=204)
+
+
+@router.get("/people/{person_id}/cover", response_class=FileResponse)
+def person_cover(person_id: int, request: Request, ctx: Ctx, conn: ReadConn) -> Response:
+    person = service.person_or_404(conn, person_id)
+    if person["cover_face_id"] is None:
+        raise NotFound(f"person {person_id} has no cover face")
+    face = service.face_or_404(conn, person["cover_face_id"])
+    # The cover may change: clients revalidate, and get 304 while it is the same face.
+    return _crop_response(ctx, request, face, "private, no-cache")
+
+
+@router.get("/media/{media_id}/faces", response_model=MediaFaces)
+def media_faces(media_id: int, conn: ReadConn) -> MediaFaces:
+    row = media_repo.get(conn, media_id)
+    if row is None or row["retired_at"] is not None:
+        raise NotFound(f"media {media_id} not found")
+    digest = row["content_hash"]
+    state = artefacts.get(conn, digest, FACES_KIND) if digest else None
+    return MediaFaces(
+        media_id=media_id,
+        content_hash=digest,
+        scan_status=state["status"] if state else "pending",
+        scan_error=state["detail"] if state and state["status"] != "done" else None,
+        faces=[face_out(r) for r in repo.faces_of_hash(conn, digest)] if digest else [],
+    )
+
+
+@router.get("/faces/stats", response_model=FaceStats)
+def face_stats(conn: ReadConn) -> FaceStats:
+    rows, total = stats.compute(conn)
+    return FaceStats(
+        libraries=[stats_row(r.library_id, r.library, r.counts) for r in rows],
+        total=stats_row(None, stats.AGGREGATE_LABEL, total),
+    )
+
+
+def _named_face_or_404(conn: Connection, face_id: int) -> RowMapping:
+    face = repo.named_face(conn, face_id)
+    if face is None:
+        raise NotFound(f"face {face_id} not found")
+    return face
+
+
+@router.get("/faces/{face_id}", response_model=Face)
+def get_face(face_id: int, conn: ReadConn) -> Face:
+    return face_out(_named_face_or_404(conn, face_id))
+
+
+@router.patch("/faces/{face_id}", response_model=Face)
+def patch_face(face_id: int, body: FacePatch, ctx: Ctx, conn: WriteConn) -> Face:
+    service.assign_face(conn, face_id, body.person_id, ctx.clock())
+    return face_out(_named_face_or_404(conn, face_id))
+
+
+@router.get("/faces/{face_id}/crop", response_class=FileResponse)
+def face_crop(face_id: int, request: Request, ctx: Ctx, conn: ReadConn) -> Response:
+    return _crop_response(ctx, request, service.face_or_404(conn, face_id), IMMUTABLE)
+
+
+def _crop_response(ctx: Ctx, request: Request, face: RowMapping, cache: str) -> Response:
+    etag = f'"face-{face["id"]}-{face["content_hash"][:16]}"'
+    headers = {"ETag": etag, "Cache-Control": cache}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    s = ctx.settings
+    path = crops.ensure_crop(face, s.thumbs_dir, s.faces_dir, s.thumb_quality)
+    return FileResponse(path, media_type="image/webp", headers=headers)

@@ -1,0 +1,129 @@
+"""Face-scan numbers per library and across libraries, deduplicated by content hash.
+
+images: distinct hashes of live photos; scanned / failed: their face scan finished /
+gave up; pending: the rest; with_faces / faces: hashes with a face, and their faces;
+hashless: live photo rows not hashed yet (they cannot be scanned). The same numbers are
+Prometheus gauges (the aggregate under library="_all"), set on every call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, case, func, select
+
+from imageserver.db.tables import artefacts, faces, libraries, media
+from imageserver.scan.artefacts import FACES_KIND
+from imageserver.telemetry.metrics import FACES_DETECTED, FACES_IMAGES
+
+AGGREGATE_LABEL = "_all"
+STATES = ("images", "scanned", "with_faces", "pending", "failed", "hashless")
+
+
+@dataclass(frozen=True)
+class Counts:
+    images: int = 0
+    scanned: int = 0
+    with_faces: int = 0
+    faces: int = 0
+    pending: int = 0
+    failed: int = 0
+    hashless: int = 0
+
+
+@dataclass(frozen=True)
+class LibraryCounts:
+    library_id: int
+    library: str
+    counts: Counts
+
+
+def _grouped(conn: Connection, per_library: bool) -> dict[int | None, Counts]:
+    keys: list[Any] = [media.c.library_id] if per_library else []
+    hashes = (
+        select(*keys, media.c.content_hash)
+        .where(
+            media.c.retired_at.is_(None),
+            media.c.kind == "photo",
+            media.c.content_hash.is_not(None),
+        )
+        .distinct()
+        .subquery()
+    )
+    per_hash = (
+        select(faces.c.content_hash, func.count().label("n"))
+        .group_by(faces.c.content_hash)
+        .subquery()
+    )
+    status = artefacts.c.status
+    group: list[Any] = [hashes.c.library_id] if per_library else []
+    query = (
+        select(
+            *group,
+            func.count().label("images"),
+            func.sum(case((status == "done", 1), else_=0)).label("scanned"),
+            func.sum(case((status == "failed", 1), else_=0)).label("failed"),
+            func.sum(case((per_hash.c.n > 0, 1), else_=0)).label("with_faces"),
+            func.coalesce(func.sum(per_hash.c.n), 0).label("faces"),
+        )
+        .select_from(
+            hashes.outerjoin(
+                artefacts,
+                (artefacts.c.content_hash == hashes.c.content_hash)
+                & (artefacts.c.kind == FACES_KIND),
+            ).outerjoin(per_hash, per_hash.c.content_hash == hashes.c.content_hash)
+        )
+        .group_by(*group)
+    )
+    found: dict[int | None, Counts] = {}
+    for row in conn.execute(query).mappings():
+        images, scanned, failed = (
+            int(row["images"]),
+            int(row["scanned"] or 0),
+            int(row["failed"] or 0),
+        )
+        found[row["library_id"] if per_library else None] = Counts(
+            images=images,
+            scanned=scanned,
+            with_faces=int(row["with_faces"] or 0),
+            faces=int(row["faces"] or 0),
+            pending=images - scanned - failed,
+            failed=failed,
+        )
+    return found
+
+
+def _hashless(conn: Connection) -> dict[int, int]:
+    query = (
+        select(media.c.library_id, func.count())
+        .where(
+            media.c.retired_at.is_(None),
+            media.c.kind == "photo",
+            media.c.content_hash.is_(None),
+        )
+        .group_by(media.c.library_id)
+    )
+    return {int(r[0]): int(r[1]) for r in conn.execute(query)}
+
+
+def compute(conn: Connection) -> tuple[list[LibraryCounts], Counts]:
+    """(per library, aggregate); every library is listed, empty ones with zeros."""
+    per_library = _grouped(conn, per_library=True)
+    hashless = _hashless(conn)
+    rows = []
+    for library in conn.execute(select(libraries.c.id, libraries.c.name).order_by(libraries.c.id)):
+        base = per_library.get(library.id, Counts())
+        counts = Counts(**{**base.__dict__, "hashless": hashless.get(library.id, 0)})
+        rows.append(LibraryCounts(library.id, library.name, counts))
+    total = _grouped(conn, per_library=False).get(None, Counts())
+    total = Counts(**{**total.__dict__, "hashless": sum(hashless.values())})
+    publish(rows, total)
+    return rows, total
+
+
+def publish(rows: list[LibraryCounts], total: Counts) -> None:
+    for name, counts in [*((r.library, r.counts) for r in rows), (AGGREGATE_LABEL, total)]:
+        for state in STATES:
+            FACES_IMAGES.labels(name, state).set(getattr(counts, state))
+        FACES_DETECTED.labels(name).set(counts.faces)
