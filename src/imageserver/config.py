@@ -203,6 +203,13 @@ class Settings(BaseSettings):
     face_match_distance: float = Field(
         default=0.6, gt=0, lt=2, description="Euclidean distance joining a face to a person."
     )
+    face_cluster_distance: float = Field(
+        default=0.55,
+        gt=0,
+        lt=2,
+        description="Stricter distance under which unplaced faces count as look-alikes that "
+        "start a new person (and recluster's graph edges).",
+    )
     face_min_faces_per_person: int = Field(
         default=2, ge=1, description="Similar unassigned faces needed to create a person."
     )

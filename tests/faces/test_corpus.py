@@ -109,6 +109,15 @@ def test_corpus_faces_match_ground_truth_and_cluster(
     kit = people["johnsnow_test1.jpg"][0]
     assert kit is not None and kit in people["kit_with_rose.jpg"]
     assert kit not in (obama, biden)
+    # Nobody else is mixed into these three people.
+    expected_pictures = {
+        obama: {"obama.jpg", "obama-240p.jpg", "obama_partial_face.jpg"},
+        biden: {"biden.jpg"},
+        kit: {"johnsnow_test1.jpg", "kit_with_rose.jpg"},
+    }
+    for person, own in expected_pictures.items():
+        holding = {name for name, found in people.items() if person in found}
+        assert holding <= own | {"obama_and_biden.jpg", "two_people.jpg"}, (person, holding)
     for rel in BROKEN:
         status, detail = states[Path(rel).name]
         assert status == "failed", (rel, detail)

@@ -4,6 +4,11 @@ Two tools: `Matcher` places new faces one at a time (the drain's incremental ste
 `plan_recluster` regroups everything with Chinese whispers (the `faces recluster` command)
 while keeping people the user named, hid or confirmed faces of. Distances are euclidean
 between dlib's 128-d embeddings, where 0.6 is dlib's "same person" threshold.
+
+Two thresholds: a face *joins* a person when it is within `join` (0.6) of one of its
+faces; unplaced faces *found* a new person only when they are within the stricter `found`
+(0.55; dlib's own clustering example uses 0.5). Small, blurry faces of different people
+often sit at 0.55-0.6 from each other; a person is not started from such a pair.
 """
 
 from __future__ import annotations
@@ -105,14 +110,15 @@ class Placement:
 
 
 class Matcher:
-    """Places new faces: into the person with the nearest face within the threshold; else,
-    with enough unplaced look-alikes, into a new person; else it waits with the loose ones.
+    """Places new faces: into the person with the nearest face within `join`; else, with
+    enough unplaced look-alikes within `found`, into a new person; else it waits.
     A person already holding a face of the same picture is never a candidate, and a new
     person takes at most one face per picture."""
 
     def __init__(
         self,
-        threshold: float,
+        join: float,
+        found: float,
         min_faces: int,
         known: Sequence[tuple[int, str]],
         exemplars: Vectors,
@@ -120,7 +126,8 @@ class Matcher:
         loose_vectors: Vectors,
     ) -> None:
         """`known`: (person id, picture) of each exemplar; `loose`: (face id, picture)."""
-        self.threshold = threshold
+        self.join = join
+        self.found = found
         self.min_faces = min_faces
         self.people = np.asarray([p for p, _ in known], dtype=np.int64)
         self.people_pictures = np.asarray([h for _, h in known], dtype=object)
@@ -143,7 +150,7 @@ class Matcher:
             taken = self.people[self.people_pictures == picture]
             d[np.isin(self.people, taken)] = np.inf
             nearest = int(d.argmin())
-            if d[nearest] <= self.threshold:
+            if d[nearest] <= self.join:
                 person = int(self.people[nearest])
                 self._remember(person, [picture], vector)
                 return Placement(person, (face_id,))
@@ -164,12 +171,12 @@ class Matcher:
         return Placement(None)
 
     def _look_alikes(self, picture: str, vector: Vectors) -> list[int]:
-        """Indices of loose faces within the threshold, the nearest one per other picture."""
+        """Indices of loose faces within `found`, the nearest one per other picture."""
         if not len(self.loose):
             return []
         d = distances(vector, self.loose)[0]
         best: dict[str, int] = {}
-        for index in np.flatnonzero(d <= self.threshold):
+        for index in np.flatnonzero(d <= self.found):
             other = str(self.loose_pictures[index])
             if other != picture and (other not in best or d[index] < d[best[other]]):
                 best[other] = int(index)
@@ -201,7 +208,8 @@ def plan_recluster(
     previous: Sequence[int | None],
     pinned: Sequence[bool],
     kept: set[int],
-    threshold: float,
+    join: float,
+    found: float,
     min_faces: int,
     seed: int = 0,
 ) -> ReclusterPlan:
@@ -209,26 +217,64 @@ def plan_recluster(
 
     `pictures[i]` is the picture face i is in, `previous[i]` the person it had,
     `pinned[i]` marks a user's assignment (it never moves); `kept` are people the user
-    named or hid (never dissolved). A cluster holding pinned faces belongs to their person.
-    Otherwise each person claims the free cluster holding most of its previous faces (kept
-    people first); a cluster with at least `min_faces` faces that nobody claims becomes a
-    new person; the rest stays unassigned.
+    named or hid (never dissolved). Clusters come from Chinese whispers over edges shorter
+    than `found`. A cluster holding pinned faces belongs to their person. Otherwise each
+    person claims the free cluster holding most of its previous faces (kept people first);
+    a cluster with at least `min_faces` faces that nobody claims becomes a new person. A
+    face left over joins the person of its nearest placed face within `join` (as the
+    incremental matcher would place it); the rest stays unassigned.
     """
     plan = ReclusterPlan()
     if not face_ids:
         return plan
-    labels = chinese_whispers(neighbours(vectors, threshold), pictures, seed=seed)
+    labels = chinese_whispers(neighbours(vectors, found), pictures, seed=seed)
     members: dict[int, list[int]] = defaultdict(list)
     for index, label in enumerate(labels):
         members[int(label)].append(index)
     plan.clusters = len(members)
+    claimed = _claim(members, previous, pinned, kept, min_faces)
 
+    # Where each face goes: ("p", person id) or ("n", new person number); None: nobody.
+    target: list[tuple[str, int] | None] = [None] * len(face_ids)
+    for label, indices in sorted(members.items()):
+        if label in claimed:
+            place: tuple[str, int] | None = ("p", claimed[label])
+        elif len(indices) >= min_faces:
+            place = ("n", len(plan.new_people))
+            plan.new_people.append([])
+        else:
+            place = None
+        for i in indices:
+            person = previous[i]
+            target[i] = ("p", person) if pinned[i] and person is not None else place
+    _attach_leftovers(target, pictures, vectors, join)
+
+    for i, place in enumerate(target):
+        if pinned[i] and previous[i] is not None:
+            continue
+        if place is None:
+            plan.unassigned.append(face_ids[i])
+        elif place[0] == "p":
+            plan.to_person.setdefault(place[1], []).append(face_ids[i])
+        else:
+            plan.new_people[place[1]].append(face_ids[i])
+    plan.new_people = [group for group in plan.new_people if group]
+    return plan
+
+
+def _claim(
+    members: dict[int, list[int]],
+    previous: Sequence[int | None],
+    pinned: Sequence[bool],
+    kept: set[int],
+    min_faces: int,
+) -> dict[int, int]:
+    """Cluster label -> existing person: owners through pins, then best overlap."""
     owner: dict[int, int] = {}
     for label, indices in members.items():
         pins = Counter(p for i in indices if pinned[i] and (p := previous[i]) is not None)
         if pins:
             owner[label] = min(pins, key=lambda p: (-pins[p], p))
-
     candidates = []
     for label, indices in members.items():
         overlap = Counter(p for i in indices if (p := previous[i]) is not None)
@@ -245,15 +291,35 @@ def plan_recluster(
         elif label not in claimed and (person in kept or len(members[label]) >= min_faces):
             claimed[label] = person
             served.add(person)
+    return claimed
 
-    for label, indices in sorted(members.items()):
-        free = [face_ids[i] for i in indices if not pinned[i]]
-        if not free:
-            continue
-        if label in claimed:
-            plan.to_person.setdefault(claimed[label], []).extend(free)
-        elif len(indices) >= min_faces:
-            plan.new_people.append(free)
-        else:
-            plan.unassigned.extend(free)
-    return plan
+
+def _attach_leftovers(
+    target: list[tuple[str, int] | None],
+    pictures: Sequence[str],
+    vectors: Vectors,
+    join: float,
+) -> None:
+    """Give each unplaced face the place of its nearest placed face within `join`, unless
+    that person already holds a face of the same picture."""
+    placed = [i for i, t in enumerate(target) if t is not None]
+    left = [i for i, t in enumerate(target) if t is None]
+    if not placed or not left:
+        return
+    taken: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for i in placed:
+        place = target[i]
+        assert place is not None
+        taken[place].add(pictures[i])
+    d = distances(vectors[left], vectors[placed])
+    for row in np.argsort(d.min(axis=1)):
+        for column in np.argsort(d[row]):
+            if d[row, column] > join:
+                break
+            place = target[placed[column]]
+            assert place is not None
+            face = left[row]
+            if pictures[face] not in taken[place]:
+                target[face] = place
+                taken[place].add(pictures[face])
+                break

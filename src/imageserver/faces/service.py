@@ -34,6 +34,7 @@ def load_matcher(conn: Connection, settings: Settings, exclude: Sequence[int] = 
     loose, loose_vectors = repo.loose_faces(conn, exclude=exclude)
     return Matcher(
         settings.face_match_distance,
+        settings.face_cluster_distance,
         settings.face_min_faces_per_person,
         known,
         exemplars,
@@ -132,6 +133,7 @@ def recluster(conn: Connection, settings: Settings, now: float) -> ReclusterSumm
         [r["assignment"] == "user" and r["person_id"] is not None for r in rows],
         kept,
         settings.face_match_distance,
+        settings.face_cluster_distance,
         settings.face_min_faces_per_person,
     )
     for person_id, face_ids in plan.to_person.items():
