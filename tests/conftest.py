@@ -117,6 +117,8 @@ def make_settings(tmp_path: Path, db_url: str, **overrides: Any) -> Settings:
         "admin_password": ADMIN_PASSWORD,
         "jwt_secret": "test-secret-" + "x" * 32,
         "run_background": False,
+        # Face detection costs ~0.3 s a picture; only tests/faces turns it on.
+        "faces_enabled": False,
         "_env_file": None,
     }
     values.update(overrides)

@@ -52,7 +52,10 @@ def test_corpus_faces_match_ground_truth_and_cluster(
     for rel in BROKEN:
         shutil.copy(corpus / rel, root / Path(rel).name)
     settings = make_settings(
-        tmp_path, sqlite_url, libraries=[{"name": "faces", "root_path": str(root)}]
+        tmp_path,
+        sqlite_url,
+        libraries=[{"name": "faces", "root_path": str(root)}],
+        faces_enabled=True,
     )
     ctx = bootstrap(settings).ctx
     watcher = Watcher(ctx)

@@ -6,11 +6,13 @@ import shutil
 from pathlib import Path
 
 import piexif
+import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import select
 
 from imageserver.clock import FakeClock
+from imageserver.config import Settings
 from imageserver.context import AppContext
 from imageserver.db.tables import faces, media
 from imageserver.faces import drain
@@ -19,8 +21,15 @@ from imageserver.scan import artefacts
 from imageserver.scan.artefacts import FACES_KIND
 from imageserver.scan.pipeline import Stage
 from imageserver.scan.watcher import Watcher, summary_line
+from tests.conftest import make_settings
 from tests.fixtures import make_jpeg
 from tests.scan.test_watcher import add_library
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    """Face detection on: the shared default turns it off to keep other suites fast."""
+    return make_settings(tmp_path, db_url, faces_enabled=True)
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "faces"
 # Where dlib finds the face of obama-240p.jpg (427x240), measured once.
