@@ -10,6 +10,7 @@ import stat
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def test_parse_response_orders_by_request_and_maps_failures() -> None:
         MESSAGES_KEY: ["Warning: JPEG format error"],
     }
     assert records[1] == ExifToolFailure("exiftool: File not found", permanent=False)
-    assert records[2]["IFD0:Model"] == Decimal("1.50")  # exact text kept
+    assert isinstance(records[2], dict) and records[2]["IFD0:Model"] == Decimal("1.50")
     assert records[3] == ExifToolFailure("exiftool: Unknown file type", permanent=True)
 
 
@@ -130,7 +131,7 @@ def fake_exiftool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str,
     return str(script), starts
 
 
-def _names(records: list[object]) -> list[object]:
+def _names(records: Sequence[object]) -> list[object]:
     return [r["File:FileName"] if isinstance(r, dict) else r for r in records]
 
 
@@ -191,11 +192,13 @@ def test_unreadable_output_restarts_the_process(fake_exiftool: tuple[str, Path])
 def test_missing_executable_is_transient(tmp_path: Path) -> None:
     tool = ExifTool(str(tmp_path / "no-such-exiftool"), processes=1)
     try:
-        [record] = tool.read([tmp_path / "a.jpg"])
+        records = tool.read([tmp_path / f"{i}.jpg" for i in range(50)])
     finally:
         tool.close()
-    assert isinstance(record, ExifToolFailure) and not record.permanent
-    assert "cannot start" in record.reason
+    assert len(records) == 50
+    for record in records:
+        assert isinstance(record, ExifToolFailure) and not record.permanent
+        assert "cannot start" in record.reason
 
 
 def test_closed_tool_fails_transiently(fake_exiftool: tuple[str, Path]) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from imageserver.media import metadata as md
-from imageserver.media.exiftool import ExifToolFailure
+from imageserver.media.exiftool import MESSAGES_KEY, ExifToolFailure
 from imageserver.media.formats import FORMATS, classify
 from imageserver.media.metadata import (
     ExifToolReader,
@@ -58,7 +58,9 @@ FFMPEG_COPY = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i"]
         ("0000:00:00 00:00:00", None),
         ("    :  :     :  :  ", None),
         ("2021:02:30 10:00:00", None),
-        ("1904:01:01 00:00:00", (datetime(1904, 1, 1), None)),
+        ("1904:01:01 00:00:00", None),
+        ("1970:01:01 00:00:00", None),
+        ("1970:01:01 00:00:01", (datetime(1970, 1, 1, 0, 0, 1), None)),
         ("1600:01:01 00:00:00", None),
         ("", None),
         (None, None),
@@ -175,9 +177,8 @@ def test_gps_sources() -> None:
         0.0,
         None,
     )  # Null Island is the file's truth
-    assert gps({"GPS:GPSLatitude": "", "XMP-exif:GPSLatitude": 48.9, "XMP-exif:GPSLongitude": -2})[
-        :2
-    ] == (48.9, -2.0)
+    xmp = {"GPS:GPSLatitude": "", "XMP-exif:GPSLatitude": 48.9, "XMP-exif:GPSLongitude": -2}
+    assert gps(xmp) == (48.9, -2.0, None)
     assert gps({"Keys:GPSCoordinates": "51.5334 -0.1255 26.756"}) == (51.5334, -0.1255, 26.756)
     assert gps({"UserData:GPSCoordinates": "40.68 -74.5"}) == (40.68, -74.5, None)
     loci = "(none) Role=shooting Lat=40.67999 Lon=-74.50000 Alt=0.00 Body=earth Notes="
@@ -278,7 +279,7 @@ def test_from_exiftool_errors() -> None:
     )
     assert isinstance(nothing, MetadataError) and nothing.reason == "exiftool: JPEG format error"
     major = from_exiftool(
-        {"ExifTool:Warning": "[minor] Skipped 2 bytes", md.MESSAGES_KEY: ["Warning: Bad SOF"]},
+        {"ExifTool:Warning": "[minor] Skipped 2 bytes", MESSAGES_KEY: ["Warning: Bad SOF"]},
         JPEG,
     )
     assert isinstance(major, MetadataError) and major.reason == "exiftool: Bad SOF"
@@ -611,3 +612,10 @@ def test_values_fit_the_media_columns() -> None:
     )
     assert meta.make == "M" * 255 and (meta.width, meta.height, meta.iso) == (None, 5, None)
     assert MetadataError("exiftool: bad\x00name").reason == "exiftool: badname"
+
+
+def test_closed_reader_answers_transiently(tmp_path: Path) -> None:
+    opened = md.open_reader()
+    opened.close()
+    [result] = opened.read_many([(tmp_path / "x.jpg", JPEG)])
+    assert isinstance(result, MetadataError) and not result.permanent

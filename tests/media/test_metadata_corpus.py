@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from imageserver.media.formats import classify
+from imageserver.media.formats import Format, classify
 from imageserver.media.metadata import (
     ExifToolReader,
     MediaMetadata,
@@ -29,6 +29,7 @@ from imageserver.media.metadata import (
     jpeg_record,
     open_reader,
 )
+from tests.conftest import require_corpus
 
 pytestmark = pytest.mark.corpus
 
@@ -150,8 +151,8 @@ def _date(text: str) -> datetime | None:
 class Checker:
     """Collects every mismatch of one file instead of stopping at the first."""
 
-    def __init__(self, facts: Facts, meta: MediaMetadata, counts: Counter[str]) -> None:
-        self.facts, self.meta, self.counts = facts, meta, counts
+    def __init__(self, facts: Facts, fmt: str, meta: MediaMetadata, counts: Counter[str]) -> None:
+        self.facts, self.fmt, self.meta, self.counts = facts, fmt, meta, counts
         self.problems: list[str] = []
 
     def expect(self, fact: str, ours: Any, theirs: Any, ok: bool | None = None) -> None:
@@ -221,14 +222,18 @@ def check_dates(c: Checker) -> None:
             (expected, minutes, "QuickTime:CreationDate"),
         )
     elif "QuickTime:CreateDate" in exif:
+        # UTC by specification: taken (offset 0) only when no better tag exists; a zero
+        # date never. Files with a better tag (UserData:DateTimeOriginal) use that one.
         expected = _date(exif["QuickTime:CreateDate"])
-        if meta.taken_at_source == "QuickTime:CreateDate" or expected is None:
+        if expected is None:
             c.expect(
                 "taken_at",
-                (meta.taken_at, meta.taken_at_offset_min) if expected else meta.taken_at_source,
-                (expected, 0) if expected else "not QuickTime:CreateDate",
-                None if expected else meta.taken_at_source != "QuickTime:CreateDate",
+                meta.taken_at_source,
+                "not QuickTime:CreateDate",
+                meta.taken_at_source != "QuickTime:CreateDate",
             )
+        elif meta.taken_at_source == "QuickTime:CreateDate":
+            c.expect("taken_at", (meta.taken_at, meta.taken_at_offset_min), (expected, 0))
 
 
 def check_gps(c: Checker) -> None:
@@ -246,8 +251,8 @@ def check_gps(c: Checker) -> None:
 
 
 def check_size(c: Checker) -> None:
-    facts, meta, fmt = c.facts, c.meta, classify_format(c.facts.path)
-    if fmt in ("heic", "avif") and facts.pillow_size:
+    facts, meta = c.facts, c.meta
+    if c.fmt in ("heic", "avif") and facts.pillow_size:
         expected: tuple[int, int] | None = facts.pillow_size  # pillow-heif applies clap + irot
     elif "stored size" in facts.exif:
         stored = facts.exif["stored size"]
@@ -275,6 +280,8 @@ def check_video(c: Checker) -> None:
     c.expect("size", (meta.width, meta.height), expected)
     audio = probe.get("audio")
     c.expect("audio_codec", meta.audio_codec, None if audio in (None, "None") else audio)
+    if audio == "None":  # an audio stream ffprobe cannot name a codec for
+        c.expect("unknown_streams", meta.extra.get("unknown_streams"), ["audio"])
     rates = dict(part.strip().split("=") for part in probe["r_frame_rate"].split(",")[1:])
     avg = Fraction(rates["avg_frame_rate"])
     c.expect("fps", meta.fps, float(avg), meta.fps is not None and abs(meta.fps - avg) < 1e-3)
@@ -287,24 +294,20 @@ def check_video(c: Checker) -> None:
     check_gps(c)
 
 
-def classify_format(rel: str) -> str:
-    found = classify(CORPUS_ROOT[0] / rel)
-    assert found is not None, rel
-    return found.format.name
-
-
-CORPUS_ROOT: list[Path] = []
-
-
 # --- the corpus run --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def corpus_results() -> Iterator[tuple[Path, dict[str, Facts], dict[str, Any]]]:
-    from tests.conftest import require_corpus
+@dataclass
+class CorpusRun:
+    root: Path
+    manifest: dict[str, Facts]
+    formats: dict[str, Format]
+    results: dict[str, MediaMetadata | MetadataError]
 
+
+@pytest.fixture(scope="module")
+def run() -> Iterator[CorpusRun]:
     root = require_corpus()
-    CORPUS_ROOT[:] = [root]
     manifest = parse_manifest(root / "MANIFEST.tsv")
     on_disk = {
         p.relative_to(root).as_posix()
@@ -312,34 +315,30 @@ def corpus_results() -> Iterator[tuple[Path, dict[str, Facts], dict[str, Any]]]:
         if p.is_file() and p.name not in ("MANIFEST.tsv", "README.txt")
     }
     assert on_disk == set(manifest), "MANIFEST.tsv and the corpus folder disagree"
-    items = []
+    formats: dict[str, Format] = {}
     for rel in sorted(manifest):
         found = classify(root / rel)
         assert found is not None, f"{rel} is not recognised as media"
-        items.append((root / rel, found.format))
+        formats[rel] = found.format
     reader = open_reader()
-    try:
-        results = reader.read_many(items)  # one call, all formats mixed, like a real chunk
+    try:  # one call, all formats mixed, like a real chunk
+        results = reader.read_many([(root / rel, fmt) for rel, fmt in formats.items()])
     finally:
         reader.close()
-    assert len(results) == len(items)
-    yield root, manifest, dict(zip(sorted(manifest), results, strict=True))
+    yield CorpusRun(root, manifest, formats, dict(zip(formats, results, strict=True)))
 
 
-def test_every_corpus_file_matches_the_manifest(
-    corpus_results: tuple[Path, dict[str, Facts], dict[str, Any]],
-) -> None:
-    _, manifest, results = corpus_results
+def test_every_corpus_file_matches_the_manifest(run: CorpusRun) -> None:
     counts: Counter[str] = Counter()
     problems: dict[str, list[str]] = {}
-    for rel, facts in sorted(manifest.items()):
-        meta = results[rel]
+    for rel, facts in sorted(run.manifest.items()):
+        meta = run.results[rel]
         if isinstance(meta, MetadataError):
             if not facts.broken:
                 problems[rel] = [f"MetadataError({meta.reason!r}) on a healthy file"]
             continue
         assert isinstance(meta, MediaMetadata), (rel, meta)
-        checker = Checker(facts, meta, counts)
+        checker = Checker(facts, run.formats[rel].name, meta, counts)
         if facts.probe:
             check_video(checker)
         else:
@@ -357,44 +356,35 @@ def test_every_corpus_file_matches_the_manifest(
     assert used == set(ALLOWED)
 
 
-def test_every_broken_file_yields_a_result(
-    corpus_results: tuple[Path, dict[str, Facts], dict[str, Any]],
-) -> None:
-    _, manifest, results = corpus_results
-    broken = [rel for rel in manifest if manifest[rel].broken]
+def test_every_broken_file_yields_a_result(run: CorpusRun) -> None:
+    broken = [rel for rel, facts in run.manifest.items() if facts.broken]
     assert len(broken) >= 20
     for rel in broken:
-        result = results[rel]
+        result = run.results[rel]
         assert isinstance(result, MediaMetadata | MetadataError), rel
         if isinstance(result, MetadataError):
             assert result.reason.strip() and result.permanent, (rel, result)
 
 
-def test_corrupt_header_reason(
-    corpus_results: tuple[Path, dict[str, Facts], dict[str, Any]],
-) -> None:
-    _, _, results = corpus_results
-    assert repr(results["broken/corrupt-header.jpg"]) == (
+def test_corrupt_header_reason(run: CorpusRun) -> None:
+    assert repr(run.results["broken/corrupt-header.jpg"]) == (
         "MetadataError('exiftool: JPEG format error', permanent=True)"
     )
 
 
-def test_fast_jpeg_path_agrees_with_exiftool(
-    corpus_results: tuple[Path, dict[str, Facts], dict[str, Any]],
-) -> None:
+def test_fast_jpeg_path_agrees_with_exiftool(run: CorpusRun) -> None:
     """Every corpus JPEG the in-process path accepts gets exactly exiftool's answer."""
-    root, manifest, results = corpus_results
-    jpegs = [rel for rel in sorted(manifest) if classify_format(rel) == "jpeg"]
-    fast = [rel for rel in jpegs if jpeg_record(root / rel) is not None]
+    jpegs = [rel for rel, fmt in run.formats.items() if fmt.name == "jpeg"]
+    fast = [rel for rel in jpegs if jpeg_record(run.root / rel) is not None]
     assert len(fast) >= 40
-    assert all(getattr(results[rel], "reader", None) == "pillow" for rel in fast)
+    assert all(getattr(run.results[rel], "reader", None) == "pillow" for rel in fast)
     slow = ExifToolReader(fast_jpeg=False)
     try:
-        reference = slow.read_many([(root / rel, classify(root / rel).format) for rel in fast])  # type: ignore[union-attr]
+        reference = slow.read_many([(run.root / rel, run.formats[rel]) for rel in fast])
     finally:
         slow.close()
     for rel, theirs in zip(fast, reference, strict=True):
-        ours = results[rel]
-        assert isinstance(theirs, MediaMetadata), (rel, theirs)
+        ours = run.results[rel]
+        assert isinstance(ours, MediaMetadata) and isinstance(theirs, MediaMetadata), rel
         mine = {**asdict(ours), "reader": None, "extra": None}
         assert mine == {**asdict(theirs), "reader": None, "extra": None}, rel

@@ -38,6 +38,7 @@ IPHONE_MOV: dict[str, Any] = {
             "height": 320,
             "pix_fmt": "yuv420p",
             "color_transfer": "bt709",
+            "field_order": "progressive",
             "r_frame_rate": "30000/1001",
             "avg_frame_rate": "72000/2401",
             "duration": "4.001667",
@@ -63,6 +64,13 @@ def test_parse_iphone_mov() -> None:
     assert (info.width, info.height, info.rotation) == (568, 320, -90)
     assert info.color_transfer == "bt709" and info.pix_fmt == "yuv420p"
     assert info.container == "mov,mp4,m4a,3gp,3g2,mj2" and info.bit_rate == 878415
+    assert info.field_order == "progressive" and not info.interlaced
+
+
+def test_interlaced_camcorder_clip() -> None:
+    data = {"streams": [{"codec_type": "video", "codec_name": "h264", "field_order": "tt"}]}
+    assert parse_probe(data).interlaced
+    assert not parse_probe({"streams": [{"codec_type": "video"}]}).interlaced
 
 
 def test_parse_hdr_hevc_without_audio_or_format_duration() -> None:
@@ -95,6 +103,19 @@ def test_parse_hdr_hevc_without_audio_or_format_duration() -> None:
 def test_legacy_rotate_tag_maps_to_display_matrix_convention(tag: str, rotation: int) -> None:
     data = {"streams": [{"codec_type": "video", "codec_name": "h264", "tags": {"rotate": tag}}]}
     assert parse_probe(data).rotation == rotation
+
+
+def test_track_without_codec_is_reported_not_named() -> None:
+    # broken/sample_missing_stsd.mp4: the audio track lost its sample description
+    data = {
+        "streams": [
+            {"codec_type": "video", "codec_name": "h264"},
+            {"codec_type": "audio", "codec_tag_string": "[0][0][0][0]"},
+        ]
+    }
+    info = parse_probe(data)
+    assert info.audio_codec is None and info.unknown_streams == ("audio",)
+    assert parse_probe(IPHONE_MOV).unknown_streams == ()
 
 
 def test_cover_art_is_not_the_video_stream() -> None:

@@ -31,7 +31,12 @@ from typing import IO, Any
 
 log = logging.getLogger("imageserver.exiftool")
 
-BASE_ARGS = ("-charset", "filename=utf8", "-json", "-n", "-G1", "-q")
+# -n: numbers, not prose; -G1: "IFD0:Make" keys, so the parser knows where a tag came from;
+# LargeFileSupport: read past 64-bit atoms (videos over 4 GB keep their moov after them).
+BASE_ARGS = (
+    *("-charset", "filename=utf8", "-json", "-n", "-G1", "-q"),
+    *("-api", "LargeFileSupport=1"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,10 @@ Record = dict[str, Any] | ExifToolFailure
 
 class ExifToolUnavailable(Exception):
     """The process died, hung or could not start (transient by nature)."""
+
+
+class ExifToolNotStarted(ExifToolUnavailable):
+    """No process at all (not installed, reader closed): no file could be the culprit."""
 
 
 def request_payload(n: int, options: Sequence[str], paths: Sequence[str]) -> bytes:
@@ -135,7 +144,7 @@ class _Process:
                     stderr=subprocess.PIPE,
                 )
             except OSError as exc:
-                raise ExifToolUnavailable(f"cannot start exiftool: {exc}") from exc
+                raise ExifToolNotStarted(f"cannot start exiftool: {exc}") from exc
         return self._proc
 
     def request(self, options: Sequence[str], paths: Sequence[str], timeout: float) -> list[Record]:
@@ -228,16 +237,19 @@ def _utf8(text: str) -> bool:
 
 
 class ExifTool:
-    """A small pool of stay_open processes; `read` is thread-safe.
+    """A small pool of stay_open processes; `read` is thread-safe (a caller waits for a
+    free process). Timeouts scale with the batch: `timeout + per_file_timeout * len(paths)`.
 
-    Timeouts scale with the batch: `timeout + per_file_timeout * len(paths)`.
+    One process is the default: on a shared 2-core machine a second one measured slower
+    (bench/metadata_micro.py), and the metadata reader already keeps a second core busy
+    with its in-process JPEG path and ffprobe.
     """
 
     def __init__(
         self,
         executable: str = "exiftool",
         *,
-        processes: int = 2,
+        processes: int = 1,
         timeout: float = 20.0,
         per_file_timeout: float = 0.5,
     ) -> None:
@@ -270,10 +282,12 @@ class ExifTool:
         try:
             return self._request(names, options)
         except ExifToolUnavailable as exc:
-            if len(names) == 1:
-                log.warning("event=exiftool_failed path=%r error=%s", names[0], exc)
+            if len(names) == 1 or isinstance(exc, ExifToolNotStarted):
+                log.warning(
+                    "event=exiftool_failed files=%d first=%r error=%s", len(names), names[0], exc
+                )
                 reason = str(exc) if str(exc).startswith("exiftool") else f"exiftool: {exc}"
-                return [ExifToolFailure(reason, permanent=False)]
+                return [ExifToolFailure(reason, permanent=False) for _ in names]
             middle = len(names) // 2
             return self._read_split(names[:middle], options) + self._read_split(
                 names[middle:], options
@@ -281,7 +295,7 @@ class ExifTool:
 
     def _request(self, names: list[str], options: list[str]) -> list[Record]:
         if self._closed:
-            raise ExifToolUnavailable("exiftool: reader closed")
+            raise ExifToolNotStarted("exiftool: reader closed")
         proc = self._idle.get()
         try:
             return proc.request(options, names, self._timeout + self._per_file * len(names))

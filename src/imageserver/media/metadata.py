@@ -94,9 +94,9 @@ class MetadataError(Exception):
 
 # --- the exiftool request ------------------------------------------------------------------
 
-# Asking for named tags instead of everything roughly halves exiftool's time per file.
+# Named tags only: exiftool still parses the file but converts and prints far less.
 TAGS = (
-    *("FileType", "FileSize", "Error", "Warning", "Make", "Model", "LensModel", "Lens"),
+    *("FileType", "Error", "Warning", "Make", "Model", "LensModel", "Lens"),
     *("ISO", "FNumber", "ExposureTime", "FocalLength", "Duration"),
     *("Orientation", "ImageWidth", "ImageHeight", "Rotation", "CleanAperture"),
     *("DateTimeOriginal", "CreateDate", "CreationDate", "DateCreated", "TimeCreated"),
@@ -104,7 +104,7 @@ TAGS = (
     *("OffsetTimeOriginal", "OffsetTimeDigitized", "SubSecTimeOriginal", "SubSecTimeDigitized"),
     *("GPSLatitude", "GPSLatitudeRef", "GPSLongitude", "GPSLongitudeRef", "GPSAltitude"),
     *("GPSAltitudeRef", "GPSCoordinates", "LocationInformation"),
-    *("MicroVideo", "MicroVideoOffset", "MotionPhoto", "XMP-Container:Directory"),
+    *("MicroVideoOffset", "XMP-Container:Directory"),
 )
 
 # Formats whose metadata sits before the image data: `-fast` stops at the first scan and
@@ -219,6 +219,9 @@ def parse_offset(value: Any) -> int | None:
     return -minutes if match[1] == "-" else minutes
 
 
+_EPOCH_ZEROS = frozenset({datetime(1904, 1, 1), datetime(1970, 1, 1)})
+
+
 def parse_datetime(value: Any) -> tuple[datetime, int | None] | None:
     """An exiftool date ('2020:05:04 18:39:11.644-04:00', '2003:08:31', ...) as (naive wall
     clock, offset minutes or None); None for zero, blank or impossible dates."""
@@ -227,7 +230,7 @@ def parse_datetime(value: Any) -> tuple[datetime, int | None] | None:
     if match is None:
         return None
     year, month, day, hour, minute, second, fraction, offset = match.groups()
-    if int(year) < 1800:  # '0000:00:00 00:00:00' and the 1904 QuickTime epoch zero
+    if int(year) < 1800:  # '0000:00:00 00:00:00': exiftool's spelling of "not set"
         return None
     micro = int((fraction or "0")[:6].ljust(6, "0"))
     try:
@@ -241,6 +244,8 @@ def parse_datetime(value: Any) -> tuple[datetime, int | None] | None:
             micro,
         )
     except ValueError:
+        return None
+    if parsed in _EPOCH_ZEROS:  # a zero timestamp (QuickTime / Unix epoch), not a date
         return None
     return parsed, parse_offset(offset) if offset else None
 
@@ -373,9 +378,9 @@ def gps(rec: dict[str, Any]) -> tuple[float, float, float | None] | None:
             return lat, lon, alt
     for key in ("Keys:GPSCoordinates", "UserData:GPSCoordinates", "ItemList:GPSCoordinates"):
         parts = [_number(p) for p in (_text(rec.get(key)) or "").split()]
-        if len(parts) >= 2 and _valid_position(parts[0], parts[1]):
-            assert parts[0] is not None and parts[1] is not None
-            return parts[0], parts[1], parts[2] if len(parts) > 2 else None
+        lat, lon = [*parts, None, None][:2]
+        if lat is not None and lon is not None and _valid_position(lat, lon):
+            return lat, lon, parts[2] if len(parts) > 2 else None
     match = _LOCI.search(_text(rec.get("UserData:LocationInformation")) or "")
     if match:
         lat, lon = float(match[1]), float(match[2])
@@ -458,6 +463,9 @@ def motion_from_xmp(rec: dict[str, Any], file_size: int) -> tuple[int, int, str]
     return None
 
 
+_SAMSUNG_VIDEO = b"MotionPhoto_Data"
+
+
 def samsung_trailer(read_at: ReadAt, file_size: int) -> tuple[int, int] | None:
     """(offset, length) of the MotionPhoto_Data block of a Samsung "SEFT" trailer.
 
@@ -473,7 +481,7 @@ def samsung_trailer(read_at: ReadAt, file_size: int) -> tuple[int, int] | None:
         return None
     (dir_len,) = struct.unpack("<I", tail[:4])
     dir_pos = file_size - 8 - dir_len
-    if dir_len < 12 or dir_pos < 0:
+    if not 12 <= dir_len < 0x10000 or dir_pos < 0:  # ExifTool's bound: never read far
         return None
     directory = read_at(dir_pos, dir_len)
     if len(directory) != dir_len or directory[:4] != b"SEFH":
@@ -488,9 +496,9 @@ def samsung_trailer(read_at: ReadAt, file_size: int) -> tuple[int, int] | None:
         if len(header) != 8:
             continue
         (name_len,) = struct.unpack_from("<I", header, 4)
-        if name_len + 8 > size:
+        if name_len != len(_SAMSUNG_VIDEO) or name_len + 8 > size:
             continue
-        if read_at(start + 8, name_len) == b"MotionPhoto_Data":
+        if read_at(start + 8, name_len) == _SAMSUNG_VIDEO:
             return start + 8 + name_len, size - 8 - name_len
     return None
 
@@ -527,7 +535,12 @@ _PLAIN_APP = {
     "APP2": (b"ICC_PROFILE\x00", b"MPF\x00"),
     "APP14": (b"Adobe",),
 }
-_IFD0_TAGS = {0x010F: "IFD0:Make", 0x0110: "IFD0:Model", 0x0112: "IFD0:Orientation"}
+_IFD0_TAGS = {
+    0x010F: "IFD0:Make",
+    0x0110: "IFD0:Model",
+    0x0112: "IFD0:Orientation",
+    0x9003: "IFD0:DateTimeOriginal",  # misplaced by some writers; exiftool reads it there
+}
 _EXIF_TAGS = {
     0x9003: "ExifIFD:DateTimeOriginal",
     0x9004: "ExifIFD:CreateDate",
@@ -699,12 +712,15 @@ def with_video(meta: MediaMetadata | None, info: ffprobe.VideoInfo) -> MediaMeta
         merged.width, merged.height = (
             (info.height, info.width) if quarter else (info.width, info.height)
         )
-    for key in ("pix_fmt", "color_transfer", "color_primaries", "color_space", "container"):
+    keys = ("pix_fmt", "color_transfer", "color_primaries", "color_space", "container")
+    for key in (*keys, "field_order"):
         value = getattr(info, key)
         if value:
             merged.extra[key] = value
     if info.bit_rate:
         merged.extra["bit_rate"] = info.bit_rate
+    if info.unknown_streams:
+        merged.extra["unknown_streams"] = list(info.unknown_streams)
     merged.extra["hdr"] = info.color_transfer in ("smpte2084", "arib-std-b67")
     return merged
 
@@ -736,31 +752,21 @@ def fit_columns(meta: MediaMetadata) -> MediaMetadata:
     return meta
 
 
-def _file_reader(path: Path) -> tuple[ReadAt, Callable[[], None]]:
-    handle = path.open("rb")
-
-    def read_at(offset: int, length: int) -> bytes:
-        if offset < 0 or length <= 0:
-            return b""
-        handle.seek(offset)
-        return handle.read(length)
-
-    return read_at, handle.close
-
-
 def _with_motion(meta: MediaMetadata, rec: dict[str, Any], path: Path) -> MediaMetadata:
+    """Add the embedded video of a motion photo (a few small reads at the file's end)."""
     try:
-        size = os.stat(path).st_size
-        read_at, close = _file_reader(path)
-    except OSError:
-        return meta
-    try:
-        found = motion_photo(rec, read_at, size)
+        with path.open("rb") as handle:
+
+            def read_at(offset: int, length: int) -> bytes:
+                if offset < 0 or length <= 0:
+                    return b""
+                handle.seek(offset)
+                return handle.read(length)
+
+            found = motion_photo(rec, read_at, os.fstat(handle.fileno()).st_size)
     except (OSError, struct.error) as exc:
         log.info("event=motion_check_failed path=%r error=%s", str(path), exc)
-        found = None
-    finally:
-        close()
+        return meta
     if found:
         meta.motion_offset, meta.motion_length, meta.extra["motion_photo"] = found
     return meta
@@ -773,8 +779,8 @@ class ExifToolReader:
     """exiftool (a pool of stay_open processes) for every file, plus ffprobe for videos.
 
     `read_many` sends one exiftool request per (format options, process) share of the
-    batch, so two exiftool processes work at once while ffprobe runs beside them and the
-    calling thread reads plain JPEGs in-process (`jpeg_record`, unless `fast_jpeg=False`).
+    batch; while exiftool works, ffprobe runs beside it and the calling thread reads plain
+    JPEGs in-process (`jpeg_record`, unless `fast_jpeg=False`).
     """
 
     name = READER_NAME
@@ -795,9 +801,12 @@ class ExifToolReader:
         self._pool = ThreadPoolExecutor(
             self._exiftool.processes + probe_workers, thread_name_prefix="metadata"
         )
+        self._closed = False
 
     def read_many(self, items: list[tuple[Path, Format]]) -> list[MediaMetadata | MetadataError]:
         """One result per item, in order; never raises for a bad file."""
+        if self._closed:
+            return [MetadataError("metadata: reader closed", permanent=False) for _ in items]
         probes = {
             i: self._pool.submit(self._probe, path)
             for i, (path, fmt) in enumerate(items)
@@ -876,6 +885,7 @@ class ExifToolReader:
             return MetadataError(f"metadata: {type(exc).__name__}: {exc}", permanent=False)
 
     def close(self) -> None:
+        self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._exiftool.close()
 

@@ -34,6 +34,14 @@ class VideoInfo:
     color_space: str | None = None
     container: str | None = None  # format_name: "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"
     bit_rate: int | None = None
+    field_order: str | None = None  # progressive, tt, bb, tb, bt (interlaced), unknown
+    # kinds of streams ffprobe found but cannot name a codec for (e.g. a track without its
+    # sample description): present in the file, not decodable
+    unknown_streams: tuple[str, ...] = ()
+
+    @property
+    def interlaced(self) -> bool:
+        return self.field_order in ("tt", "bb", "tb", "bt")
 
 
 class ProbeError(Exception):
@@ -114,7 +122,13 @@ def parse_probe(data: dict[str, Any]) -> VideoInfo:
     duration = _float(fmt.get("duration"))
     if duration is None and video is not None:
         duration = _float(video.get("duration"))
+    unknown = tuple(
+        str(s.get("codec_type") or "unknown")
+        for s in streams
+        if s.get("codec_name") in (None, "", "none") and not _is_picture(s)
+    )
     info: dict[str, Any] = {
+        "unknown_streams": unknown,
         "duration": duration,
         "audio_codec": audio.get("codec_name") if audio else None,
         "container": fmt.get("format_name"),
@@ -131,6 +145,7 @@ def parse_probe(data: dict[str, Any]) -> VideoInfo:
             color_transfer=video.get("color_transfer"),
             color_primaries=video.get("color_primaries"),
             color_space=video.get("color_space"),
+            field_order=video.get("field_order"),
         )
     return VideoInfo(**info)
 
