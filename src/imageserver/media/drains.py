@@ -25,6 +25,7 @@ from imageserver.media.metadata import MediaMetadata, MetadataError, open_reader
 from imageserver.scan import artefacts
 from imageserver.scan.artefacts import THUMB_KIND, Outcome
 from imageserver.scan.context import TickContext
+from imageserver.scan.ingest import mtime_datetime
 from imageserver.telemetry.metrics import BACKLOG, DRAIN_DONE, DRAIN_FAILED
 
 log = logging.getLogger("imageserver.drains")
@@ -156,14 +157,24 @@ def metadata_values(meta: MediaMetadata, row: RowMapping) -> dict[str, Any]:
     values = asdict(meta)
     values["meta_reader"] = values.pop("reader")
     if meta.taken_at is None:
-        from imageserver.scan.ingest import mtime_datetime
-
         values["taken_at"] = mtime_datetime(row["mtime_ns"])
         values["taken_at_source"] = "file_mtime"
         values["taken_at_offset_min"] = None
     values["extra"] = meta.extra or None
-    values.update(meta_status="ok", meta_error=None, meta_retry_at=None)
+    values.update(meta_status="ok", meta_error=metadata_warning(meta), meta_retry_at=None)
     return values
+
+
+def metadata_warning(meta: MediaMetadata) -> str | None:
+    """A defect the readers saw in a file they could still describe (kept beside status ok)."""
+    notes = []
+    if warning := meta.extra.get("exiftool_warning"):
+        notes.append(f"exiftool: {warning}")
+    if unknown := meta.extra.get("unknown_streams"):
+        notes.append(f"streams without a known codec: {', '.join(map(str, unknown))}")
+    if probe_error := meta.extra.get("probe_error"):
+        notes.append(f"ffprobe: {probe_error}")
+    return "warning: " + "; ".join(notes) if notes else None
 
 
 def metadata_stage(t: TickContext) -> None:
