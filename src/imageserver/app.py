@@ -19,6 +19,7 @@ from imageserver.ml import api as ml_api
 from imageserver.ops import api as ops_api
 from imageserver.search import api as search_api
 from imageserver.search import service as search_service
+from imageserver.video import api as video_api
 
 log = logging.getLogger("imageserver.app")
 
@@ -55,6 +56,7 @@ def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
         auth_api.router,
         libraries_api.router,
         media_api.router,
+        video_api.router,
         search_api.router,
         ml_api.router,
         faces_api.router,

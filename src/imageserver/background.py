@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from imageserver.context import AppContext
 from imageserver.scan.watcher import Watcher
+from imageserver.video.housekeeping import OrphanLoop, gauges_after_full
+from imageserver.video.queue import VideoQueue
 
 log = logging.getLogger("imageserver.background")
 
@@ -28,10 +30,18 @@ class Background:
         self.ctx = ctx
         self.watcher = Watcher(ctx)
         ctx.services["watcher"] = self.watcher
+        self.video_queue = VideoQueue(ctx)
+        self.orphans = OrphanLoop(ctx)
+        self.watcher.after_full.append(gauges_after_full(ctx))
         self._tasks: list[asyncio.Task[None]] = []
 
     def loops(self) -> dict[str, Callable[[], Awaitable[None]]]:
-        return {"watcher": self.watcher.run_forever}
+        # hls first: the queue registers itself before the watcher's first tick needs it.
+        return {
+            "hls": self.video_queue.run_forever,
+            "watcher": self.watcher.run_forever,
+            "orphans": self.orphans.run_forever,
+        }
 
     async def start(self, run_loops: bool) -> None:
         if not run_loops:

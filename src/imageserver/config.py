@@ -131,16 +131,33 @@ class Settings(BaseSettings):
         default=1, ge=1, le=32, description="Most ffmpeg processes running at once."
     )
     hls_segment_seconds: int = Field(default=4, ge=1, le=30, description="HLS segment length.")
-    hls_preset: str = Field(default="veryfast", description="libx264 preset when re-encoding.")
+    hls_preset: Literal[
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower"
+    ] = Field(default="veryfast", description="libx264 preset when re-encoding.")
     hls_crf: int = Field(default=23, ge=0, le=51, description="libx264 CRF when re-encoding.")
     hls_max_height: int = Field(
-        default=1080, ge=144, le=4320, description="Re-encoded videos are scaled down to this."
+        default=1080,
+        ge=144,
+        le=4320,
+        description="Re-encoded videos are scaled down so their shorter side (the height of "
+        "a landscape video) is at most this; never enlarged.",
     )
     hls_timeout_seconds: float = Field(
         default=1800.0, gt=0, description="ffmpeg run longer than this is killed (transient)."
     )
     hls_batch_per_tick: int = Field(
         default=8, gt=0, description="Most videos queued for HLS per library per tick."
+    )
+    hls_audio_bitrate: str = Field(
+        default="160k",
+        pattern=r"^[1-9][0-9]{1,3}k$",
+        description="AAC bitrate when audio is re-encoded (stereo).",
+    )
+    hls_preview_seconds: float = Field(
+        default=3.0, gt=0, le=30, description="Length of the muted hover preview clip."
+    )
+    hls_preview_width: int = Field(
+        default=320, ge=64, le=1920, description="Width of the preview clip (never enlarged)."
     )
     orphan_cleanup_interval_seconds: float = Field(
         default=24 * 3600.0, gt=0, description="Seconds between orphan cleanup cycles."

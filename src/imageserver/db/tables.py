@@ -148,6 +148,8 @@ media = Table(
     Index("ix_media_content_hash", "content_hash"),
     Index("ix_media_folder", "library_id", "folder"),
     Index("ix_media_meta_status", "meta_status"),
+    # Covers the per-hash video queries (/hls/stats, the video backlog) without table reads.
+    Index("ix_media_kind_live_hash", "kind", "retired_at", "content_hash", "library_id"),
 )
 
 # State of every hash-keyed derivation (thumbnails, playlists, previews, faces, embeddings):

@@ -19,6 +19,7 @@ from imageserver.ml import drain as ml_drain
 from imageserver.scan import companions, ingest, missing
 from imageserver.scan.context import TickContext
 from imageserver.scan.walker import walk
+from imageserver.video import stage as video_stage
 
 log = logging.getLogger("imageserver.scan")
 
@@ -70,6 +71,7 @@ STAGES: list[Stage] = [
     Stage("companions", companions.companions_stage),
     Stage("thumbnails", drains.thumbnail_stage),
     Stage("embeddings", ml_drain.embeddings_stage),
+    Stage("hls", video_stage.hls_stage),
     Stage("faces", faces_drain.faces_stage),
     Stage("missing", missing.missing_stage, full_only=True),
 ]

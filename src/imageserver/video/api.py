@@ -1,0 +1,317 @@
+"""Video routes: HLS playlists, segments and previews; signed stream URLs; generate; stats.
+
+HLS players fetch segments without custom headers, so the stream routes accept either a
+Bearer access token or `?token=` holding a short-lived stream token scoped to one content
+hash. A playlist fetched with a token is served with every segment URI rewritten to an
+absolute path carrying that token, so the player's segment requests authenticate too.
+Client path pieces are matched against strict patterns (hash: 64 lowercase hex; segment:
+`seg_NNNNN.ts`) and never joined into a path raw; library paths go through clean_rel_path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from sqlalchemy import Connection, RowMapping, select
+
+from imageserver.auth import repo as users_repo
+from imageserver.auth import tokens
+from imageserver.context import AppContext
+from imageserver.db.tables import libraries
+from imageserver.deps import Ctx, CurrentUser, ReadConn, User, WriteConn, user_from_token
+from imageserver.errors import Forbidden, Invalid, NotFound, Unauthorized, Unsupported
+from imageserver.media import repo as media_repo
+from imageserver.media.paths import clean_rel_path
+from imageserver.scan import artefacts
+from imageserver.scan.artefacts import HLS_KIND
+from imageserver.video import layout, stats
+from imageserver.video.jobs import PREVIEW_KIND, Job
+from imageserver.video.queue import SERVICE_NAME, VideoQueue
+from imageserver.video.schemas import (
+    GenerateRequest,
+    HlsCountsOut,
+    HlsStatsOut,
+    LibraryHlsStats,
+    VideoInfo,
+)
+from imageserver.video.state import inspect, needs_generation, source_mtime
+
+router = APIRouter(tags=["video"])
+
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+SEGMENT_TYPE = "video/mp2t"
+PREVIEW_TYPE = "video/mp4"
+IMMUTABLE = "private, max-age=31536000, immutable"
+PLAYLIST_CACHE = "private, max-age=30"
+
+
+# --- authorisation -----------------------------------------------------------------------------
+
+
+def authorize_stream(ctx: AppContext, request: Request, content_hash: str) -> str | None:
+    """Bearer access token, or a stream token scoped to this hash; returns the stream token."""
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, bearer = header.partition(" ")
+        if scheme.lower() != "bearer" or not bearer.strip():
+            raise Unauthorized("malformed authorization header")
+        user_from_token(ctx, bearer.strip())
+        return None
+    token = request.query_params.get("token")
+    if not token:
+        raise Unauthorized("a bearer token or a stream token (?token=) is required")
+    claims = tokens.verify(ctx.jwt_secret, token, ctx.clock(), token_type="stream")
+    if claims.scope != content_hash:
+        raise Forbidden("this stream token is for another video")
+    try:
+        user_id = int(claims.subject)
+    except ValueError as exc:
+        raise Unauthorized("invalid token") from exc
+    with ctx.engine.connect() as conn:
+        user = users_repo.get_by_id(conn, user_id)
+    if user is None or claims.issued_at < int(user["password_changed_at"]):
+        raise Unauthorized("token revoked")
+    return token
+
+
+def checked_hash(content_hash: str) -> str:
+    if not layout.is_hash(content_hash):
+        raise Invalid("not a content hash (64 lowercase hex characters)")
+    return content_hash
+
+
+def stream_token(ctx: AppContext, user: CurrentUser, content_hash: str) -> tuple[str, float]:
+    now = ctx.clock()
+    lifetime = ctx.settings.stream_token_lifetime_seconds
+    token = tokens.issue(ctx.jwt_secret, str(user.id), now, lifetime, "stream", content_hash)
+    return token, now + lifetime
+
+
+# --- serving -----------------------------------------------------------------------------------
+
+
+def stream_base(request: Request, content_hash: str) -> str:
+    return f"{request.scope.get('root_path', '')}/video/stream/{content_hash}"
+
+
+def rewrite_playlist(text: str, base: str, token: str | None) -> str:
+    """Segment URIs become absolute paths (+ the stream token): right behind any base URL."""
+    query = f"?token={quote(token, safe='')}" if token else ""
+    out = []
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            if not layout.is_segment(line):
+                raise NotFound("playlist is damaged")  # never point a player elsewhere
+            line = f"{base}/{line}{query}"
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _missing(ctx: AppContext, content_hash: str, what: str) -> Exception:
+    reason = layout.read_sentinel(ctx.settings.resolved_video_path, content_hash)
+    if reason is not None:
+        return Unsupported(f"video cannot be played: {reason}")
+    return NotFound(f"{what} not made yet")
+
+
+def serve_playlist(
+    ctx: AppContext, request: Request, content_hash: str, token: str | None
+) -> Response:
+    path = layout.playlist_path(ctx.settings.resolved_video_path, content_hash)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _missing(ctx, content_hash, "playlist") from None
+    body = rewrite_playlist(text, stream_base(request, content_hash), token)
+    return Response(body, media_type=PLAYLIST_TYPE, headers={"Cache-Control": PLAYLIST_CACHE})
+
+
+def serve_preview(ctx: AppContext, content_hash: str) -> FileResponse:
+    path = layout.preview_path(ctx.settings.resolved_video_path, content_hash)
+    if not path.is_file():
+        raise _missing(ctx, content_hash, "preview clip")
+    return FileResponse(path, media_type=PREVIEW_TYPE, headers={"Cache-Control": IMMUTABLE})
+
+
+@router.get("/video/stream/{content_hash}/playlist.m3u8", response_class=Response)
+def playlist_by_hash(content_hash: str, request: Request, ctx: Ctx) -> Response:
+    checked_hash(content_hash)
+    token = authorize_stream(ctx, request, content_hash)
+    return serve_playlist(ctx, request, content_hash, token)
+
+
+@router.get("/video/stream/{content_hash}/preview.mp4", response_class=FileResponse)
+def preview_by_hash(content_hash: str, request: Request, ctx: Ctx) -> FileResponse:
+    checked_hash(content_hash)
+    authorize_stream(ctx, request, content_hash)
+    return serve_preview(ctx, content_hash)
+
+
+@router.get(
+    "/video/stream/{content_hash}/{segment}",
+    response_class=FileResponse,
+    responses={206: {"description": "partial content (Range)"}},
+)
+def segment(content_hash: str, segment: str, request: Request, ctx: Ctx) -> FileResponse:
+    checked_hash(content_hash)
+    if not layout.is_segment(segment):
+        raise NotFound("no such segment")
+    authorize_stream(ctx, request, content_hash)
+    path = layout.segment_path(ctx.settings.resolved_video_path, content_hash, segment)
+    if not path.is_file():
+        raise NotFound("no such segment")
+    return FileResponse(path, media_type=SEGMENT_TYPE, headers={"Cache-Control": IMMUTABLE})
+
+
+def live_video(conn: Connection, library_id: int, path: str) -> RowMapping:
+    rel = clean_rel_path(path)
+    row = media_repo.get_by_path(conn, library_id, rel)
+    if row is None or row["retired_at"] is not None or row["kind"] != "video":
+        raise NotFound(f"no video at {rel!r} in library {library_id}")
+    return row
+
+
+def _hash_of(row: RowMapping) -> str:
+    if row["content_hash"] is None:
+        raise NotFound("video not hashed yet; try again shortly")
+    return str(row["content_hash"])
+
+
+@router.get("/video/stream/library/{library_id}/playlist.m3u8", response_class=Response)
+def playlist_by_path(
+    library_id: int,
+    path: Annotated[str, Query(max_length=4096, description="library-relative path")],
+    request: Request,
+    ctx: Ctx,
+    conn: ReadConn,
+) -> Response:
+    """The stable URL of a video by library + path; resolves to its hash's playlist."""
+    content_hash = _hash_of(live_video(conn, library_id, path))
+    token = authorize_stream(ctx, request, content_hash)
+    return serve_playlist(ctx, request, content_hash, token)
+
+
+@router.get("/video/stream/library/{library_id}/preview.mp4", response_class=FileResponse)
+def preview_by_path(
+    library_id: int,
+    path: Annotated[str, Query(max_length=4096)],
+    request: Request,
+    ctx: Ctx,
+    conn: ReadConn,
+) -> FileResponse:
+    content_hash = _hash_of(live_video(conn, library_id, path))
+    authorize_stream(ctx, request, content_hash)
+    return serve_preview(ctx, content_hash)
+
+
+# --- info, generate, stats ---------------------------------------------------------------------
+
+
+def _video_row(conn: Connection, media_id: int) -> RowMapping:
+    row = media_repo.get(conn, media_id)
+    if row is None or row["retired_at"] is not None:
+        raise NotFound(f"media {media_id} not found")
+    if row["kind"] != "video":
+        raise Invalid(f"media {media_id} is not a video")
+    return row
+
+
+def describe(ctx: AppContext, conn: Connection, row: RowMapping, user: CurrentUser) -> VideoInfo:
+    digest = row["content_hash"]
+    if digest is None:
+        return VideoInfo(media_id=row["id"], content_hash=None, status="waiting_for_hash")
+    disk = inspect(ctx.settings.resolved_video_path, digest)
+    info = VideoInfo(media_id=row["id"], content_hash=digest, status="pending")
+    if disk.sentinel is not None:
+        return info.model_copy(update={"status": "unsupported", "reason": disk.sentinel})
+    if not disk.has_playlist:
+        state = artefacts.get(conn, digest, HLS_KIND)
+        if state is not None and state["status"] == "retry":
+            info.reason = f"retrying: {state['detail']}"
+        queue = ctx.services.get(SERVICE_NAME)
+        if isinstance(queue, VideoQueue) and digest in queue.in_flight():
+            info.status = "queued"
+        return info
+    token, expires = stream_token(ctx, user, digest)
+    base = f"/video/stream/{digest}"
+    info.status = "ready"
+    info.playlist_url = f"{base}/playlist.m3u8?token={token}"
+    info.preview_url = f"{base}/preview.mp4?token={token}" if disk.preview else None
+    info.token_expires_at = expires
+    return info
+
+
+@router.get("/video/by-path", response_model=VideoInfo)
+def video_by_path(
+    library: Annotated[int, Query(description="library id")],
+    path: Annotated[str, Query(max_length=4096)],
+    ctx: Ctx,
+    conn: ReadConn,
+    user: User,
+) -> VideoInfo:
+    """State of one video and signed playlist / preview URLs (valid without a header)."""
+    return describe(ctx, conn, live_video(conn, library, path), user)
+
+
+@router.get("/video/{media_id}", response_model=VideoInfo)
+def video_info(media_id: int, ctx: Ctx, conn: ReadConn, user: User) -> VideoInfo:
+    """State of one video and signed playlist / preview URLs (valid without a header)."""
+    return describe(ctx, conn, _video_row(conn, media_id), user)
+
+
+@router.post(
+    "/video/generate",
+    response_model=VideoInfo,
+    status_code=202,
+    responses={200: {"description": "already made"}, 422: {"description": "unsupported"}},
+)
+def generate(body: GenerateRequest, ctx: Ctx, conn: WriteConn, user: User) -> Response:
+    """Ask for a playlist now: 202 queued, 200 ready, 422 unsupported, 404 unknown."""
+    if body.media_id is not None:
+        row = _video_row(conn, body.media_id)
+    else:
+        assert body.library_id is not None and body.path is not None
+        row = live_video(conn, body.library_id, body.path)
+    digest = row["content_hash"]
+    if digest is None:
+        info = VideoInfo(media_id=row["id"], content_hash=None, status="waiting_for_hash")
+        return JSONResponse(info.model_dump(), status_code=202)
+    root = conn.execute(
+        select(libraries.c.root_path).where(libraries.c.id == row["library_id"])
+    ).scalar_one()
+    source = Path(root) / row["rel_path"]
+    disk = inspect(ctx.settings.resolved_video_path, digest)
+    if disk.sentinel is not None:
+        raise Unsupported(f"video cannot be played: {disk.sentinel}")
+    if disk.has_playlist and not needs_generation(disk.playlist_mtime, source_mtime(source)):
+        return JSONResponse(describe(ctx, conn, row, user).model_dump(), status_code=200)
+    # Whatever backoff or stale state there was, this video is wanted now.
+    artefacts.forget(conn, digest, HLS_KIND)
+    artefacts.forget(conn, digest, PREVIEW_KIND)
+    queue = ctx.services.get(SERVICE_NAME)
+    if isinstance(queue, VideoQueue):
+        name = ctx.registry.get(row["library_id"])
+        job = Job(digest, source, name.name if name else "?", row["rel_path"])
+        queue.submit(job, front=True)
+    info = VideoInfo(media_id=row["id"], content_hash=digest, status="queued")
+    return JSONResponse(info.model_dump(), status_code=202)
+
+
+@router.get("/hls/stats", response_model=HlsStatsOut)
+def hls_stats(ctx: Ctx, conn: ReadConn, _: User) -> HlsStatsOut:
+    """Per-library and aggregate HLS coverage (dedup by hash); refreshes the gauges too."""
+    result = stats.refresh(conn)
+    return HlsStatsOut(
+        libraries=[
+            LibraryHlsStats(library_id=lib.library_id, library=lib.library, **lib.counts.as_dict())
+            for lib in result.libraries
+        ],
+        aggregate=HlsCountsOut(**result.aggregate.as_dict()),
+    )
+
+
+__all__ = ["router"]

@@ -1,0 +1,165 @@
+"""ffmpeg command lines, built by pure functions from a plan (tested without running ffmpeg).
+
+Choices that hold for every command:
+- only the first video stream that is not cover art (`0:V:0`) and the first audio stream
+  are mapped: data tracks (phone metadata, timecode) and subtitles would break the muxer;
+- re-encodes keep source timestamps (`-fps_mode passthrough`): variable-frame-rate phone
+  and thermal-camera clips stay in sync instead of being padded to a constant rate;
+- ffmpeg's autorotate stays on, so re-encoded frames come out upright and the output
+  carries no display matrix; the plan re-encodes every rotated source for that reason;
+- segments are MPEG-TS: the one HLS segment format that hls.js, Safari, Android and
+  smart TVs all play, and the one ffmpeg muxes from a stream copy without an init segment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from imageserver.video.layout import PLAYLIST, SEGMENT_TEMPLATE
+from imageserver.video.plan import HlsOptions, PreviewPlan, Tonemap, TranscodePlan
+
+PREVIEW_CRF = 28
+COMMON = ["-nostdin", "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
+# Sparse or late audio otherwise aborts muxing with "Too many packets buffered".
+MUXING_QUEUE = ["-max_muxing_queue_size", "4096"]
+BT709_TAGS = ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709"]
+
+
+def tonemap_filters(kind: Tonemap) -> list[str]:
+    """HDR (PQ or HLG, BT.2020) -> SDR BT.709 via linear light and Hable's curve.
+
+    The input transfer is stated rather than read from frame tags, which some phone files
+    omit on individual frames. `desat=0` keeps colours from going grey in bright areas.
+    """
+    transfer = "smpte2084" if kind == "pq" else "arib-std-b67"
+    return [
+        f"zscale=tin={transfer}:pin=bt2020:min=bt2020nc:rin=tv:t=linear:npl=100",
+        "format=gbrpf32le",
+        "zscale=p=bt709",
+        "tonemap=tonemap=hable:desat=0",
+        "zscale=t=bt709:m=bt709:r=tv",
+    ]
+
+
+def video_filters(plan: TranscodePlan) -> str:
+    """The -vf chain of a re-encode: deinterlace, scale (even sizes), tone-map, 8-bit 4:2:0."""
+    chain: list[str] = []
+    if plan.deinterlace:
+        chain.append("yadif=mode=send_frame:deint=interlaced")
+    if plan.size is not None:
+        chain.append(f"scale={plan.size[0]}:{plan.size[1]}")
+    else:
+        chain.append("scale=trunc(iw/2)*2:trunc(ih/2)*2")
+    if plan.tonemap is not None:
+        chain += tonemap_filters(plan.tonemap)
+    chain.append("format=yuv420p")
+    return ",".join(chain)
+
+
+def audio_args(plan_audio: str, options: HlsOptions) -> list[str]:
+    if plan_audio == "copy":
+        return ["-c:a", "copy"]
+    if plan_audio == "encode":
+        return ["-c:a", "aac", "-b:a", options.audio_bitrate, "-ac", "2"]
+    return ["-an"]
+
+
+def hls_argv(
+    src: Path, out_dir: Path, plan: TranscodePlan, options: HlsOptions, ffmpeg: str = "ffmpeg"
+) -> list[str]:
+    """One VOD HLS rendition of `src` written into `out_dir` (playlist + TS segments)."""
+    maps = ["-map", "0:V:0"] + (["-map", "0:a:0"] if plan.audio != "none" else [])
+    if plan.copy_video:
+        video = ["-c:v", "copy"]
+    else:
+        seconds = options.segment_seconds
+        video = [
+            "-vf",
+            video_filters(plan),
+            "-c:v",
+            "libx264",
+            "-preset",
+            options.preset,
+            "-crf",
+            str(options.crf),
+            "-fps_mode",
+            "passthrough",
+            # A keyframe at every segment boundary, so segments are ~segment_seconds long.
+            "-force_key_frames",
+            f"expr:gte(t,n_forced*{seconds})",
+        ]
+        if plan.tonemap is not None:
+            video += BT709_TAGS
+    return [
+        ffmpeg,
+        *COMMON,
+        "-i",
+        str(src),
+        *maps,
+        *video,
+        *audio_args(plan.audio, options),
+        *MUXING_QUEUE,
+        "-f",
+        "hls",
+        "-hls_time",
+        str(options.segment_seconds),
+        "-hls_playlist_type",
+        "vod",
+        "-hls_list_size",
+        "0",
+        "-hls_segment_type",
+        "mpegts",
+        "-hls_flags",
+        "independent_segments",
+        "-hls_segment_filename",
+        str(out_dir / SEGMENT_TEMPLATE),
+        str(out_dir / PLAYLIST),
+    ]
+
+
+def preview_filters(plan: PreviewPlan, width: int) -> str:
+    """Scale first (cheap tone-mapping on a small frame), never enlarge, keep sizes even."""
+    chain: list[str] = []
+    if plan.deinterlace:
+        chain.append("yadif=mode=send_frame:deint=interlaced")
+    chain.append(f"scale=w=trunc(min({width}\\,iw)/2)*2:h=-2")
+    if plan.tonemap is not None:
+        chain += tonemap_filters(plan.tonemap)
+    chain.append("format=yuv420p")
+    return ",".join(chain)
+
+
+def preview_argv(
+    src: Path, out: Path, plan: PreviewPlan, options: HlsOptions, ffmpeg: str = "ffmpeg"
+) -> list[str]:
+    """A muted, small H.264 MP4 of a few seconds, playable while it downloads (faststart)."""
+    seek = ["-ss", f"{plan.start:.3f}"] if plan.start > 0 else []
+    tags = BT709_TAGS if plan.tonemap is not None else []
+    return [
+        ffmpeg,
+        *COMMON,
+        *seek,
+        "-i",
+        str(src),
+        "-t",
+        f"{plan.seconds:.3f}",
+        "-map",
+        "0:V:0",
+        "-an",
+        "-vf",
+        preview_filters(plan, options.preview_width),
+        "-c:v",
+        "libx264",
+        "-preset",
+        options.preset,
+        "-crf",
+        str(PREVIEW_CRF),
+        "-fps_mode",
+        "passthrough",
+        *tags,
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+        str(out),
+    ]

@@ -1,0 +1,375 @@
+"""Make one hash folder without ever exposing a half-written one.
+
+ffmpeg writes into `VIDEO_PATH/{shard}/.tmp-{hash}-{host}-{pid}-{random}`; only after it
+exits cleanly and the playlist reads back complete (#EXT-X-ENDLIST, every segment present)
+is the folder renamed to `{shard}/{hash}` (same file system, so the rename is atomic). Any
+failure, timeout, kill or exception removes the temporary folder. A crash can still leave
+one behind; `clean_leftovers` removes those at start (owner process gone, or too old).
+
+Failures are classified once, here: the source is at fault (`Unsupported`: a sentinel is
+written and it is never retried) or the environment is (`Transient`: disk full, VIDEO_PATH
+not writable, timeout, killed, source unreachable; retried later with backoff).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import secrets
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from imageserver.video import layout, runner, timing
+from imageserver.video.ffmpeg import hls_argv, preview_argv
+from imageserver.video.plan import HlsOptions, PreviewPlan, TranscodePlan
+
+log = logging.getLogger("imageserver.video")
+
+HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "host"
+MIN_FREE_BYTES = 64 * 1024 * 1024  # below this, no job starts
+FULL_AFTER_FAILURE = 16 * 1024 * 1024  # below this, incomplete output is the disk's fault
+
+# stderr phrases that blame the machine, not the file: retried later, never a sentinel.
+TRANSIENT_MARKERS = (
+    "No space left on device",
+    "Disk quota exceeded",
+    "Read-only file system",
+    "Permission denied",
+    "Input/output error",
+    "Cannot allocate memory",
+    "Resource temporarily unavailable",
+    "Too many open files",
+    "Stale file handle",
+    "Transport endpoint is not connected",
+    "received signal",
+)
+# Phrases that point at our command line or the ffmpeg build (a filter or encoder missing):
+# retried a few times, then given up on, so an upgrade can fix them without a sentinel hunt.
+TOOLING_MARKERS = ("No such filter", "Unknown encoder", "Unrecognized option", "Option not found")
+TOOLING_GIVE_UP = 3
+_CONTEXT = re.compile(r"^\[[^\]]*@ ?0x[0-9a-f]+\]\s*")
+
+
+class GenerationError(Exception):
+    def __init__(self, reason: str, details: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+
+class Unsupported(GenerationError):
+    """The source cannot be decoded: write the sentinel, do not retry."""
+
+
+class Transient(GenerationError):
+    """Not the source's fault; `give_up_after` limits retries of tooling errors."""
+
+    def __init__(self, reason: str, details: str = "", give_up_after: int | None = None) -> None:
+        super().__init__(reason, details)
+        self.give_up_after = give_up_after
+
+
+def first_error_line(stderr: str) -> str:
+    """The most specific ffmpeg message: the first line, without its '[mov @ 0x..]' prefix."""
+    for raw in stderr.splitlines():
+        line = _CONTEXT.sub("", raw.strip())
+        if line:
+            return line[:300]
+    return "no message"
+
+
+def classify(exc: runner.FfmpegError, src: Path, video_root: Path) -> GenerationError:
+    """Blame the source only when the machine looks healthy and the source is still there."""
+    if exc.transient:
+        return Transient(f"ffmpeg {exc.reason}", exc.stderr)
+    stderr = exc.stderr
+    for marker in TRANSIENT_MARKERS:
+        if marker in stderr:
+            return Transient(f"ffmpeg: {marker}", stderr)
+    for marker in TOOLING_MARKERS:
+        if marker in stderr:
+            return Transient(f"ffmpeg: {first_error_line(stderr)}", stderr, TOOLING_GIVE_UP)
+    problem = environment_problem(src, video_root)
+    if problem is not None:
+        return Transient(problem, stderr)
+    return Unsupported(f"ffmpeg cannot decode the source: {first_error_line(stderr)}", stderr)
+
+
+def environment_problem(src: Path, video_root: Path, min_free: int | None = None) -> str | None:
+    """A reason to call a failure transient: source unreadable, VIDEO_PATH full or gone."""
+    try:
+        with src.open("rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        return f"source not readable: {exc.strerror or exc}"
+    existing = video_root
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent  # not created yet: the disk it will be made on counts
+    try:
+        if shutil.disk_usage(existing).free < (MIN_FREE_BYTES if min_free is None else min_free):
+            return "VIDEO_PATH is (nearly) full"
+    except OSError as exc:
+        return f"VIDEO_PATH not usable: {exc.strerror or exc}"
+    return None
+
+
+def explain_bad_output(
+    exc: GenerationError, stderr: str, src: Path, video_root: Path
+) -> GenerationError:
+    """ffmpeg exited 0 but its output is incomplete: its HLS muxer ignores write errors
+    (a full disk gives an empty playlist and status 0), so rule out the machine first."""
+    for marker in TRANSIENT_MARKERS:
+        if marker in stderr:
+            return Transient(f"ffmpeg: {marker}", stderr)
+    problem = environment_problem(src, video_root, max(MIN_FREE_BYTES, FULL_AFTER_FAILURE))
+    if problem is not None:
+        return Transient(problem, stderr)
+    return exc
+
+
+# --- the temporary folder and its rename into place -------------------------------------
+
+
+def temp_name(content_hash: str, suffix: str = "") -> str:
+    return f"{layout.TEMP_PREFIX}{content_hash}-{HOST}-{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+
+
+def parse_temp_name(name: str) -> tuple[str, int] | None:
+    """(host, pid) of a temporary entry we named, None for anything else."""
+    if not name.startswith(layout.TEMP_PREFIX):
+        return None
+    rest = name[len(layout.TEMP_PREFIX) :]
+    content_hash, _, owner = rest.partition("-")
+    parts = owner.split(".", 1)[0].split("-")
+    if not layout.is_hash(content_hash) or len(parts) != 3 or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])
+
+
+def make_staging(video_root: Path, content_hash: str) -> Path:
+    """A fresh temporary folder beside the final one; an unwritable VIDEO_PATH is transient."""
+    shard = video_root / content_hash[:2]
+    for attempt in (1, 2):
+        try:
+            shard.mkdir(parents=True, exist_ok=True)
+            staging = shard / temp_name(content_hash)
+            staging.mkdir()
+            return staging
+        except FileNotFoundError:
+            if attempt == 2:  # orphan cleanup removed the empty shard in between: once more
+                raise Transient("VIDEO_PATH vanished while creating a folder") from None
+        except OSError as exc:
+            raise Transient(f"VIDEO_PATH not writable: {exc.strerror or exc}") from exc
+    raise AssertionError("unreachable")
+
+
+def remove_tree(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    elif path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def publish(staging: Path, content_hash: str, video_root: Path) -> Path:
+    """Rename the finished folder into place; an older folder is swapped out, then removed."""
+    final = layout.hash_dir(video_root, content_hash)
+    try:
+        if final.exists() or final.is_symlink():
+            old = final.parent / temp_name(content_hash)
+            os.rename(final, old)
+            os.rename(staging, final)
+            remove_tree(old)
+        else:
+            os.rename(staging, final)
+    except OSError as exc:
+        raise Transient(f"cannot move the result into place: {exc.strerror or exc}") from exc
+    return final
+
+
+def write_sentinel(video_root: Path, content_hash: str, reason: str, details: str = "") -> None:
+    """The hash folder holds only the sentinel: first line the reason, then ffmpeg's words."""
+    staging = make_staging(video_root, content_hash)
+    try:
+        text = reason.strip() + "\n"
+        if details.strip():
+            text += "\n" + details.strip()[-8000:] + "\n"
+        (staging / layout.SENTINEL).write_text(text, encoding="utf-8")
+        publish(staging, content_hash, video_root)
+    except OSError as exc:
+        raise Transient(f"cannot write the sentinel: {exc.strerror or exc}") from exc
+    finally:
+        remove_tree(staging)
+
+
+# --- generation -----------------------------------------------------------------------------
+
+
+def check_playlist(folder: Path) -> None:
+    """A complete VOD playlist whose segments all exist, or Unsupported."""
+    try:
+        text = (folder / layout.PLAYLIST).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise Unsupported("ffmpeg wrote no playlist (no decodable video frames)") from exc
+    except OSError as exc:
+        raise Transient(f"cannot read the new playlist: {exc.strerror or exc}") from exc
+    segments = [line for line in text.splitlines() if line and not line.startswith("#")]
+    if not text.startswith("#EXTM3U"):
+        # ffmpeg always writes the header: a torn file means a write failed, not the source
+        raise Transient("the playlist was not fully written", give_up_after=TOOLING_GIVE_UP)
+    if "#EXT-X-ENDLIST" not in text or not segments:
+        raise Unsupported("ffmpeg wrote an empty playlist (no decodable video frames)")
+    for name in segments:
+        if not layout.is_segment(name) or not (folder / name).is_file():
+            raise Unsupported(f"playlist names a missing segment: {name[:80]!r}")
+
+
+@dataclass(frozen=True)
+class Made:
+    seconds: float
+    preview_error: GenerationError | None  # None: made (or not asked for)
+
+
+def make_hls(
+    src: Path,
+    video_root: Path,
+    content_hash: str,
+    plan: TranscodePlan,
+    options: HlsOptions,
+    timeout: float,
+    control: runner.RunControl | None = None,
+    preview: PreviewPlan | None = None,
+) -> Made:
+    """Playlist + segments (+ preview clip) for one hash, published only when complete."""
+    staging = make_staging(video_root, content_hash)
+    try:
+        try:
+            result = runner.run(hls_argv(src, staging, plan, options), timeout, control)
+        except runner.FfmpegError as exc:
+            raise classify(exc, src, video_root) from exc
+        try:
+            check_playlist(staging)
+        except GenerationError as exc:
+            raise explain_bad_output(exc, result.stderr, src, video_root) from None
+        try:
+            timing.fix_durations(staging, layout.PLAYLIST)
+        except OSError as exc:
+            raise Transient(f"cannot rewrite the playlist: {exc.strerror or exc}") from exc
+        preview_error: GenerationError | None = None
+        if preview is not None:
+            try:
+                make_preview_file(
+                    src, staging / layout.PREVIEW, video_root, preview, options, timeout, control
+                )
+            except Transient as exc:
+                if isinstance(exc.__cause__, runner.FfmpegCancelled):
+                    raise
+                preview_error = exc
+            except Unsupported as exc:
+                preview_error = exc
+        publish(staging, content_hash, video_root)
+        return Made(result.seconds, preview_error)
+    finally:
+        remove_tree(staging)
+
+
+def make_preview_file(
+    src: Path,
+    out: Path,
+    video_root: Path,
+    plan: PreviewPlan,
+    options: HlsOptions,
+    timeout: float,
+    control: runner.RunControl | None = None,
+) -> None:
+    try:
+        result = runner.run(preview_argv(src, out, plan, options), timeout, control)
+    except runner.FfmpegError as exc:
+        out.unlink(missing_ok=True)
+        raise classify(exc, src, video_root) from exc
+    try:
+        empty = out.stat().st_size == 0
+    except FileNotFoundError:
+        empty = True
+    if empty:
+        out.unlink(missing_ok=True)
+        bad = Unsupported("ffmpeg wrote no preview clip (no decodable frames there)")
+        raise explain_bad_output(bad, result.stderr, src, video_root)
+
+
+def make_preview(
+    src: Path,
+    video_root: Path,
+    content_hash: str,
+    plan: PreviewPlan,
+    options: HlsOptions,
+    timeout: float,
+    control: runner.RunControl | None = None,
+) -> None:
+    """A preview for a hash whose playlist already exists: temp file, then atomic replace."""
+    shard = video_root / content_hash[:2]
+    tmp = shard / temp_name(content_hash, ".mp4")
+    try:
+        make_preview_file(src, tmp, video_root, plan, options, timeout, control)
+        os.replace(tmp, layout.preview_path(video_root, content_hash))
+    except OSError as exc:
+        raise Transient(f"cannot write the preview: {exc.strerror or exc}") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+# --- crash leftovers -------------------------------------------------------------------------
+
+
+def _owner_gone(name: str, mtime: float, now: float, max_age: float) -> bool:
+    owner = parse_temp_name(name)
+    if owner is None or owner[0] != HOST:
+        return now - mtime > max_age
+    pid = owner[1]
+    if pid == os.getpid():
+        return True  # called at start, before any job: a previous life of this pid
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return now - mtime > max_age
+
+
+def clean_leftovers(video_root: Path, now: float, max_age: float) -> int:
+    """Remove temporary folders and files of generations that can no longer finish.
+
+    Call it at start, before this process runs any job: an entry named with our own pid
+    then belongs to an earlier life of the same pid (a restarted container) and is dead.
+    Entries of another host are only removed once older than `max_age`.
+    """
+    removed = 0
+    try:
+        shards = [e for e in os.scandir(video_root) if layout.is_shard(e.name)]
+    except OSError:
+        return 0
+    for shard in shards:
+        if not shard.is_dir(follow_symlinks=False):
+            continue
+        try:
+            entries = list(os.scandir(shard.path))
+        except OSError:
+            continue
+        for entry in entries:
+            if not entry.name.startswith(layout.TEMP_PREFIX) or entry.is_symlink():
+                continue
+            try:
+                mtime = entry.stat(follow_symlinks=False).st_mtime
+            except OSError:
+                continue
+            if _owner_gone(entry.name, mtime, now, max_age):
+                remove_tree(Path(entry.path))
+                removed += 1
+    if removed:
+        log.info("event=video_leftovers_removed count=%d", removed)
+    return removed

@@ -1,0 +1,59 @@
+"""Start-up passes (legacy migration, crash leftovers) and the slow orphan-cleanup loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import anyio
+
+from imageserver.context import AppContext
+from imageserver.db.engine import read_only
+from imageserver.scan.context import TickContext
+from imageserver.video import generator, legacy, orphans, stats
+
+log = logging.getLogger("imageserver.video")
+
+_STARTUP_LOCK = threading.Lock()
+STARTUP_FLAG = "video_startup_done"
+
+
+def startup_once(ctx: AppContext) -> None:
+    """Once per process, before its first video job: legacy files and crash leftovers."""
+    with _STARTUP_LOCK:
+        if ctx.services.get(STARTUP_FLAG):
+            return
+        video_root = ctx.settings.resolved_video_path
+        legacy.migrate_legacy(video_root)
+        # Another host's generation older than twice the ffmpeg timeout cannot be alive.
+        generator.clean_leftovers(video_root, time.time(), 2 * ctx.settings.hls_timeout_seconds)
+        ctx.services[STARTUP_FLAG] = True
+
+
+class OrphanLoop:
+    """Every ORPHAN_CLEANUP_INTERVAL_SECONDS, the first cycle one interval after start."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.cycles = 0
+        self.last: orphans.CleanupResult | None = None
+
+    async def run_forever(self) -> None:
+        while True:
+            await anyio.sleep(self.ctx.settings.orphan_cleanup_interval_seconds)
+            self.last = await anyio.to_thread.run_sync(
+                orphans.cleanup_cycle, self.ctx.engine, self.ctx.settings.resolved_video_path
+            )
+            self.cycles += 1
+
+
+def gauges_after_full(ctx: AppContext) -> Callable[[list[TickContext]], None]:
+    """A watcher `after_full` hook refreshing the HLS gauges from the database."""
+
+    def refresh_hls_gauges(_: list[TickContext]) -> None:
+        with read_only(ctx.engine) as conn:
+            stats.refresh(conn)
+
+    return refresh_hls_gauges

@@ -1,0 +1,156 @@
+"""One video job: probe, plan, generate; the outcome as values, never an exception.
+
+Blocking (ffprobe and ffmpeg waits): the queue runs jobs in worker threads and the
+foreground stage runs them in its own small pool. Recording the outcome is the caller's
+business (`service.finish`), in its own short transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from imageserver.media import probe
+from imageserver.scan.artefacts import Outcome
+from imageserver.video import generator, runner
+from imageserver.video.generator import GenerationError, Transient, Unsupported
+from imageserver.video.plan import (
+    HlsOptions,
+    NoVideoStream,
+    plan_hls,
+    plan_preview,
+    source_info,
+)
+
+log = logging.getLogger("imageserver.video")
+
+PREVIEW_KIND = "preview"
+
+
+@dataclass(frozen=True)
+class Job:
+    """Work for one content hash; `source` is one live path holding those bytes."""
+
+    content_hash: str
+    source: Path
+    library: str
+    rel_path: str
+    hls: bool = True
+    preview: bool = True
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job: Job
+    hls: Outcome | None  # None: not asked for, or cancelled
+    preview: Outcome | None
+    mode: str | None = None  # copy | transcode | tonemap
+    seconds: float = 0.0
+    sentinel_written: bool = False
+    cancelled: bool = False
+
+
+def outcome_of(exc: GenerationError) -> Outcome:
+    if isinstance(exc, Unsupported):
+        return Outcome.failed(exc.reason)
+    give_up = exc.give_up_after if isinstance(exc, Transient) else None
+    return Outcome("retry", exc.reason, give_up)
+
+
+def probe_source(src: Path, video_root: Path, timeout: float) -> probe.VideoInfo:
+    """ffprobe facts, with its failures classified like ffmpeg's."""
+    problem = generator.environment_problem(src, video_root)
+    if problem is not None:
+        raise Transient(problem)
+    try:
+        return probe.probe(src, timeout=timeout)
+    except probe.ProbeError as exc:
+        if not exc.permanent:
+            raise Transient(exc.reason) from exc
+        problem = generator.environment_problem(src, video_root)  # vanished meanwhile?
+        if problem is not None:
+            raise Transient(problem) from exc
+        raise Unsupported(f"ffprobe cannot read the source: {exc.reason}") from exc
+
+
+def run_job(
+    job: Job,
+    video_root: Path,
+    options: HlsOptions,
+    timeout: float,
+    control: runner.RunControl | None = None,
+) -> JobResult:
+    """Everything one hash needs, as outcomes for the `hls` and `preview` artefacts."""
+    started = time.monotonic()
+    mode = None
+    try:
+        info = source_info(probe_source(job.source, video_root, min(timeout, 120.0)))
+        try:
+            plan = plan_hls(info, options)
+            preview_plan = plan_preview(info, options)
+        except NoVideoStream as exc:
+            raise Unsupported(f"no video stream: {exc}") from exc
+        mode = plan.mode
+        if job.hls:
+            made = generator.make_hls(
+                job.source,
+                video_root,
+                job.content_hash,
+                plan,
+                options,
+                timeout,
+                control,
+                preview_plan if job.preview else None,
+            )
+            hls: Outcome | None = Outcome.done(plan.mode)
+            preview = None
+            if job.preview:
+                preview = (
+                    Outcome.done() if made.preview_error is None else outcome_of(made.preview_error)
+                )
+        else:
+            generator.make_preview(
+                job.source, video_root, job.content_hash, preview_plan, options, timeout, control
+            )
+            hls, preview = None, Outcome.done()
+    except Unsupported as exc:
+        return _unsupported(job, video_root, exc, mode, time.monotonic() - started)
+    except Transient as exc:
+        if isinstance(exc.__cause__, runner.FfmpegCancelled):
+            return JobResult(job, None, None, mode, time.monotonic() - started, cancelled=True)
+        outcome = outcome_of(exc)
+        return JobResult(
+            job,
+            outcome if job.hls else None,
+            outcome if job.preview else None,
+            mode,
+            time.monotonic() - started,
+        )
+    except Exception as exc:  # a bug for one file must not stop the queue
+        log.exception("event=video_job_crashed path=%r hash=%s", job.rel_path, job.content_hash)
+        outcome = Outcome.unexpected(exc)
+        return JobResult(
+            job,
+            outcome if job.hls else None,
+            outcome if job.preview else None,
+            mode,
+            time.monotonic() - started,
+        )
+    return JobResult(job, hls, preview, mode, time.monotonic() - started)
+
+
+def _unsupported(
+    job: Job, video_root: Path, exc: Unsupported, mode: str | None, seconds: float
+) -> JobResult:
+    """Sentinel first, then the outcome: if the sentinel cannot be written, retry later."""
+    if not job.hls:  # a preview-only failure never marks the playlist unsupported
+        return JobResult(job, None, Outcome.failed(exc.reason), mode, seconds)
+    try:
+        generator.write_sentinel(video_root, job.content_hash, exc.reason, exc.details)
+    except Transient as err:
+        retry = Outcome.retry(err.reason)
+        return JobResult(job, retry, retry if job.preview else None, mode, seconds)
+    preview = Outcome.failed(f"source unsupported: {exc.reason}") if job.preview else None
+    return JobResult(job, Outcome.failed(exc.reason), preview, mode, seconds, True)

@@ -1,0 +1,237 @@
+"""The video drain's rules: what to make next, how an outcome is recorded, disk vs rows.
+
+Backlogs are queries over `artefacts` (kinds `hls` and `preview`, keyed by content hash),
+so a restart loses nothing. Before any ffmpeg run the disk is consulted: an existing,
+fresh playlist or a sentinel settles the row without work (the queue's dedup). On full
+scans `reconcile` makes the rows agree with the disk again (a folder deleted by hand is
+made again; a source edited after its playlist was made is re-transcoded).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, RowMapping, and_, select
+
+from imageserver.db.tables import artefacts as artefacts_table
+from imageserver.db.tables import libraries, media
+from imageserver.scan import artefacts
+from imageserver.scan.artefacts import HLS_KIND, Outcome
+from imageserver.telemetry.metrics import DRAIN_DONE, DRAIN_FAILED, TRANSCODE_SECONDS, TRANSCODES
+from imageserver.video import generator
+from imageserver.video.jobs import PREVIEW_KIND, Job, JobResult
+from imageserver.video.state import inspect, needs_generation, source_mtime
+
+log = logging.getLogger("imageserver.video")
+
+VIDEO_KINDS = ("video",)
+
+
+def _job(row: RowMapping, hls: bool, preview: bool, library: str) -> Job:
+    return Job(
+        content_hash=row["content_hash"],
+        source=Path(row["root_path"]) / row["rel_path"],
+        library=library,
+        rel_path=row["rel_path"],
+        hls=hls,
+        preview=preview,
+    )
+
+
+@dataclass
+class Collected:
+    jobs: list[Job]
+    settled: int  # rows settled from what is on disk, without running ffmpeg
+
+
+def collect(
+    conn: Connection,
+    video_root: Path,
+    library_id: int,
+    library: str,
+    now: float,
+    limit: int,
+    exclude: Iterable[str] = (),
+) -> Collected:
+    """Up to `limit` jobs for hashes still waiting (hls or preview), deduplicated on disk."""
+    skip = set(exclude)
+    fetch = limit + len(skip)
+    hls_rows = artefacts.pending(conn, HLS_KIND, VIDEO_KINDS, now, fetch, library_id)
+    preview_rows = artefacts.pending(conn, PREVIEW_KIND, VIDEO_KINDS, now, fetch, library_id)
+    wanted: dict[str, tuple[RowMapping, bool, bool]] = {}
+    for row in hls_rows:
+        wanted[row["content_hash"]] = (row, True, False)
+    for row in preview_rows:
+        prev = wanted.get(row["content_hash"])
+        wanted[row["content_hash"]] = (prev[0] if prev else row, bool(prev), True)
+    out = Collected([], 0)
+    for digest, (row, need_hls, need_preview) in wanted.items():
+        if digest in skip:
+            continue
+        if len(out.jobs) >= limit:
+            break
+        job = _job(row, need_hls, need_preview, library)
+        settled = settle_from_disk(conn, video_root, job, now)
+        out.settled += settled.settled
+        if settled.job is not None:
+            out.jobs.append(settled.job)
+    return out
+
+
+@dataclass
+class _Settled:
+    job: Job | None
+    settled: int
+
+
+def settle_from_disk(conn: Connection, video_root: Path, job: Job, now: float) -> _Settled:
+    """Record what the disk already shows; return the job for whatever is left to make."""
+    disk = inspect(video_root, job.content_hash)
+    count = 0
+    need_hls, need_preview = job.hls, job.preview
+    if need_hls:
+        if disk.sentinel is not None:
+            artefacts.record(conn, job.content_hash, HLS_KIND, Outcome.failed(disk.sentinel), now)
+            if need_preview:
+                reason = f"source unsupported: {disk.sentinel}"
+                artefacts.record(conn, job.content_hash, PREVIEW_KIND, Outcome.failed(reason), now)
+            return _Settled(None, 1)
+        if disk.has_playlist and not needs_generation(
+            disk.playlist_mtime, source_mtime(job.source)
+        ):
+            artefacts.record(conn, job.content_hash, HLS_KIND, Outcome.done("found on disk"), now)
+            need_hls, count = False, 1
+        elif need_hls:
+            need_preview = True  # a new folder replaces the old one: remake its preview too
+    if not need_hls and need_preview:
+        hls_state = artefacts.get(conn, job.content_hash, HLS_KIND)
+        if disk.preview and disk.has_playlist:
+            artefacts.record(conn, job.content_hash, PREVIEW_KIND, Outcome.done("found"), now)
+            return _Settled(None, count + 1)
+        if hls_state is not None and hls_state["status"] == "failed":
+            reason = f"source unsupported: {hls_state['detail']}"
+            artefacts.record(conn, job.content_hash, PREVIEW_KIND, Outcome.failed(reason), now)
+            return _Settled(None, count + 1)
+        if not disk.has_playlist:
+            return _Settled(None, count)  # the playlist comes first (it is retrying)
+    if not need_hls and not need_preview:
+        return _Settled(None, count)
+    return _Settled(
+        Job(job.content_hash, job.source, job.library, job.rel_path, need_hls, need_preview),
+        count,
+    )
+
+
+def finish(engine: Engine, video_root: Path, result: JobResult, now: float) -> None:
+    """Record both outcomes in one transaction; a give-up writes the sentinel first."""
+    if result.cancelled:
+        return  # stopped by shutdown: still pending, picked up again after the restart
+    job = result.job
+    hls = result.hls
+    with engine.begin() as conn:
+        if hls is not None:
+            if hls.status == "retry" and hls.give_up_after and not result.sentinel_written:
+                previous = artefacts.get(conn, job.content_hash, HLS_KIND)
+                attempts = (previous["attempts"] if previous else 0) + 1
+                if attempts >= hls.give_up_after:
+                    _give_up(video_root, job, hls)
+            artefacts.record(conn, job.content_hash, HLS_KIND, hls, now)
+        if result.preview is not None:
+            artefacts.record(conn, job.content_hash, PREVIEW_KIND, result.preview, now)
+    _count(result)
+
+
+def _give_up(video_root: Path, job: Job, outcome: Outcome) -> None:
+    try:
+        generator.write_sentinel(video_root, job.content_hash, f"gave up: {outcome.detail}")
+    except generator.Transient as exc:
+        log.warning("event=sentinel_write_failed hash=%s reason=%r", job.content_hash, exc.reason)
+
+
+def _count(result: JobResult) -> None:
+    job, hls = result.job, result.hls
+    kind = "hls" if job.hls else "preview"
+    main = hls if job.hls else result.preview
+    if main is None:
+        return
+    label = {"done": "ok", "failed": "unsupported"}.get(main.status, "transient")
+    TRANSCODES.labels(kind, label).inc()
+    TRANSCODE_SECONDS.labels(kind).observe(result.seconds)
+    if main.status == "done":
+        DRAIN_DONE.labels("hls").inc()
+    else:
+        DRAIN_FAILED.labels("hls", str(main.status == "failed").lower()).inc()
+    level = logging.INFO if main.status != "retry" else logging.WARNING
+    log.log(
+        level,
+        "event=video_job library=%s path=%r hash=%s kind=%s mode=%s status=%s seconds=%.2f "
+        "reason=%r preview=%s",
+        job.library,
+        job.rel_path,
+        job.content_hash[:12],
+        kind,
+        result.mode,
+        main.status,
+        result.seconds,
+        main.detail,
+        result.preview.status if result.preview else "-",
+    )
+
+
+# --- disk vs rows ------------------------------------------------------------------------------
+
+
+def reconcile(conn: Connection, video_root: Path, library_id: int) -> int:
+    """Forget settled rows the disk contradicts, so the next collect re-derives them."""
+    a_hls = artefacts_table.alias("a_hls")
+    a_prev = artefacts_table.alias("a_prev")
+    firsts = (
+        select(media.c.content_hash, media.c.rel_path, libraries.c.root_path)
+        .select_from(media.join(libraries, libraries.c.id == media.c.library_id))
+        .where(
+            media.c.library_id == library_id,
+            media.c.kind.in_(VIDEO_KINDS),
+            media.c.retired_at.is_(None),
+            media.c.content_hash.is_not(None),
+        )
+        .subquery()
+    )
+    query = (
+        select(firsts, a_hls.c.status.label("hls"), a_prev.c.status.label("preview"))
+        .select_from(
+            firsts.outerjoin(
+                a_hls,
+                and_(a_hls.c.content_hash == firsts.c.content_hash, a_hls.c.kind == HLS_KIND),
+            ).outerjoin(
+                a_prev,
+                and_(a_prev.c.content_hash == firsts.c.content_hash, a_prev.c.kind == PREVIEW_KIND),
+            )
+        )
+        .where((a_hls.c.status.in_(("done", "failed"))) | (a_prev.c.status == "done"))
+    )
+    forgotten = 0
+    seen: set[str] = set()
+    for row in conn.execute(query).mappings():
+        digest = row["content_hash"]
+        if digest in seen:
+            continue
+        seen.add(digest)
+        disk = inspect(video_root, digest)
+        src = Path(row["root_path"]) / row["rel_path"]
+        stale_hls = (
+            row["hls"] == "done"
+            and (not disk.has_playlist or needs_generation(disk.playlist_mtime, source_mtime(src)))
+        ) or (row["hls"] == "failed" and disk.sentinel is None)
+        if stale_hls:
+            artefacts.forget(conn, digest, HLS_KIND)
+            artefacts.forget(conn, digest, PREVIEW_KIND)
+            forgotten += 1
+        elif row["preview"] == "done" and not disk.preview:
+            artefacts.forget(conn, digest, PREVIEW_KIND)
+            forgotten += 1
+    if forgotten:
+        log.info("event=video_reconciled library_id=%d forgotten=%d", library_id, forgotten)
+    return forgotten

@@ -1,0 +1,177 @@
+"""HLS coverage per library and across libraries, deduplicated by content hash.
+
+One pass over the live videos groups them by content hash, noting the set of libraries
+each hash appears in and its `hls` state (one artefact lookup per distinct hash), then
+groups those by library set: a handful of rows. Per-library and aggregate counts both
+come from them in Python (a hash in two libraries counts in each, and once in the
+aggregate). A second, indexed query counts hashless rows. With the covering index
+`ix_media_kind_live_hash` this stays well under 200 ms at 100k videos on both databases.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    select,
+)
+
+from imageserver.db.tables import artefacts, libraries, media
+from imageserver.scan.artefacts import HLS_KIND
+from imageserver.telemetry.metrics import (
+    HLS_PENDING,
+    HLS_TOTAL,
+    HLS_UNSUPPORTED,
+    HLS_WITH_PLAYLIST,
+)
+
+
+@dataclass(frozen=True)
+class HlsCounts:
+    total: int = 0  # live videos with a content hash (distinct hashes)
+    with_playlist: int = 0
+    pending: int = 0  # neither made nor unsupported: waiting, queued, running, retrying
+    unsupported: int = 0
+    hashless_videos: int = 0  # live video rows not hashed yet (rows, not hashes)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LibraryCounts:
+    library_id: int
+    library: str
+    counts: HlsCounts
+
+
+@dataclass(frozen=True)
+class HlsStats:
+    libraries: list[LibraryCounts]
+    aggregate: HlsCounts
+
+
+def _library_set(conn: Connection) -> ColumnElement[Any]:
+    """The distinct library ids of a hash as one comma-separated string (dialect-specific)."""
+    if conn.dialect.name == "postgresql":
+        return func.string_agg(distinct(cast(media.c.library_id, String)), literal(","))
+    return func.group_concat(distinct(media.c.library_id))
+
+
+def _live_videos(*extra: ColumnElement[bool]) -> list[ColumnElement[bool]]:
+    return [media.c.kind == "video", media.c.retired_at.is_(None), *extra]
+
+
+def _by_library_set(conn: Connection, library_id: int | None) -> list[Any]:
+    where = _live_videos(media.c.content_hash.is_not(None))
+    if library_id is not None:
+        where.append(media.c.library_id == library_id)
+    per_hash = (
+        select(media.c.content_hash, _library_set(conn).label("libs"))
+        .where(*where)
+        .group_by(media.c.content_hash)
+        .subquery()
+    )
+    a = artefacts.alias("a")
+    status = a.c.status
+    query = (
+        select(
+            per_hash.c.libs,
+            func.count(),
+            func.coalesce(func.sum(case((status == "done", 1), else_=0)), 0),
+            func.coalesce(func.sum(case((status == "failed", 1), else_=0)), 0),
+        )
+        .select_from(
+            per_hash.outerjoin(
+                a, and_(a.c.content_hash == per_hash.c.content_hash, a.c.kind == HLS_KIND)
+            )
+        )
+        .group_by(per_hash.c.libs)
+    )
+    return list(conn.execute(query))
+
+
+def _hashless(conn: Connection, library_id: int | None) -> dict[int, int]:
+    where = _live_videos(media.c.content_hash.is_(None))
+    if library_id is not None:
+        where.append(media.c.library_id == library_id)
+    query = select(media.c.library_id, func.count()).where(*where).group_by(media.c.library_id)
+    return {int(r[0]): int(r[1]) for r in conn.execute(query)}
+
+
+def _counts(total: int, ready: int, failed: int, hashless: int) -> HlsCounts:
+    return HlsCounts(
+        total=total,
+        with_playlist=ready,
+        pending=max(0, total - ready - failed),
+        unsupported=failed,
+        hashless_videos=hashless,
+    )
+
+
+def _tally(
+    conn: Connection, library_id: int | None = None
+) -> tuple[dict[int, HlsCounts], HlsCounts]:
+    per: dict[int, Counter[str]] = {}
+    agg: Counter[str] = Counter()
+    for libs, total, ready, failed in _by_library_set(conn, library_id):
+        numbers = {"total": int(total), "ready": int(ready), "failed": int(failed)}
+        agg.update(numbers)
+        for lib in {int(x) for x in str(libs).split(",") if x}:
+            per.setdefault(lib, Counter()).update(numbers)
+    hashless = _hashless(conn, library_id)
+    ids = set(per) | set(hashless)
+    by_library = {
+        i: _counts(
+            per.get(i, Counter())["total"],
+            per.get(i, Counter())["ready"],
+            per.get(i, Counter())["failed"],
+            hashless.get(i, 0),
+        )
+        for i in ids
+    }
+    aggregate = _counts(agg["total"], agg["ready"], agg["failed"], sum(hashless.values()))
+    return by_library, aggregate
+
+
+def compute(conn: Connection) -> HlsStats:
+    """Every library (zeros included) plus the cross-library aggregate."""
+    per, aggregate = _tally(conn)
+    names = select(libraries.c.id, libraries.c.name).order_by(libraries.c.id)
+    return HlsStats(
+        libraries=[
+            LibraryCounts(r.id, r.name, per.get(r.id, HlsCounts())) for r in conn.execute(names)
+        ],
+        aggregate=aggregate,
+    )
+
+
+def for_library(conn: Connection, library_id: int) -> HlsCounts:
+    per, _ = _tally(conn, library_id)
+    return per.get(library_id, HlsCounts())
+
+
+def publish_gauges(stats: HlsStats) -> None:
+    for lib in stats.libraries:
+        HLS_TOTAL.labels(lib.library).set(lib.counts.total)
+        HLS_WITH_PLAYLIST.labels(lib.library).set(lib.counts.with_playlist)
+        HLS_PENDING.labels(lib.library).set(lib.counts.pending)
+        HLS_UNSUPPORTED.labels(lib.library).set(lib.counts.unsupported)
+
+
+def refresh(conn: Connection) -> HlsStats:
+    """Compute and publish as gauges (end of every full scan, every /hls/stats call)."""
+    stats = compute(conn)
+    publish_gauges(stats)
+    return stats
