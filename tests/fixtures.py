@@ -102,8 +102,25 @@ def make_video(
     argv += ["-c:v", codec, "-pix_fmt", "yuv420p"]
     if audio:
         argv += ["-c:a", "aac", "-shortest"]
-    if rotate is not None:
-        argv += ["-metadata:s:v:0", f"rotate={rotate}"]
-    argv += [*(extra or []), str(path)]
+    encoded = path if rotate is None else path.with_name(f".unrotated-{path.name}")
+    argv += [*(extra or []), str(encoded)]
     subprocess.run(argv, check=True, timeout=120)
+    if rotate is not None:
+        # ffmpeg 5.1 writes the display matrix for a `rotate` tag only when stream-copying.
+        remux = [
+            ffmpeg,
+            "-nostdin",
+            "-y",
+            "-loglevel",
+            "error",
+            "-i",
+            str(encoded),
+            "-c",
+            "copy",
+            "-metadata:s:v:0",
+            f"rotate={rotate}",
+            str(path),
+        ]
+        subprocess.run(remux, check=True, timeout=120)
+        encoded.unlink()
     return path

@@ -48,12 +48,11 @@ def _decode_errors() -> tuple[type[BaseException], ...]:
 
 
 def _register_heif() -> None:
-    try:
-        import pillow_heif
+    # Through decode: a plain `import pillow_heif` after pyvips binds Debian's libheif and
+    # crashes on the first HEIC (see media/decode.py).
+    from imageserver.media.decode import pillow_heif_module
 
-        pillow_heif.register_heif_opener()
-    except ImportError:  # pragma: no cover - optional at run time
-        pass
+    pillow_heif_module().register_heif_opener()
 
 
 def _to_pixels(image: Any, max_side: int) -> Pixels:
