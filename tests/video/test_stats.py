@@ -106,3 +106,37 @@ def test_counts_dedup_by_hash_per_library_and_across(ctx: AppContext, tmp_path: 
     assert HLS_WITH_PLAYLIST.labels("b")._value.get() == 1
     assert HLS_PENDING.labels("a")._value.get() == 2
     assert HLS_UNSUPPORTED.labels("a")._value.get() == 1
+
+
+def test_large_library_ids_use_the_general_path(ctx: AppContext, tmp_path: Path) -> None:
+    """PostgreSQL folds library ids into a bitmask while they fit; past 62 it falls back."""
+    from sqlalchemy import insert as sa_insert
+
+    from imageserver.db.tables import libraries
+
+    now = ctx.clock()
+    with ctx.engine.begin() as conn:
+        for library_id in (3, 70):
+            conn.execute(
+                sa_insert(libraries).values(
+                    id=library_id,
+                    name=f"l{library_id}",
+                    root_path=str(tmp_path / str(library_id)),
+                    enabled=True,
+                    excluded_dirs=[],
+                    created_at=now,
+                    updated_at=now,
+                    health="unknown",
+                )
+            )
+        insert_media(conn, 3, "a.mp4", h(1))
+        insert_media(conn, 70, "a.mp4", h(1))
+        insert_media(conn, 70, "b.mp4", h(2))
+        artefacts.record(conn, h(2), HLS_KIND, Outcome.done(), now)
+    with ctx.engine.connect() as conn:
+        result = stats.compute(conn)
+    by_id = {lib.library_id: lib.counts for lib in result.libraries}
+    assert by_id[3] == stats.HlsCounts(total=1, pending=1)
+    assert by_id[70] == stats.HlsCounts(total=2, with_playlist=1, pending=1)
+    assert result.aggregate == stats.HlsCounts(total=2, with_playlist=1, pending=1)
+    assert stats._library_ids(0b1010) == {1, 3} and stats._library_ids("3,70") == {3, 70}

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 NAMING = {
@@ -148,8 +149,16 @@ media = Table(
     Index("ix_media_content_hash", "content_hash"),
     Index("ix_media_folder", "library_id", "folder"),
     Index("ix_media_meta_status", "meta_status"),
-    # Covers the per-hash video queries (/hls/stats, the video backlog) without table reads.
-    Index("ix_media_kind_live_hash", "kind", "retired_at", "content_hash", "library_id"),
+    # Live videos by hash, covering: /hls/stats groups by hash without reading the table.
+    Index(
+        "ix_media_video_live",
+        "content_hash",
+        "library_id",
+        "kind",
+        "retired_at",
+        sqlite_where=text("kind = 'video' AND retired_at IS NULL"),
+        postgresql_where=text("kind = 'video' AND retired_at IS NULL"),
+    ),
 )
 
 # State of every hash-keyed derivation (thumbnails, playlists, previews, faces, embeddings):
