@@ -103,3 +103,12 @@ def test_readme_table_is_generated_from_settings() -> None:
     assert match.group(1).strip() == config_table_markdown().strip(), (
         "README configuration table is out of date: run `imageserver config-table`"
     )
+
+
+def test_empty_values_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CLIP_MODEL_PATH", "VIDEO_PATH", "DATABASE_URL", "JWT_SECRET"):
+        monkeypatch.setenv(f"IMAGESERVER_{name}", "")
+    s = Settings(_env_file=None)
+    assert s.clip_model_path is None and s.video_path is None
+    assert s.database_url is None and s.jwt_secret is None
+    assert s.resolved_video_path == s.data_dir / "video"

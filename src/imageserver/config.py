@@ -231,6 +231,15 @@ class Settings(BaseSettings):
         default=2, ge=1, description="Similar unassigned faces needed to create a person."
     )
 
+    @field_validator(
+        "database_url", "video_path", "clip_model_path", "jwt_secret", "admin_password",
+        "clip_remote_secret", mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`IMAGESERVER_X=` (empty) means "not set", never the current folder or ''."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("libraries", mode="before")
     @classmethod
     def _parse_libraries(cls, value: object) -> object:
