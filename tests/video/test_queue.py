@@ -131,7 +131,9 @@ def test_background_loops_make_playlists_and_refresh_gauges(
     with TestClient(create_app(ctx)) as client:
         auth = {"Authorization": f"Bearer {login(client)}"}
         add_library(client, auth, root)
-        ctx.services["watcher"].wake()
+        wake = ctx.services["watcher"].wake
+        assert client.portal is not None
+        client.portal.call(wake)  # on the event loop's thread: anyio events are not thread-safe
 
         def all_done() -> bool:
             with ctx.engine.connect() as conn:
@@ -146,7 +148,7 @@ def test_background_loops_make_playlists_and_refresh_gauges(
         assert not legacy.exists()  # the one-shot legacy migration ran at start
         # a full scan refreshes the gauges through the watcher's after_full hook
         ctx.services["watcher"].last_full_at = None
-        ctx.services["watcher"].wake()
+        client.portal.call(wake)
         assert wait_for(lambda: HLS_WITH_PLAYLIST.labels("lib")._value.get() == 3, 30)
         stats = client.get("/hls/stats", headers=auth).json()
         assert stats["aggregate"]["with_playlist"] == 3
