@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection
 
@@ -15,6 +15,7 @@ from imageserver.auth import tokens
 from imageserver.context import AppContext
 from imageserver.db.engine import read_only
 from imageserver.errors import Unauthorized
+from imageserver.inputs import MAX_ID
 
 
 def get_ctx(request: Request) -> AppContext:
@@ -36,6 +37,9 @@ def write_conn(ctx: Ctx) -> Iterator[Connection]:
     with ctx.engine.begin() as conn:
         yield conn
 
+
+# An id in a route's path: bounded, so an oversized number is a 422, never a driver error.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 ReadConn = Annotated[Connection, Depends(read_conn)]
 WriteConn = Annotated[Connection, Depends(write_conn)]

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("imageserver.errors")
@@ -91,6 +92,73 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
+# --- the error body in the OpenAPI document ---------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """What every error response carries (and nothing else: no stack trace)."""
+
+    error: ErrorDetail
+
+
+ERROR_REF = "#/components/schemas/ErrorBody"
+_ERROR_DESCRIPTIONS = {
+    304: "not modified (If-None-Match matched the ETag)",
+    400: "malformed request body",
+    401: "missing, malformed, expired or revoked token",
+    403: "the token does not grant this resource",
+    404: "not found",
+    409: "conflicts with an existing resource",
+    416: "the Range cannot be satisfied",
+    422: "invalid request",
+    429: "too many failed logins; see Retry-After",
+    503: "temporarily unavailable",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entries documenting these statuses with the uniform error body."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        entry: dict[str, Any] = {"description": _ERROR_DESCRIPTIONS[code]}
+        if code != 304:
+            entry["content"] = {"application/json": {"schema": {"$ref": ERROR_REF}}}
+        out[code] = entry
+    return out
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make the OpenAPI document describe the errors the handlers below really send.
+
+    FastAPI documents its own `{"detail": [...]}` body for 422, which this server never
+    sends; every operation gets `ErrorBody` instead. Operations guarded by the bearer
+    scheme document 401, operations with a body 400 (an unparsable body): both derived
+    from the document itself, so a new route is covered without remembering to.
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(body.pop("$defs", {}))
+    components["ErrorBody"] = body
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    generic = error_responses(400, 401, 422)
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            if "422" in responses or operation.get("parameters") or "requestBody" in operation:
+                responses["422"] = generic[422]
+            if operation.get("security"):
+                responses.setdefault("401", generic[401])
+            if "requestBody" in operation:
+                responses.setdefault("400", generic[400])
+    return schema
+
+
 _STATUS_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -115,7 +183,15 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the one mapping from exceptions to responses."""
+    """Register the one mapping from exceptions to responses (and document it)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(ImageServerError)
     async def _domain(_: Request, exc: ImageServerError) -> JSONResponse:

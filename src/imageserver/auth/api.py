@@ -7,10 +7,12 @@ from pydantic import BaseModel, Field
 
 from imageserver.auth import service, tokens
 from imageserver.deps import Ctx, ReadConn, User, current_user
+from imageserver.errors import error_responses
+from imageserver.inputs import PRINTABLE
 
 
 class LoginRequest(BaseModel):
-    username: str = Field(min_length=1, max_length=150)
+    username: str = Field(min_length=1, max_length=150, pattern=PRINTABLE)
     password: str = Field(min_length=1, max_length=1024)
 
 
@@ -30,7 +32,7 @@ public = APIRouter(tags=["auth"])
 router = APIRouter(tags=["auth"], dependencies=[Depends(current_user)])
 
 
-@public.post("/auth/login", response_model=TokenResponse)
+@public.post("/auth/login", response_model=TokenResponse, responses=error_responses(401, 429))
 def login(body: LoginRequest, ctx: Ctx, conn: ReadConn) -> TokenResponse:
     now = ctx.clock()
     user_id = service.authenticate(conn, ctx.throttle, body.username, body.password, now)

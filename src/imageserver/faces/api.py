@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 from sqlalchemy import Connection, RowMapping
 
-from imageserver.deps import Ctx, ReadConn, WriteConn, current_user
-from imageserver.errors import NotFound
+from imageserver.deps import Ctx, IdPath, ReadConn, WriteConn, current_user
+from imageserver.errors import NotFound, error_responses
 from imageserver.faces import crops, repo, service, stats
 from imageserver.faces.schemas import (
     Face,
@@ -37,6 +37,8 @@ from imageserver.scan.artefacts import FACES_KIND
 router = APIRouter(tags=["faces"], dependencies=[Depends(current_user)])
 
 IMMUTABLE = "private, max-age=31536000, immutable"
+NOT_FOUND = error_responses(404)
+CROP_RESPONSES = error_responses(304, 404)
 
 
 @router.get("/people", response_model=PeoplePage)
@@ -60,9 +62,9 @@ def _detail(conn: Connection, person: RowMapping, limit: int, offset: int) -> Pe
     )
 
 
-@router.get("/people/{person_id}", response_model=PersonDetail)
+@router.get("/people/{person_id}", response_model=PersonDetail, responses=NOT_FOUND)
 def get_person(
-    person_id: int,
+    person_id: IdPath,
     conn: ReadConn,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -70,25 +72,25 @@ def get_person(
     return _detail(conn, service.person_or_404(conn, person_id), limit, offset)
 
 
-@router.patch("/people/{person_id}", response_model=Person)
-def patch_person(person_id: int, body: PersonPatch, ctx: Ctx, conn: WriteConn) -> Person:
+@router.patch("/people/{person_id}", response_model=Person, responses=NOT_FOUND)
+def patch_person(person_id: IdPath, body: PersonPatch, ctx: Ctx, conn: WriteConn) -> Person:
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     return person_out(service.update_person(conn, person_id, changes, ctx.clock()))
 
 
-@router.post("/people/{person_id}/merge", response_model=Person)
-def merge_people(person_id: int, body: MergeRequest, ctx: Ctx, conn: WriteConn) -> Person:
+@router.post("/people/{person_id}/merge", response_model=Person, responses=NOT_FOUND)
+def merge_people(person_id: IdPath, body: MergeRequest, ctx: Ctx, conn: WriteConn) -> Person:
     return person_out(service.merge(conn, person_id, body.ids, ctx.clock()))
 
 
-@router.delete("/people/{person_id}/faces/{face_id}", status_code=204)
-def unassign_face(person_id: int, face_id: int, ctx: Ctx, conn: WriteConn) -> Response:
+@router.delete("/people/{person_id}/faces/{face_id}", status_code=204, responses=NOT_FOUND)
+def unassign_face(person_id: IdPath, face_id: IdPath, ctx: Ctx, conn: WriteConn) -> Response:
     service.unassign(conn, person_id, face_id, ctx.clock())
     return Response(status_code=204)
 
 
-@router.get("/people/{person_id}/cover", response_class=FileResponse)
-def person_cover(person_id: int, request: Request, ctx: Ctx, conn: ReadConn) -> Response:
+@router.get("/people/{person_id}/cover", response_class=FileResponse, responses=CROP_RESPONSES)
+def person_cover(person_id: IdPath, request: Request, ctx: Ctx, conn: ReadConn) -> Response:
     person = service.person_or_404(conn, person_id)
     if person["cover_face_id"] is None:
         raise NotFound(f"person {person_id} has no cover face")
@@ -97,8 +99,8 @@ def person_cover(person_id: int, request: Request, ctx: Ctx, conn: ReadConn) -> 
     return _crop_response(ctx, request, face, "private, no-cache")
 
 
-@router.get("/media/{media_id}/faces", response_model=MediaFaces)
-def media_faces(media_id: int, conn: ReadConn) -> MediaFaces:
+@router.get("/media/{media_id}/faces", response_model=MediaFaces, responses=NOT_FOUND)
+def media_faces(media_id: IdPath, conn: ReadConn) -> MediaFaces:
     row = media_repo.get(conn, media_id)
     if row is None or row["retired_at"] is not None:
         raise NotFound(f"media {media_id} not found")
@@ -129,19 +131,19 @@ def _named_face_or_404(conn: Connection, face_id: int) -> RowMapping:
     return face
 
 
-@router.get("/faces/{face_id}", response_model=Face)
-def get_face(face_id: int, conn: ReadConn) -> Face:
+@router.get("/faces/{face_id}", response_model=Face, responses=NOT_FOUND)
+def get_face(face_id: IdPath, conn: ReadConn) -> Face:
     return face_out(_named_face_or_404(conn, face_id))
 
 
-@router.patch("/faces/{face_id}", response_model=Face)
-def patch_face(face_id: int, body: FacePatch, ctx: Ctx, conn: WriteConn) -> Face:
+@router.patch("/faces/{face_id}", response_model=Face, responses=NOT_FOUND)
+def patch_face(face_id: IdPath, body: FacePatch, ctx: Ctx, conn: WriteConn) -> Face:
     service.assign_face(conn, face_id, body.person_id, ctx.clock())
     return face_out(_named_face_or_404(conn, face_id))
 
 
-@router.get("/faces/{face_id}/crop", response_class=FileResponse)
-def face_crop(face_id: int, request: Request, ctx: Ctx, conn: ReadConn) -> Response:
+@router.get("/faces/{face_id}/crop", response_class=FileResponse, responses=CROP_RESPONSES)
+def face_crop(face_id: IdPath, request: Request, ctx: Ctx, conn: ReadConn) -> Response:
     return _crop_response(ctx, request, service.face_or_404(conn, face_id), IMMUTABLE)
 
 

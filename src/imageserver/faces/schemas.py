@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from imageserver.faces.stats import Counts
+from imageserver.inputs import PRINTABLE, DbId
 
 
 class FaceBox(BaseModel):
@@ -69,21 +70,21 @@ class PersonPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200, pattern=PRINTABLE)
     hidden: bool | None = None
-    cover_face_id: int | None = None
+    cover_face_id: DbId | None = None
 
 
 class MergeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[int] = Field(min_length=1, max_length=1000, description="people merged into this")
+    ids: list[DbId] = Field(min_length=1, max_length=1000, description="people merged into this")
 
 
 class FacePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    person_id: int | None = Field(description="a person id, or null to reject the face")
+    person_id: DbId | None = Field(description="a person id, or null to reject the face")
 
 
 class StatsRow(BaseModel):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
-from imageserver.deps import Ctx, ReadConn, WriteConn, current_user
+from imageserver.deps import Ctx, IdPath, ReadConn, WriteConn, current_user
+from imageserver.errors import error_responses
 from imageserver.libraries import repo, service
 from imageserver.libraries.schemas import LibraryCreate, LibraryOut, LibraryPatch
 
@@ -16,27 +17,31 @@ def list_libraries(conn: ReadConn) -> list[LibraryOut]:
     return [service.to_out(row) for row in repo.list_all(conn)]
 
 
-@router.get("/libraries/{library_id}", response_model=LibraryOut)
-def get_library(library_id: int, conn: ReadConn) -> LibraryOut:
+@router.get("/libraries/{library_id}", response_model=LibraryOut, responses=error_responses(404))
+def get_library(library_id: IdPath, conn: ReadConn) -> LibraryOut:
     return service.to_out(service.get(conn, library_id))
 
 
-@router.post("/libraries", response_model=LibraryOut, status_code=201)
+@router.post(
+    "/libraries", response_model=LibraryOut, status_code=201, responses=error_responses(409)
+)
 def create_library(body: LibraryCreate, ctx: Ctx, conn: WriteConn) -> LibraryOut:
     library_id = service.create(conn, body, ctx.settings.owned_dirs(), ctx.clock())
     ctx.registry.invalidate()
     return service.to_out(service.get(conn, library_id))
 
 
-@router.patch("/libraries/{library_id}", response_model=LibraryOut)
-def patch_library(library_id: int, body: LibraryPatch, ctx: Ctx, conn: WriteConn) -> LibraryOut:
+@router.patch(
+    "/libraries/{library_id}", response_model=LibraryOut, responses=error_responses(404, 409)
+)
+def patch_library(library_id: IdPath, body: LibraryPatch, ctx: Ctx, conn: WriteConn) -> LibraryOut:
     service.patch(conn, library_id, body, ctx.clock())
     ctx.registry.invalidate()
     return service.to_out(service.get(conn, library_id))
 
 
-@router.delete("/libraries/{library_id}", status_code=204)
-def delete_library(library_id: int, ctx: Ctx, conn: WriteConn) -> Response:
+@router.delete("/libraries/{library_id}", status_code=204, responses=error_responses(404))
+def delete_library(library_id: IdPath, ctx: Ctx, conn: WriteConn) -> Response:
     service.remove(conn, library_id)
     ctx.registry.invalidate()
     return Response(status_code=204)

@@ -11,8 +11,9 @@ from fastapi.responses import FileResponse
 from sqlalchemy import Connection, RowMapping, select
 
 from imageserver.db.tables import libraries, media
-from imageserver.deps import Ctx, ReadConn, current_user
-from imageserver.errors import LibraryStale, NotFound, Unsupported
+from imageserver.deps import Ctx, IdPath, ReadConn, current_user
+from imageserver.errors import LibraryStale, NotFound, Unsupported, error_responses
+from imageserver.inputs import MAX_ID, PRINTABLE, DbId
 from imageserver.media import query, repo
 from imageserver.media.layout import thumb_path
 from imageserver.media.paths import clean_rel_path, open_file_inside
@@ -35,7 +36,7 @@ IMMUTABLE = "private, max-age=31536000, immutable"
 
 
 def media_filter(
-    library: Annotated[list[int] | None, Query(description="library id (repeatable)")] = None,
+    library: Annotated[list[DbId] | None, Query(description="library id (repeatable)")] = None,
     folder: Annotated[str | None, Query(max_length=4096, description="folder prefix")] = None,
     recursive: bool = True,
     date_from: Annotated[date | datetime | None, Query(alias="from")] = None,
@@ -43,11 +44,12 @@ def media_filter(
         date | datetime | None, Query(alias="to", description="inclusive day")
     ] = None,
     camera: Annotated[
-        str | None, Query(max_length=200, description="make or model contains")
+        str | None,
+        Query(max_length=200, pattern=PRINTABLE, description="make or model contains"),
     ] = None,
     kind: Literal["photo", "video"] | None = None,
     has_gps: bool | None = None,
-    person: Annotated[int | None, Query(description="person id")] = None,
+    person: Annotated[int | None, Query(ge=1, le=MAX_ID, description="person id")] = None,
     include_companions: bool = False,
 ) -> query.MediaFilter:
     return query.MediaFilter(
@@ -99,10 +101,10 @@ def _detail(conn: Connection, row: RowMapping) -> MediaDetail:
     return detail(row, companions, thumb)
 
 
-@router.get("/media/by-path", response_model=MediaDetail)
+@router.get("/media/by-path", response_model=MediaDetail, responses=error_responses(404))
 def media_by_path(
     conn: ReadConn,
-    library: Annotated[int, Query(description="library id")],
+    library: Annotated[int, Query(ge=1, le=MAX_ID, description="library id")],
     path: Annotated[str, Query(max_length=4096, description="library-relative path")],
 ) -> MediaDetail:
     rel = clean_rel_path(path)
@@ -112,8 +114,8 @@ def media_by_path(
     return _detail(conn, row)
 
 
-@router.get("/media/{media_id}", response_model=MediaDetail)
-def get_media(media_id: int, conn: ReadConn) -> MediaDetail:
+@router.get("/media/{media_id}", response_model=MediaDetail, responses=error_responses(404))
+def get_media(media_id: IdPath, conn: ReadConn) -> MediaDetail:
     return _detail(conn, live_row(conn, media_id))
 
 
@@ -129,9 +131,12 @@ def library_root(conn: Connection, library_id: int) -> Path:
 @router.get(
     "/media/{media_id}/original",
     response_class=FileResponse,
-    responses={206: {"description": "partial content (Range)"}},
+    responses={
+        206: {"description": "partial content (Range)"},
+        **error_responses(404, 416, 503),
+    },
 )
-def original(media_id: int, conn: ReadConn) -> FileResponse:
+def original(media_id: IdPath, conn: ReadConn) -> FileResponse:
     row = live_row(conn, media_id)
     root = library_root(conn, row["library_id"])
     if not root.is_dir():
@@ -146,9 +151,13 @@ def original(media_id: int, conn: ReadConn) -> FileResponse:
     )
 
 
-@router.get("/media/{media_id}/thumbnail", response_class=FileResponse)
+@router.get(
+    "/media/{media_id}/thumbnail",
+    response_class=FileResponse,
+    responses=error_responses(304, 404),
+)
 def thumbnail(
-    media_id: int,
+    media_id: IdPath,
     request: Request,
     ctx: Ctx,
     conn: ReadConn,
@@ -182,7 +191,7 @@ def get_timeline(
 @router.get("/duplicates", response_model=DuplicatesPage)
 def duplicates(
     conn: ReadConn,
-    library: Annotated[list[int] | None, Query()] = None,
+    library: Annotated[list[DbId] | None, Query(description="library id (repeatable)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> DuplicatesPage:

@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Literal
 
 from sqlalchemy import (
@@ -44,17 +44,22 @@ class MediaFilter:
 
 
 def as_start(value: date | datetime | None) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
+    """taken_at is a camera's wall clock: a bound's time zone, if any, is dropped."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
     return datetime.combine(value, time.min)
 
 
 def as_end(value: date | datetime | None) -> datetime | None:
     """A date `to` includes that whole day; a datetime is an exclusive bound."""
-    if value is None or isinstance(value, datetime):
-        return value
-    from datetime import timedelta
-
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if value == date.max:
+        return None  # "up to the last day there is": no bound (the next day overflows)
     return datetime.combine(value, time.min) + timedelta(days=1)
 
 

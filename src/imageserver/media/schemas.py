@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 from sqlalchemy import RowMapping
+
+# A camera's wall-clock time: ISO 8601 without an offset, which OpenAPI's "date-time"
+# (RFC 3339, offset required) does not describe.
+LocalDateTime = Annotated[
+    datetime,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$",
+            "description": "local date and time, no time zone (YYYY-MM-DDTHH:MM:SS[.ffffff])",
+        }
+    ),
+]
 
 
 class Gps(BaseModel):
@@ -24,7 +37,7 @@ class MediaSummary(BaseModel):
     name: str
     kind: str = Field(description="photo | video")
     format: str
-    taken_at: datetime = Field(description="camera wall-clock time (no time zone)")
+    taken_at: LocalDateTime = Field(description="camera wall-clock time (no time zone)")
     width: int | None
     height: int | None
     duration: float | None

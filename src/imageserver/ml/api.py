@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from imageserver.deps import Ctx, current_user
+from imageserver.inputs import PRINTABLE
 from imageserver.ml import stats
 
 router = APIRouter(tags=["ml"], dependencies=[Depends(current_user)])
@@ -33,7 +34,8 @@ class MlStats(BaseModel):
 def ml_stats(
     ctx: Ctx,
     model_version: Annotated[
-        str | None, Query(max_length=160, description="default: the loaded model")
+        str | None,
+        Query(max_length=160, pattern=PRINTABLE, description="default: the loaded model"),
     ] = None,
 ) -> MlStats:
     """Counts by content hash (a file at two paths counts once); null model_version when no

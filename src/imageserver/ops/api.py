@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from typing import Literal
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from imageserver.db.engine import read_only
@@ -20,7 +22,16 @@ log = logging.getLogger("imageserver.ops")
 public = APIRouter(tags=["operations"])
 
 
-@public.get("/health")
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, str]
+
+
+@public.get(
+    "/health",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "a check failed"}},
+)
 def health(ctx: Ctx) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
@@ -44,7 +55,7 @@ def health(ctx: Ctx) -> JSONResponse:
     )
 
 
-@public.get("/metrics")
+@public.get("/metrics", response_class=PlainTextResponse)
 def metrics(ctx: Ctx) -> Response:
     refresh = ctx.services.get("metrics_refresh")
     if callable(refresh):

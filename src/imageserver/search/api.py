@@ -6,12 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 
-from imageserver.deps import Ctx, ReadConn, current_user
-from imageserver.errors import Invalid
+from imageserver.deps import Ctx, IdPath, ReadConn, current_user
+from imageserver.errors import Invalid, error_responses
+from imageserver.inputs import PRINTABLE, DbId
 from imageserver.search import service
 from imageserver.search.schemas import SearchResults
 
-router = APIRouter(tags=["search"], dependencies=[Depends(current_user)])
+# 404: an unknown library (or item); 503: no encoder configured or reachable.
+router = APIRouter(
+    tags=["search"],
+    dependencies=[Depends(current_user)],
+    responses=error_responses(404, 503),
+)
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -19,9 +25,14 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="most hits returned")]
 Threshold = Annotated[
     float | None, Query(ge=-1, le=1, description="lowest cosine similarity (default 0.20)")
 ]
-Libraries = Annotated[list[int] | None, Query(description="library id (repeatable)")]
+Libraries = Annotated[list[DbId] | None, Query(description="library id (repeatable)")]
 Version = Annotated[
-    str | None, Query(max_length=160, description="model version (default: the loaded model)")
+    str | None,
+    Query(
+        max_length=160,
+        pattern=PRINTABLE,
+        description="model version (default: the loaded model)",
+    ),
 ]
 
 
@@ -67,7 +78,7 @@ def search_by_image(
 def similar(
     ctx: Ctx,
     conn: ReadConn,
-    media_id: int,
+    media_id: IdPath,
     limit: Limit = 50,
     threshold: Threshold = None,
     library: Libraries = None,

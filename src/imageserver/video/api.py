@@ -22,8 +22,24 @@ from imageserver.auth import repo as users_repo
 from imageserver.auth import tokens
 from imageserver.context import AppContext
 from imageserver.db.tables import libraries
-from imageserver.deps import Ctx, CurrentUser, ReadConn, User, WriteConn, user_from_token
-from imageserver.errors import Forbidden, Invalid, NotFound, Unauthorized, Unsupported
+from imageserver.deps import (
+    Ctx,
+    CurrentUser,
+    IdPath,
+    ReadConn,
+    User,
+    WriteConn,
+    user_from_token,
+)
+from imageserver.errors import (
+    Forbidden,
+    Invalid,
+    NotFound,
+    Unauthorized,
+    Unsupported,
+    error_responses,
+)
+from imageserver.inputs import MAX_ID
 from imageserver.media import repo as media_repo
 from imageserver.media.paths import clean_rel_path
 from imageserver.scan import artefacts
@@ -47,6 +63,9 @@ SEGMENT_TYPE = "video/mp2t"
 PREVIEW_TYPE = "video/mp4"
 IMMUTABLE = "private, max-age=31536000, immutable"
 PLAYLIST_CACHE = "private, max-age=30"
+# Stream routes authorise by header or ?token= themselves (no bearer dependency).
+STREAM_ERRORS = error_responses(401, 403, 404)
+RANGE_ERROR = error_responses(416)
 
 
 # --- authorisation -----------------------------------------------------------------------------
@@ -137,14 +156,22 @@ def serve_preview(ctx: AppContext, content_hash: str) -> FileResponse:
     return FileResponse(path, media_type=PREVIEW_TYPE, headers={"Cache-Control": IMMUTABLE})
 
 
-@router.get("/video/stream/{content_hash}/playlist.m3u8", response_class=Response)
+@router.get(
+    "/video/stream/{content_hash}/playlist.m3u8",
+    response_class=Response,
+    responses=STREAM_ERRORS,
+)
 def playlist_by_hash(content_hash: str, request: Request, ctx: Ctx) -> Response:
     checked_hash(content_hash)
     token = authorize_stream(ctx, request, content_hash)
     return serve_playlist(ctx, request, content_hash, token)
 
 
-@router.get("/video/stream/{content_hash}/preview.mp4", response_class=FileResponse)
+@router.get(
+    "/video/stream/{content_hash}/preview.mp4",
+    response_class=FileResponse,
+    responses=STREAM_ERRORS,
+)
 def preview_by_hash(content_hash: str, request: Request, ctx: Ctx) -> FileResponse:
     checked_hash(content_hash)
     authorize_stream(ctx, request, content_hash)
@@ -154,7 +181,7 @@ def preview_by_hash(content_hash: str, request: Request, ctx: Ctx) -> FileRespon
 @router.get(
     "/video/stream/{content_hash}/{segment}",
     response_class=FileResponse,
-    responses={206: {"description": "partial content (Range)"}},
+    responses={206: {"description": "partial content (Range)"}, **STREAM_ERRORS, **RANGE_ERROR},
 )
 def segment(content_hash: str, segment: str, request: Request, ctx: Ctx) -> FileResponse:
     checked_hash(content_hash)
@@ -181,9 +208,13 @@ def _hash_of(row: RowMapping) -> str:
     return str(row["content_hash"])
 
 
-@router.get("/video/stream/library/{library_id}/playlist.m3u8", response_class=Response)
+@router.get(
+    "/video/stream/library/{library_id}/playlist.m3u8",
+    response_class=Response,
+    responses=STREAM_ERRORS,
+)
 def playlist_by_path(
-    library_id: int,
+    library_id: IdPath,
     path: Annotated[str, Query(max_length=4096, description="library-relative path")],
     request: Request,
     ctx: Ctx,
@@ -195,9 +226,13 @@ def playlist_by_path(
     return serve_playlist(ctx, request, content_hash, token)
 
 
-@router.get("/video/stream/library/{library_id}/preview.mp4", response_class=FileResponse)
+@router.get(
+    "/video/stream/library/{library_id}/preview.mp4",
+    response_class=FileResponse,
+    responses=STREAM_ERRORS,
+)
 def preview_by_path(
-    library_id: int,
+    library_id: IdPath,
     path: Annotated[str, Query(max_length=4096)],
     request: Request,
     ctx: Ctx,
@@ -245,9 +280,9 @@ def describe(ctx: AppContext, conn: Connection, row: RowMapping, user: CurrentUs
     return info
 
 
-@router.get("/video/by-path", response_model=VideoInfo)
+@router.get("/video/by-path", response_model=VideoInfo, responses=error_responses(404))
 def video_by_path(
-    library: Annotated[int, Query(description="library id")],
+    library: Annotated[int, Query(ge=1, le=MAX_ID, description="library id")],
     path: Annotated[str, Query(max_length=4096)],
     ctx: Ctx,
     conn: ReadConn,
@@ -257,8 +292,8 @@ def video_by_path(
     return describe(ctx, conn, live_video(conn, library, path), user)
 
 
-@router.get("/video/{media_id}", response_model=VideoInfo)
-def video_info(media_id: int, ctx: Ctx, conn: ReadConn, user: User) -> VideoInfo:
+@router.get("/video/{media_id}", response_model=VideoInfo, responses=error_responses(404))
+def video_info(media_id: IdPath, ctx: Ctx, conn: ReadConn, user: User) -> VideoInfo:
     """State of one video and signed playlist / preview URLs (valid without a header)."""
     return describe(ctx, conn, _video_row(conn, media_id), user)
 
@@ -267,7 +302,7 @@ def video_info(media_id: int, ctx: Ctx, conn: ReadConn, user: User) -> VideoInfo
     "/video/generate",
     response_model=VideoInfo,
     status_code=202,
-    responses={200: {"description": "already made"}, 422: {"description": "unsupported"}},
+    responses={200: {"description": "already made", "model": VideoInfo}, **error_responses(404)},
 )
 def generate(body: GenerateRequest, ctx: Ctx, conn: WriteConn, user: User) -> Response:
     """Ask for a playlist now: 202 queued, 200 ready, 422 unsupported, 404 unknown."""

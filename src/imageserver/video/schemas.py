@@ -6,14 +6,16 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from imageserver.inputs import DbId
+
 VideoStatus = Literal["ready", "queued", "pending", "unsupported", "waiting_for_hash"]
 
 
 class GenerateRequest(BaseModel):
     """Either `media_id`, or `library_id` + `path` (library-relative)."""
 
-    media_id: int | None = None
-    library_id: int | None = None
+    media_id: DbId | None = None
+    library_id: DbId | None = None
     path: str | None = Field(default=None, max_length=4096)
 
     @model_validator(mode="after")

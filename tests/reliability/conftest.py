@@ -1,0 +1,42 @@
+"""Fixtures of the reliability suites: one indexed world per database, built once a module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import truncate_all
+from tests.ml.ml_fixtures import tiny_model
+from tests.ml.tiny_clip import TinyClip
+from tests.reliability.world import World, build_world, make_library
+
+__all__ = ["tiny_model"]
+
+
+@pytest.fixture(scope="session")
+def world_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_library(tmp_path_factory.mktemp("world-sources"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def world(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+    world_sources: Path,
+    tiny_model: TinyClip,
+) -> Iterator[World]:
+    """A fully indexed server on each database (module scope: tests must not break it)."""
+    tmp = tmp_path_factory.mktemp(f"world-{request.param}")
+    if request.param == "sqlite":
+        db = tmp / "imageserver.db"
+        db.write_bytes(sqlite_template.read_bytes())
+        url = f"sqlite:///{db}"
+    else:
+        url = request.getfixturevalue("pg_session_url")
+        truncate_all(url)
+    built = build_world(tmp, url, world_sources, tiny_model)
+    yield built
+    built.close()
