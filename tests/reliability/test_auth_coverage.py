@@ -1,0 +1,307 @@
+"""Auth coverage derived from the OpenAPI document: every operation, every bad token.
+
+Every operation but the allow-list answers 401 (with the uniform error body and a
+`WWW-Authenticate: Bearer` challenge) without a token, with an expired token, with a token
+signed by another secret, with `alg: none`, and with a stream token used as a bearer. The
+requests are otherwise well formed (real ids of an indexed world): the same GET with a
+valid token succeeds, so the 401 is the token's doing. A new route joins these tests by
+being in the document; a path parameter nobody knows how to fill fails loudly.
+
+Signed stream tokens (`?token=`) are checked on every stream operation: they open the one
+video whose content hash they carry, no other, not after they expire, never when forged,
+and never as an access token anywhere else.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+
+from imageserver.auth import tokens
+from imageserver.video import layout
+from tests.fixtures import make_png
+from tests.reliability.world import World, login_headers
+
+ALLOW_LIST = {("POST", "/auth/login"), ("GET", "/health"), ("GET", "/metrics")}
+OTHER_SECRET = "not-the-server-secret-" + "z" * 40
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str  # as documented
+    url: str
+    kwargs: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@pytest.fixture(scope="module")
+def client(world: World) -> Iterator[TestClient]:
+    with TestClient(world.app) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def auth(client: TestClient) -> dict[str, str]:
+    return login_headers(client)
+
+
+@pytest.fixture(scope="module")
+def openapi(client: TestClient) -> dict[str, Any]:
+    spec: dict[str, Any] = client.get("/openapi.json").json()
+    return spec
+
+
+def _b64(data: dict[str, object]) -> str:
+    raw = json.dumps(data, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def path_values(world: World, path: str) -> dict[str, str]:
+    video = path.startswith("/video/")
+    return {
+        "library_id": str(world.library_id),
+        "media_id": str(world.video_id if video else world.photo_id),
+        "person_id": str(world.people[0]),
+        "face_id": str(world.faces[0]),
+        "content_hash": world.video_hash,
+        "segment": "seg_00000.ts",
+    }
+
+
+def query_values(world: World, path: str) -> dict[str, Any]:
+    video = path.startswith("/video/")
+    return {
+        "library": world.library_id,
+        "path": "clips/clip.mp4" if video else "2021/a.jpg",
+        "q": "red dog",
+    }
+
+
+def body_for(world: World, method: str, path: str, tmp_png: bytes) -> dict[str, Any]:
+    bodies: dict[str, dict[str, Any]] = {
+        "POST /libraries": {"json": {"name": "x", "root_path": str(world.root)}},
+        "PATCH /libraries/{library_id}": {"json": {"enabled": True}},
+        "POST /video/generate": {"json": {"media_id": world.video_id}},
+        "POST /photos/search/image": {"files": {"image": ("a.png", tmp_png, "image/png")}},
+        "PATCH /people/{person_id}": {"json": {"hidden": False}},
+        "POST /people/{person_id}/merge": {"json": {"ids": [world.people[-1]]}},
+        "PATCH /faces/{face_id}": {"json": {"person_id": world.people[0]}},
+    }
+    return bodies.get(f"{method} {path}", {"json": {}})
+
+
+def calls(world: World, openapi: dict[str, Any], png: bytes) -> list[Call]:
+    out = []
+    for path, item in openapi["paths"].items():
+        for method, op in item.items():
+            method = method.upper()
+            values = path_values(world, path)
+            url = path
+            for param in op.get("parameters", []):
+                if param["in"] == "path":
+                    assert param["name"] in values, f"{method} {path}: no value for {param}"
+                    url = url.replace("{" + param["name"] + "}", values[param["name"]])
+            wanted = query_values(world, path)
+            query = {
+                p["name"]: wanted[p["name"]]
+                for p in op.get("parameters", [])
+                if p["in"] == "query" and p["name"] in wanted
+            }
+            missing = [
+                p["name"]
+                for p in op.get("parameters", [])
+                if p["in"] == "query" and p.get("required") and p["name"] not in query
+            ]
+            assert not missing, f"{method} {path}: no value for required {missing}"
+            kwargs: dict[str, Any] = {"params": query}
+            if "requestBody" in op:
+                kwargs.update(body_for(world, method, path, png))
+            out.append(Call(method, path, url, kwargs))
+    return out
+
+
+@pytest.fixture(scope="module")
+def operations(world: World, openapi: dict[str, Any], tmp_path_factory: Any) -> list[Call]:
+    png = make_png(tmp_path_factory.mktemp("auth-png") / "q.png", size=(40, 30)).read_bytes()
+    found = calls(world, openapi, png)
+    assert len(found) >= 38
+    return found
+
+
+def protected(operations: list[Call]) -> list[Call]:
+    return [c for c in operations if (c.method, c.path) not in ALLOW_LIST]
+
+
+def bad_tokens(world: World) -> dict[str, str | None]:
+    now = world.ctx.clock()
+    lifetime = world.ctx.settings.jwt_lifetime_seconds
+    claims = {"sub": "1", "iat": int(now), "exp": int(now) + 600}
+    unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
+    return {
+        "none": None,
+        "expired": tokens.issue(world.ctx.jwt_secret, "1", now - lifetime - 60, lifetime),
+        "other secret": tokens.issue(OTHER_SECRET, "1", now, lifetime),
+        "alg none": unsigned,
+        "alg none (upper)": f"{_b64({'alg': 'None'})}.{unsigned.split('.')[1]}.",
+        "HS512": jwt.encode(
+            {"sub": "1", "iat": int(now), "exp": int(now) + 600},
+            world.ctx.jwt_secret + "x" * 32,
+            algorithm="HS512",
+        ),
+        "stream token as bearer": tokens.issue(
+            world.ctx.jwt_secret, "1", now, 600, "stream", world.video_hash
+        ),
+        "garbage": "not.a.token",
+    }
+
+
+def assert_401(response: Any, label: str) -> None:
+    assert response.status_code == 401, (label, response.status_code, response.text[:300])
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]["code"] == "unauthorized", (label, body)
+    assert response.headers.get("www-authenticate", "").lower().startswith("bearer"), label
+
+
+def test_the_allow_list_is_exactly_what_answers_without_a_token(
+    client: TestClient, operations: list[Call]
+) -> None:
+    open_ops = {(c.method, c.path) for c in operations if (c.method, c.path) in ALLOW_LIST}
+    assert open_ops == ALLOW_LIST, "an allow-listed operation left the document"
+    assert client.get("/health").status_code == 200
+    assert client.get("/metrics").status_code == 200
+    wrong = client.post("/auth/login", json={"username": "admin", "password": "x" * 12})
+    assert_401(wrong, "POST /auth/login")
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "none",
+        "expired",
+        "other secret",
+        "alg none",
+        "alg none (upper)",
+        "HS512",
+        "stream token as bearer",
+        "garbage",
+    ],
+)
+def test_every_operation_refuses_a_bad_token(
+    client: TestClient, world: World, operations: list[Call], kind: str
+) -> None:
+    token = bad_tokens(world)[kind]
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    checked = 0
+    for call in protected(operations):
+        response = client.request(call.method, call.url, headers=headers, **call.kwargs)
+        assert_401(response, f"{call.label} with {kind}")
+        checked += 1
+    assert checked >= 35
+
+
+def test_the_same_requests_succeed_with_a_valid_token(
+    client: TestClient, auth: dict[str, str], operations: list[Call]
+) -> None:
+    """Control: the well-formed GETs above are refused for the token alone."""
+    for call in protected(operations):
+        if call.method != "GET":
+            continue
+        response = client.request(call.method, call.url, headers=auth, **call.kwargs)
+        assert response.status_code in (200, 206), (call.label, response.text[:300])
+
+
+# --- stream tokens ----------------------------------------------------------------------
+
+
+def stream_calls(operations: list[Call]) -> list[Call]:
+    found = [c for c in operations if c.path.startswith("/video/stream/")]
+    assert len(found) >= 5
+    return found
+
+
+def test_stream_token_opens_its_own_video_on_every_stream_route(
+    client: TestClient, world: World, operations: list[Call]
+) -> None:
+    token = tokens.issue(
+        world.ctx.jwt_secret, "1", world.ctx.clock(), 600, "stream", world.video_hash
+    )
+    for call in stream_calls(operations):
+        params = {**call.kwargs["params"], "token": token}
+        response = client.get(call.url, params=params)
+        assert response.status_code == 200, (call.label, response.text[:300])
+
+
+def test_stream_token_is_scoped_to_one_hash(
+    client: TestClient, world: World, operations: list[Call]
+) -> None:
+    other = world.hashes["2021/a.jpg"]
+    assert layout.is_hash(other) and other != world.video_hash
+    token = tokens.issue(world.ctx.jwt_secret, "1", world.ctx.clock(), 600, "stream", other)
+    for call in stream_calls(operations):
+        params = {**call.kwargs["params"], "token": token}
+        response = client.get(call.url, params=params)
+        assert response.status_code == 403, (call.label, response.text[:300])
+        assert response.json()["error"]["code"] == "forbidden"
+
+
+def test_stream_token_expires_and_cannot_be_forged(
+    client: TestClient, world: World, operations: list[Call]
+) -> None:
+    now, digest, secret = world.ctx.clock(), world.video_hash, world.ctx.jwt_secret
+    claims = {"sub": "1", "iat": int(now), "exp": int(now) + 600, "typ": "stream", "scope": digest}
+    refused = {
+        "expired": tokens.issue(secret, "1", now - 7200, 3600, "stream", digest),
+        "just expired": tokens.issue(secret, "1", now - 600, 600, "stream", digest),
+        "other secret": tokens.issue(OTHER_SECRET, "1", now, 600, "stream", digest),
+        "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.",
+        "access token": tokens.issue(secret, "1", now, 600),
+        "unknown user": tokens.issue(secret, "999", now, 600, "stream", digest),
+        "empty": "",
+    }
+    for call in stream_calls(operations):
+        for kind, token in refused.items():
+            params = {**call.kwargs["params"], "token": token}
+            assert_401(client.get(call.url, params=params), f"{call.label} with {kind}")
+
+
+def test_stream_token_opens_nothing_else(
+    client: TestClient, world: World, operations: list[Call]
+) -> None:
+    token = tokens.issue(
+        world.ctx.jwt_secret, "1", world.ctx.clock(), 600, "stream", world.video_hash
+    )
+    for call in protected(operations):
+        if call.path.startswith("/video/stream/"):
+            continue
+        params = {**call.kwargs.get("params", {}), "token": token}
+        kwargs = {**call.kwargs, "params": params}
+        assert_401(client.request(call.method, call.url, **kwargs), f"{call.label} ?token=")
+
+
+def test_issued_stream_urls_carry_a_token_scoped_to_the_video_that_expires(
+    client: TestClient, auth: dict[str, str], world: World
+) -> None:
+    info = client.get(f"/video/{world.video_id}", headers=auth).json()
+    assert info["status"] == "ready", info
+    token = info["playlist_url"].split("token=", 1)[1]
+    claims = jwt.decode(
+        token,
+        world.ctx.jwt_secret,
+        algorithms=["HS256"],
+        options={"verify_exp": False, "verify_iat": False},
+    )
+    assert claims["typ"] == "stream" and claims["scope"] == world.video_hash
+    lifetime = world.ctx.settings.stream_token_lifetime_seconds
+    assert claims["exp"] - claims["iat"] == lifetime
+    assert info["token_expires_at"] == pytest.approx(claims["exp"], abs=1)
