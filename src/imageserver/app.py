@@ -15,11 +15,14 @@ from imageserver.errors import install_error_handlers
 from imageserver.faces import api as faces_api
 from imageserver.libraries import api as libraries_api
 from imageserver.media import api as media_api
+from imageserver.media import folders as folders_api
 from imageserver.ml import api as ml_api
 from imageserver.ops import api as ops_api
+from imageserver.ops import backlogs as backlogs_api
 from imageserver.search import api as search_api
 from imageserver.search import service as search_service
 from imageserver.video import api as video_api
+from imageserver.web import api as web_api
 
 log = logging.getLogger("imageserver.app")
 
@@ -60,6 +63,9 @@ def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
         search_api.router,
         ml_api.router,
         faces_api.router,
+        folders_api.router,
+        backlogs_api.router,
+        web_api.router,  # last: / and /static/... only, never an API path
     ):
         app.include_router(router)
     return app
