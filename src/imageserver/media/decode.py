@@ -18,12 +18,13 @@ pillow-heif would then bind to it and crash); `pillow_heif_module()` handles eit
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import struct
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -46,7 +47,7 @@ _pillow_heif = _import_pillow_heif()
 
 import pyvips  # noqa: E402  (after pillow-heif, see above)
 
-from imageserver.media.formats import Format  # noqa: E402
+from imageserver.media.formats import SNIFF_BYTES, Format, sniff  # noqa: E402
 
 pyvips.block_untrusted_set(True)
 pyvips.cache_set_max(0)
@@ -84,7 +85,8 @@ def load_photo(src: Path, fmt: Format, box: int) -> pyvips.Image:
     _clear_vips_errors()
     if fmt.name == "heic":
         try:
-            return _load_heif(src, box)
+            with src.open("rb") as fh:
+                return _load_heif(fh, box)
         except _NoCodec:
             pass  # e.g. an AV1 payload in a HEIC-branded file: libvips may still read it
     try:
@@ -98,6 +100,32 @@ def load_photo(src: Path, fmt: Format, box: int) -> pyvips.Image:
             return finish(image)
     except pyvips.Error as exc:
         raise DecodeError(f"undecodable {fmt.name}: {vips_detail(exc, src)}") from exc
+
+
+def load_photo_bytes(data: bytes, box: int) -> pyvips.Image:
+    """An uploaded photo, like `load_photo`: recognised by content, decoded with the memory
+    of a thumbnail whatever size it declares (libvips shrink-on-load, sequential, the same
+    MAX_PIXELS check and untrusted loaders blocked; HEIC through pillow-heif).
+
+    Pillow would decode a 420 KB PNG declaring 12000x12000 to 1.7 GB before resizing it.
+    """
+    fmt = sniff(data[:SNIFF_BYTES])
+    if fmt is None or fmt.kind != "photo" or fmt.is_raw:
+        raise DecodeError("cannot decode: not a photo format (JPEG, PNG, WebP, HEIC, ...)")
+    _clear_vips_errors()
+    if fmt.name == "heic":
+        try:
+            return _load_heif(io.BytesIO(data), box)
+        except _NoCodec:
+            pass
+    try:
+        _check_header(pyvips.Source.new_from_memory(data), fmt)
+        image = pyvips.Image.thumbnail_buffer(
+            data, box, height=box, size="down", option_string=STRICT
+        )
+        return finish(image)
+    except pyvips.Error as exc:
+        raise DecodeError(f"cannot decode this {fmt.name}: {vips_detail(exc)}") from exc
 
 
 def from_rgb(data: bytes, width: int, height: int, box: int) -> pyvips.Image:
@@ -207,14 +235,13 @@ class _NoCodec(Exception):
 _HEIF_BANDS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 
 
-def _load_heif(src: Path, box: int) -> pyvips.Image:
+def _load_heif(fh: BinaryIO, box: int) -> pyvips.Image:
     """HEIC via pillow-heif; libheif applies irot/imir, so EXIF orientation is ignored."""
     try:
-        with src.open("rb") as fh:
-            heif = _pillow_heif.open_heif(fh, convert_hdr_to_8bit=True)
-            width, height = heif.size
-            check_pixels(width, height, "heic")
-            data = heif.data
+        heif = _pillow_heif.open_heif(fh, convert_hdr_to_8bit=True)
+        width, height = heif.size
+        check_pixels(width, height, "heic")
+        data = heif.data
     except RuntimeError as exc:
         if "not been built in" in str(exc) or "No decoding plugin" in str(exc):
             raise _NoCodec from exc

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from imageserver.context import AppContext
 from imageserver.errors import Invalid, NotFound, ServiceUnavailable
+from imageserver.media import decode, thumbs
 from imageserver.ml import encoders
 from imageserver.ml import repo as ml_repo
 from imageserver.ml.encoders import BatchFailed, Encoder, EncoderUnavailable
@@ -198,14 +199,29 @@ def search_similar(
     return results
 
 
+def upload_preview(ctx: AppContext, data: bytes) -> bytes:
+    """The upload as the library's own images are encoded: a large-preview WebP, made by
+    the bounded libvips decoder (never a full decode of whatever size the file declares)."""
+    s = ctx.settings
+    try:
+        image = decode.load_photo_bytes(data, s.thumb_large_px)
+        preview: bytes = image.webpsave_buffer(
+            Q=s.thumb_quality, effort=thumbs.LARGE_EFFORT, strip=True
+        )
+    except decode.DecodeError as exc:
+        raise Invalid(f"image: {exc.reason}") from exc
+    return preview
+
+
 def search_image(ctx: AppContext, conn: Connection, data: bytes, q: Query) -> SearchResults:
     started = time.perf_counter()
     if not data:
         raise Invalid("image: empty upload")
     encoder = require_encoder(ctx)
     _check_libraries(conn, q.library_ids)
+    preview = upload_preview(ctx, data)
     try:
-        vector = encoder.encode_images([data])[0]
+        vector = encoder.encode_images([preview])[0]
     except BatchFailed as exc:
         raise Invalid(f"image: {next(iter(exc.failures.values())).reason}") from exc
     except EncoderUnavailable as exc:

@@ -25,6 +25,13 @@ _RESAMPLING = {
 }
 
 
+# Pillow decodes whole images (a JPEG is drafted down first), at ~12 bytes a pixel through
+# orientation and conversion: larger declared sizes are refused before decoding. Library
+# images arrive as 1440 px previews and uploads are shrunk by libvips first
+# (search.service.upload_preview); only a foreign client of the encoder service sends more.
+MAX_DECODE_PIXELS = 40_000_000
+
+
 class UndecodableImage(Exception):
     """The bytes are not an image Pillow can decode (a permanent property of the file)."""
 
@@ -35,6 +42,11 @@ def decode_rgb(data: bytes, min_side: int | None = None) -> Image.Image:
         with Image.open(io.BytesIO(data)) as opened:
             if min_side is not None and opened.format == "JPEG":
                 opened.draft("RGB", (min_side, min_side))
+            width, height = opened.size
+            if width * height > MAX_DECODE_PIXELS:
+                raise UndecodableImage(
+                    f"{width}x{height} is over the {MAX_DECODE_PIXELS // 1_000_000} MP decode limit"
+                )
             image = ImageOps.exif_transpose(opened)
             if image.mode in ("RGBA", "LA", "PA") or (
                 image.mode == "P" and "transparency" in image.info
