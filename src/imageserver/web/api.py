@@ -4,19 +4,20 @@ Unauthenticated on purpose: the page holds no data, everything it shows comes fr
 authenticated API. Files ship as they are (plain ES modules, no build step), so their
 names carry no content hash: the page and its modules are served with `no-cache` and an
 ETag (a reload costs one 304 per file), vendored files whose folder names their version
-may be kept for a day. Paths are matched against the files that exist when the app
-starts, never joined raw, so `..` or a symlink cannot reach anything else.
+may be kept for a day. A request path is only ever a key into the catalogue of shipped
+files, never joined to a folder, so `..` or a symlink cannot reach anything else.
 """
 
 from __future__ import annotations
 
 import hashlib
 import mimetypes
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import HTMLResponse
 
 from imageserver.errors import NotFound
 
@@ -55,12 +56,6 @@ class StaticFile:
     cache: str
 
 
-def _etag(path: Path) -> str:
-    st = path.stat()
-    tag = hashlib.sha1(f"{st.st_size}-{st.st_mtime_ns}".encode(), usedforsecurity=False)
-    return '"' + tag.hexdigest()[:20] + '"'
-
-
 def _catalogue() -> dict[str, StaticFile]:
     """URL path below /static/ -> file, for every regular file shipped with the page."""
     found: dict[str, StaticFile] = {}
@@ -82,36 +77,66 @@ def _catalogue() -> dict[str, StaticFile]:
 
 
 _FILES: dict[str, StaticFile] = {}
+_READ_AT = 0.0
+REREAD_SECONDS = 2.0
 
 
 def lookup(rel: str) -> StaticFile | None:
-    """The shipped file at `rel`; the catalogue is re-read on a miss (a file added in dev)."""
-    global _FILES
+    """The shipped file at `rel`; on a miss the catalogue is re-read (a file added while
+    developing), at most every REREAD_SECONDS however many unknown paths are asked for."""
+    global _FILES, _READ_AT
     item = _FILES.get(rel)
-    if item is None:
-        _FILES = _catalogue()
+    if item is None and time.monotonic() - _READ_AT > REREAD_SECONDS:
+        _FILES, _READ_AT = _catalogue(), time.monotonic()
         item = _FILES.get(rel)
     return item
 
 
-def _serve(request: Request, item: StaticFile, extra: dict[str, str] | None = None) -> Response:
+@dataclass(frozen=True)
+class Loaded:
+    stamp: tuple[int, int]  # (size, mtime_ns) of the file when read
+    body: bytes
+    etag: str
+
+
+_LOADED: dict[Path, Loaded] = {}
+
+
+def _load(path: Path) -> Loaded:
+    """The file's bytes and ETag, re-read only when it changed (an edit shows without restart).
+
+    The page's files are small (the largest, hls.js, ~370 KB), so they are served from
+    memory by an async handler: no thread-pool hop per module of the first load.
+    """
     try:
-        etag = _etag(item.path)  # per request: an edited file is served fresh without restart
+        st = path.stat()
     except FileNotFoundError:
         raise NotFound("static file removed") from None
+    stamp = (st.st_size, st.st_mtime_ns)
+    hit = _LOADED.get(path)
+    if hit is None or hit.stamp != stamp:
+        body = path.read_bytes()
+        tag = hashlib.sha1(body, usedforsecurity=False).hexdigest()[:20]
+        hit = Loaded(stamp, body, f'"{tag}"')
+        _LOADED[path] = hit
+    return hit
+
+
+def _serve(request: Request, item: StaticFile, extra: dict[str, str] | None = None) -> Response:
+    loaded = _load(item.path)
     headers = {
-        "ETag": etag,
+        "ETag": loaded.etag,
         "Cache-Control": item.cache,
         "X-Content-Type-Options": "nosniff",
         **(extra or {}),
     }
-    if request.headers.get("if-none-match") == etag:
+    if request.headers.get("if-none-match") == loaded.etag:
         return Response(status_code=304, headers=headers)
-    return FileResponse(item.path, media_type=item.media_type, headers=headers)
+    return Response(loaded.body, media_type=item.media_type, headers=headers)
 
 
-@router.get("/", response_class=FileResponse)
-def index(request: Request) -> Response:
+@router.get("/", response_class=HTMLResponse)
+async def index(request: Request) -> Response:
     """The page itself; hash routes (#/timeline, #/viewer/12 ...) need nothing more."""
     item = lookup("index.html")
     if item is None:
@@ -119,8 +144,8 @@ def index(request: Request) -> Response:
     return _serve(request, item, {"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"})
 
 
-@router.get("/static/{path:path}", response_class=FileResponse)
-def static(path: str, request: Request) -> Response:
+@router.get("/static/{path:path}")
+async def static(path: str, request: Request) -> Response:
     item = lookup(path)
     if item is None:
         raise NotFound(f"no static file {path!r}")

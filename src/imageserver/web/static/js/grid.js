@@ -135,6 +135,7 @@ export class VirtualGrid {
     const s = this.model.sections[sn];
     if (!s) return;
     const [x, y] = this.tileXY(s, i);
+    el._y = y;
     el.style.transform = `translate(${x}px, ${y}px)`;
     el.style.width = el.style.height = `${this.tile}px`;
   }
@@ -244,12 +245,22 @@ export class VirtualGrid {
     const ctrl = new AbortController();
     el._ctrl = ctrl;
     delete el.dataset.thumb;
-    showImage(el.firstChild, thumbPath(item.id, 'small'), { signal: ctrl.signal }).then((state) => {
+    const priority = () => this.distance(el);
+    showImage(el.firstChild, thumbPath(item.id, 'small'), { signal: ctrl.signal, priority }).then((state) => {
       if (state === 'ok' || state === 'aborted' || el._itemId !== item.id) return;
       el.dataset.thumb = state;
       const text = state === 'pending' ? 'preparing…' : item.name;
       if (!el.querySelector('.ph')) el.append(h('span', { class: 'ph', 'aria-hidden': 'true' }, text));
     });
+  }
+
+  /** Pixels between a tile and the viewport (0: on screen): thumbnails load nearest first. */
+  distance(el) {
+    const top = this.scroller.scrollTop;
+    const bottom = top + this.scroller.clientHeight;
+    if (el._y + this.tile < top) return top - el._y - this.tile;
+    if (el._y > bottom) return el._y - bottom;
+    return 0;
   }
 
   // ---- live refresh ------------------------------------------------------------------------

@@ -80,6 +80,7 @@ async function navigate() {
     return;
   }
   if (route.name === 'login' && session.token) { go(DEFAULT_HASH); return; }
+  route.load().catch(() => {}); // fetch the view's modules while /auth/me is in flight
   try {
     if (!route.public) await ensureUser();
   } catch (err) {

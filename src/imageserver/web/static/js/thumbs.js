@@ -40,9 +40,20 @@ export function cached(path) {
   return hit;
 }
 
+/** The queued job wanted most: the lowest priority value of any of its callers. */
+function next() {
+  let best = -1;
+  let bestValue = Infinity;
+  for (let i = 0; i < queue.length; i += 1) {
+    const value = Math.min(...queue[i].priorities.map((p) => p()));
+    if (value < bestValue) { best = i; bestValue = value; }
+  }
+  return best < 0 ? queue.shift() : queue.splice(best, 1)[0];
+}
+
 function pump() {
   while (active < MAX_PARALLEL && queue.length) {
-    const job = queue.shift();
+    const job = next();
     if (job.waiters <= 0) continue;
     job.started = true;
     active += 1;
@@ -70,22 +81,27 @@ function pump() {
   }
 }
 
+const FIRST = () => 0;
+
 /**
  * Object URL of an authenticated image. `signal` aborting drops this caller's interest;
- * the request itself is cancelled when nobody waits for it any more.
+ * the request itself is cancelled when nobody waits for it any more. `priority` is a
+ * function read when a request slot frees up (lower first: 0 = on screen now), so tiles
+ * that scrolled into view overtake those that scrolled out.
  */
-export function loadImage(path, { signal } = {}) {
+export function loadImage(path, { signal, priority = FIRST } = {}) {
   const hit = cached(path);
   if (hit) return Promise.resolve(hit);
   let job = inflight.get(path);
   if (!job) {
-    job = { path, waiters: 0, started: false, controller: new AbortController() };
+    job = { path, waiters: 0, started: false, controller: new AbortController(), priorities: [] };
     job.promise = new Promise((resolve, reject) => { job.resolve = resolve; job.reject = reject; });
     job.promise.catch(() => {});
     inflight.set(path, job);
     queue.push(job);
   }
   job.waiters += 1;
+  job.priorities.push(priority);
   const current = job;
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -93,6 +109,8 @@ export function loadImage(path, { signal } = {}) {
       if (settled) return;
       settled = true;
       current.waiters -= 1;
+      current.priorities = current.priorities.filter((p) => p !== priority);
+      if (!current.priorities.length) current.priorities.push(() => Infinity);
       if (current.waiters <= 0) {
         if (current.started) current.controller.abort();
         else inflight.delete(current.path);
@@ -115,9 +133,9 @@ export function loadImage(path, { signal } = {}) {
  * Show an authenticated image in `img` (which keeps its alt text). Resolves to 'ok',
  * 'pending' (not made yet: try again on a later tick), 'unsupported' or 'aborted'.
  */
-export async function showImage(img, path, { signal } = {}) {
+export async function showImage(img, path, { signal, priority } = {}) {
   try {
-    const objectUrl = await loadImage(path, { signal });
+    const objectUrl = await loadImage(path, { signal, priority });
     if (signal?.aborted) return 'aborted';
     img.addEventListener('load', () => img.classList.add('loaded'), { once: true });
     img.src = objectUrl;

@@ -156,7 +156,7 @@ export function mount(root, route) {
 
   syncControls();
   startGrid();
-  loadLibraries();
+  setTimeout(loadLibraries, 300); // after the first screen's requests
   if (sessionStorage.getItem(FOLDERS_OPEN_KEY) === '1' && window.innerWidth > 760) toggleFolders(true);
 
   return {
