@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from imageserver.context import AppContext
+from imageserver.scan.lock import walker_lock
 from imageserver.scan.watcher import Watcher
 from imageserver.video.housekeeping import OrphanLoop, gauges_after_full
 from imageserver.video.queue import VideoQueue
@@ -26,22 +27,28 @@ LoopFactory = Callable[[AppContext], Awaitable[None]]
 
 
 class Background:
-    def __init__(self, ctx: AppContext) -> None:
+    """`drains=None` runs every drain (the single-process default); the walk and the orphan
+    cleanup run only while this process holds the walker lock (scan/lock.py)."""
+
+    def __init__(self, ctx: AppContext, drains: frozenset[str] | None = None) -> None:
         self.ctx = ctx
-        self.watcher = Watcher(ctx)
+        self.lock = walker_lock(ctx.engine, ctx.settings.data_dir)
+        self.watcher = Watcher(ctx, drains=drains, lock=self.lock)
         ctx.services["watcher"] = self.watcher
+        self.runs_video = drains is None or "video" in drains
         self.video_queue = VideoQueue(ctx)
-        self.orphans = OrphanLoop(ctx)
+        self.orphans = OrphanLoop(ctx, should_run=lambda: self.watcher.walking)
         self.watcher.after_full.append(gauges_after_full(ctx))
         self._tasks: list[asyncio.Task[None]] = []
 
     def loops(self) -> dict[str, Callable[[], Awaitable[None]]]:
         # hls first: the queue registers itself before the watcher's first tick needs it.
-        return {
-            "hls": self.video_queue.run_forever,
-            "watcher": self.watcher.run_forever,
-            "orphans": self.orphans.run_forever,
-        }
+        loops: dict[str, Callable[[], Awaitable[None]]] = {}
+        if self.runs_video:
+            loops["hls"] = self.video_queue.run_forever
+        loops["watcher"] = self.watcher.run_forever
+        loops["orphans"] = self.orphans.run_forever
+        return loops
 
     async def start(self, run_loops: bool) -> None:
         if not run_loops:
@@ -70,6 +77,7 @@ class Background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self.lock.release()
         close_services(self.ctx)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from imageserver import leases
 from imageserver.auth import service as auth_service
 from imageserver.auth.tokens import load_or_create_secret
 from imageserver.clock import Clock, system_clock
@@ -31,6 +32,7 @@ def prepare_dirs(settings: Settings) -> None:
 def bootstrap(settings: Settings, clock: Clock = system_clock) -> Bootstrapped:
     """Folders, engine, migrations, secret, first admin, seeded libraries: ready to serve."""
     prepare_dirs(settings)
+    leases.configure(settings.lease_seconds)
     engine = make_engine(settings.resolved_database_url)
     migrate.upgrade(engine)
     secret = load_or_create_secret(
@@ -40,6 +42,7 @@ def bootstrap(settings: Settings, clock: Clock = system_clock) -> Bootstrapped:
     ctx = AppContext(settings=settings, engine=engine, jwt_secret=secret, clock=clock)
     now = clock()
     with engine.begin() as conn:
+        migrate.serialize_startup(conn)  # several workers starting at once: one seeds
         configured = settings.admin_password.get_secret_value() if settings.admin_password else None
         generated = auth_service.ensure_admin(conn, settings.admin_username, configured, now)
         seeded = libraries_service.seed(conn, settings.libraries, settings.owned_dirs(), now)

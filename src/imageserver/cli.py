@@ -79,6 +79,56 @@ def serve(
 
 
 @app.command()
+def worker(
+    drains: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated drains to run: hash, metadata, thumbnails, video, "
+            "embeddings, faces (default: all)."
+        ),
+    ] = "hash,metadata,thumbnails,video,embeddings,faces",
+) -> None:
+    """Run drains without the HTTP API, sharing the database with other processes.
+
+    Work items are leased, so any number of workers on any number of machines can run the
+    same drains; the one holding the walker lock also walks libraries and cleans orphans.
+    """
+    import asyncio
+    import signal
+
+    from imageserver.background import Background
+    from imageserver.bootstrap import bootstrap
+    from imageserver.scan.pipeline import DRAIN_NAMES
+
+    selected = frozenset(d.strip() for d in drains.split(",") if d.strip())
+    unknown = selected - set(DRAIN_NAMES)
+    if unknown or not selected:
+        typer.echo(
+            f"unknown drains: {', '.join(sorted(unknown)) or '(none given)'}; "
+            f"choose from {', '.join(DRAIN_NAMES)}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    settings = load_settings()
+    _configure_logging(settings)
+    ctx = bootstrap(settings).ctx
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        runner = Background(ctx, drains=selected)
+        ctx.services["background"] = runner
+        await runner.start(run_loops=True)
+        typer.echo(f"imageserver worker running drains: {', '.join(sorted(selected))}")
+        await stop.wait()
+        await runner.stop()
+
+    asyncio.run(run())
+
+
+@app.command()
 def migrate() -> None:
     """Bring the database schema up to date (also done at every start)."""
     from imageserver.db import migrate as db_migrate
@@ -211,6 +261,9 @@ def users_passwd(
 
 
 def main() -> None:
+    from imageserver.runtime import limit_malloc_arenas
+
+    limit_malloc_arenas()
     app()
 
 

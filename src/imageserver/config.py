@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     thumbnail_batch_per_tick: int = Field(
         default=1000, gt=0, description="Most thumbnail pairs made per library per tick."
     )
+    lease_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a claimed work item stays leased; a worker that dies loses "
+        "its items after this long.",
+    )
     worker_threads: int = Field(
         default=2, ge=1, le=64, description="Threads used by CPU-bound drains (hash, thumbs)."
     )

@@ -42,8 +42,13 @@ def stored(ctx: AppContext) -> dict[tuple[str, str], np.ndarray]:
 
 
 def clip_states(ctx: AppContext) -> dict[str, dict[str, object]]:
+    """Settled states; a `pending` row is a released lease, the same as no row at all."""
     with ctx.engine.connect() as conn:
-        rows = conn.execute(select(artefacts).where(artefacts.c.kind.like("clip:%"))).mappings()
+        rows = conn.execute(
+            select(artefacts).where(
+                artefacts.c.kind.like("clip:%"), artefacts.c.status != "pending"
+            )
+        ).mappings()
         return {r["content_hash"]: dict(r) for r in rows}
 
 

@@ -6,12 +6,14 @@ import hashlib
 import os
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from imageserver.context import AppContext
 from imageserver.db.tables import libraries, media
 from imageserver.media.layout import thumb_path
+from imageserver.scan import findwalk, pipeline
 from imageserver.scan.watcher import Watcher
 from tests.fixtures import make_jpeg, make_png
 from tests.scan.test_watcher import add_library, rows
@@ -69,10 +71,16 @@ def test_unmounted_root_is_stale_retires_nothing_and_recovers(
 
 
 def test_root_disappearing_mid_walk_retires_nothing(
-    client: TestClient, auth: dict[str, str], ctx: AppContext, tmp_path: Path
+    client: TestClient,
+    auth: dict[str, str],
+    ctx: AppContext,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Python walk: the disk is pulled right after the root was listed."""
     import imageserver.scan.walker as walker_module
 
+    monkeypatch.setattr(pipeline, "WALK", walker_module.walk)
     root = tmp_path / "usb"
     make_tree(root)
     add_library(client, auth, root)
@@ -83,16 +91,41 @@ def test_root_disappearing_mid_walk_retires_nothing(
 
     def unplug_after_root(path: str) -> object:
         calls["n"] += 1
-        if calls["n"] == 2:  # the disk is pulled right after the root was listed
+        if calls["n"] == 2:
             root.rename(tmp_path / "usb-gone")
         return real_scandir(path)
 
-    walker_module.os.scandir = unplug_after_root  # type: ignore[assignment]
-    try:
-        [t] = watcher.tick(full=True)
-    finally:
-        walker_module.os.scandir = real_scandir
+    monkeypatch.setattr(walker_module.os, "scandir", unplug_after_root)
+    [t] = watcher.tick(full=True)
+    monkeypatch.undo()
     assert t.stale
+    assert t.counts["retired"] == 0
+    assert len(live(ctx)) == 6
+
+
+@pytest.mark.skipif(not findwalk.available(), reason="GNU find not installed")
+def test_root_disappearing_under_find_retires_nothing(
+    client: TestClient,
+    auth: dict[str, str],
+    ctx: AppContext,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """find walk: the disk goes away after the probe, while find starts (a failing disk)."""
+    root = tmp_path / "usb"
+    make_tree(root)
+    add_library(client, auth, root)
+    watcher = Watcher(ctx)
+    watcher.tick(full=True)
+    unplugging_find = tmp_path / "find"
+    unplugging_find.write_text(
+        f'#!/bin/sh\nmv "{root}" "{root}-gone"\nexec {findwalk.FIND} "$@"\n'
+    )
+    unplugging_find.chmod(0o755)
+    monkeypatch.setattr(findwalk, "FIND", str(unplugging_find))
+    [t] = watcher.tick(full=True)
+    monkeypatch.undo()
+    assert t.stale and "missing" in str(t.stale_reason)
     assert t.counts["retired"] == 0
     assert len(live(ctx)) == 6
 

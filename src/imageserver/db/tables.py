@@ -43,6 +43,16 @@ metadata = MetaData(naming_convention=NAMING)
 
 HASH_LEN = 64
 
+# Change counters kept by database triggers (migration 0005): one row per watched table,
+# bumped on every write that can create work for a hash-keyed drain. Clock-free, so
+# processes on machines with skewed clocks still agree on "something changed".
+changes = Table(
+    "changes",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+)
+
 kv = Table(
     "kv",
     metadata,
@@ -159,6 +169,23 @@ media = Table(
         sqlite_where=text("kind = 'video' AND retired_at IS NULL"),
         postgresql_where=text("kind = 'video' AND retired_at IS NULL"),
     ),
+    # Backlogs of the per-row drains: partial, so counting them costs the backlog, not N.
+    Index(
+        "ix_media_hash_backlog",
+        "library_id",
+        "retired_at",
+        "id",
+        sqlite_where=text("content_hash IS NULL AND retired_at IS NULL"),
+        postgresql_where=text("content_hash IS NULL AND retired_at IS NULL"),
+    ),
+    Index(
+        "ix_media_meta_backlog",
+        "library_id",
+        "retired_at",
+        "id",
+        sqlite_where=text("meta_status = 'pending' AND retired_at IS NULL"),
+        postgresql_where=text("meta_status = 'pending' AND retired_at IS NULL"),
+    ),
 )
 
 # State of every hash-keyed derivation (thumbnails, playlists, previews, faces, embeddings):
@@ -169,7 +196,7 @@ artefacts = Table(
     metadata,
     Column("content_hash", String(HASH_LEN), primary_key=True),
     Column("kind", String(80), primary_key=True),  # thumb | hls | preview | faces | clip:<ver>
-    Column("status", String(16), nullable=False),  # done | failed | retry | leased
+    Column("status", String(16), nullable=False),  # pending | done | failed | retry
     Column("detail", Text, nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", Float, nullable=True),
@@ -177,6 +204,7 @@ artefacts = Table(
     Column("lease_until", Float, nullable=True),
     Column("updated_at", Float, nullable=False),
     Index("ix_artefacts_kind_status", "kind", "status"),
+    Index("ix_artefacts_retry", "status", "next_attempt_at"),
 )
 
 clip_embeddings = Table(

@@ -173,9 +173,14 @@ def faces_stage(t: TickContext) -> None:
     if not settings.faces_enabled:
         return
     limit = settings.face_batch_per_tick
-    with engine.connect() as conn:
+    with engine.begin() as conn:
         blocked = repo.scan_batch(conn, t.library.id, t.now, limit, thumb_status="failed")
         batch = repo.scan_batch(conn, t.library.id, t.now, limit, thumb_status="done")
+        # leased to this process: workers sharing the database never scan one image twice
+        hashes = [r["content_hash"] for r in [*blocked, *batch]]
+        won = artefacts.lease(conn, FACES_KIND, hashes, t.now)
+    blocked = [r for r in blocked if r["content_hash"] in won]
+    batch = [r for r in batch if r["content_hash"] in won]
     writer = _Writer(t)
     if blocked:
         writer.write(

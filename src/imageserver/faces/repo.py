@@ -61,7 +61,7 @@ def _faces_unsettled(now: float) -> ColumnElement[bool]:
             or_(
                 a.c.status.in_(("done", "failed")),
                 and_(a.c.status == "retry", a.c.next_attempt_at > now),
-                and_(a.c.status == "leased", a.c.lease_until > now),
+                a.c.lease_until > now,
             ),
         )
         .exists()

@@ -9,6 +9,7 @@ missing-file scan, and orphan cleanup skips its whole cycle.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +29,11 @@ class Health:
         return "reachable" if self.reachable else "stale"
 
 
-def probe(root: Path, live_rows: int) -> Health:
-    """Check the root without walking it: a few syscalls, safe on a hung mount."""
+def probe(root: Path, live_rows: Callable[[], int]) -> Health:
+    """Check the root without walking it: a few syscalls, safe on a hung mount.
+
+    `live_rows` is only asked when the root turns out empty (counting costs O(rows)).
+    """
     try:
         st = os.stat(root)
     except FileNotFoundError:
@@ -49,8 +53,10 @@ def probe(root: Path, live_rows: int) -> Health:
         return Health(False, "root folder is not readable (permission denied)")
     except OSError as exc:
         return Health(False, f"root folder cannot be listed: {exc.strerror}")
-    if empty and live_rows > 0:
-        return Health(False, f"root folder is empty but {live_rows} files are indexed (unmounted?)")
+    if empty:
+        rows = live_rows()
+        if rows > 0:
+            return Health(False, f"root folder is empty but {rows} files are indexed (unmounted?)")
     return Health(True)
 
 
@@ -68,6 +74,10 @@ def any_enabled_stale(conn: Connection) -> bool:
     from imageserver.media import repo as media_repo
 
     for row in repo.list_enabled(conn):
-        if not probe(Path(row["root_path"]), media_repo.count_live(conn, row["id"])).reachable:
+
+        def live(library_id: int = row["id"]) -> int:
+            return media_repo.count_live(conn, library_id)
+
+        if not probe(Path(row["root_path"]), live).reachable:
             return True
     return False

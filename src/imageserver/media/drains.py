@@ -22,6 +22,7 @@ from imageserver.media import hashing, repo, thumbs
 from imageserver.media.formats import FORMATS
 from imageserver.media.layout import thumb_path
 from imageserver.media.metadata import MediaMetadata, MetadataError, open_reader
+from imageserver.runtime import release_free_memory
 from imageserver.scan import artefacts
 from imageserver.scan.artefacts import THUMB_KIND, Outcome
 from imageserver.scan.context import TickContext
@@ -35,6 +36,7 @@ R = TypeVar("R")
 
 MAX_META_ATTEMPTS = 3
 WRITE_CHUNK = 200
+THUMB_CHUNK = 32
 
 
 def pool(ctx: AppContext) -> ThreadPoolExecutor:
@@ -73,55 +75,89 @@ def _hash_one(root: Path, row: RowMapping) -> tuple[str, int, int] | OSError | N
     return digest, after.st_size, after.st_mtime_ns
 
 
+def claimed_chunks(
+    t: TickContext,
+    claim: Callable[[Any, int], list[RowMapping]],
+    total: int,
+    size: int = WRITE_CHUNK,
+) -> Iterator[list[RowMapping]]:
+    """Lease work a chunk at a time (up to `total` per tick), each claim its own short
+    transaction: several workers then share a backlog evenly instead of one taking it all."""
+    left = total
+    while left > 0:
+        with t.app.engine.begin() as conn:
+            chunk = claim(conn, min(size, left))
+        if not chunk:
+            return
+        left -= len(chunk)
+        yield chunk
+
+
 def hash_stage(t: TickContext) -> None:
     settings, engine, now = t.app.settings, t.app.engine, t.now
-    with engine.connect() as conn:
-        batch = repo.hash_batch(conn, t.library.id, now, settings.hash_batch_per_tick)
-    for chunk in chunks(batch, WRITE_CHUNK):
+
+    def claim(conn: Any, limit: int) -> list[RowMapping]:
+        return repo.hash_batch(conn, t.library.id, now, limit)
+
+    for chunk in claimed_chunks(t, claim, settings.hash_batch_per_tick):
         results = parallel(t.app, lambda row: _hash_one(t.library.root, row), chunk)
         with engine.begin() as conn:
             for row, result in zip(chunk, results, strict=True):
-                if result is None:
-                    continue
-                if isinstance(result, FileNotFoundError):
-                    continue  # gone: the missing-file scan decides
-                if isinstance(result, OSError):
-                    attempts = row["hash_attempts"] + 1
-                    repo.update_row(
-                        conn,
-                        row["id"],
-                        {
-                            "hash_error": f"{type(result).__name__}: {result.strerror}",
-                            "hash_attempts": attempts,
-                            "hash_retry_at": now + artefacts.backoff(attempts),
-                        },
-                    )
-                    t.counts["failed"] += 1
-                    DRAIN_FAILED.labels("hash", "false").inc()
-                    log.warning(
-                        "event=hash_failed library=%s path=%r error=%s",
-                        t.library.name,
-                        row["rel_path"],
-                        result.strerror,
-                    )
-                    continue
-                digest, size, mtime_ns = result
-                if (size, mtime_ns) != (row["size"], row["mtime_ns"]):
-                    continue  # changed since the walk: reconcile first, hash next tick
-                repo.update_row(
-                    conn,
-                    row["id"],
-                    {
-                        "content_hash": digest,
-                        "hash_error": None,
-                        "hash_retry_at": None,
-                    },
-                )
-                t.counts["hashed"] += 1
+                _write_hash(t, conn, row, result, now)
         DRAIN_DONE.labels("hash").inc(len(chunk))
     with engine.connect() as conn:
         t.pending["hash"] = repo.hash_backlog(conn, t.library.id)
     BACKLOG.labels(t.library.name, "hash").set(t.pending["hash"])
+
+
+def _write_hash(
+    t: TickContext,
+    conn: Any,
+    row: RowMapping,
+    result: tuple[str, int, int] | OSError | None,
+    now: float,
+) -> None:
+    attempts = row["hash_attempts"] + 1
+    if result is None or isinstance(result, FileNotFoundError):
+        # changed while read (reconcile goes first), or gone (the missing-file scan decides)
+        repo.finish_leased(conn, row["id"], {})
+        return
+    if isinstance(result, OSError):
+        repo.finish_leased(
+            conn,
+            row["id"],
+            {
+                "hash_error": f"{type(result).__name__}: {result.strerror}",
+                "hash_attempts": attempts,
+                "hash_retry_at": now + artefacts.backoff(attempts),
+            },
+        )
+        t.counts["failed"] += 1
+        DRAIN_FAILED.labels("hash", "false").inc()
+        log.warning(
+            "event=hash_failed library=%s path=%r error=%s",
+            t.library.name,
+            row["rel_path"],
+            result.strerror,
+        )
+        return
+    digest, size, mtime_ns = result
+    if (size, mtime_ns) != (row["size"], row["mtime_ns"]):
+        repo.finish_leased(conn, row["id"], {})  # changed since the walk: reconcile first
+        return
+    written = repo.finish_leased(
+        conn,
+        row["id"],
+        {
+            "content_hash": digest,
+            "hash_error": None,
+            "hash_retry_at": None,
+            "hash_attempts": attempts,
+            "updated_at": now,
+        },
+    )
+    if written:
+        t.counts["hashed"] += 1
 
 
 # --- metadata ------------------------------------------------------------------------------
@@ -179,10 +215,12 @@ def metadata_warning(meta: MediaMetadata) -> str | None:
 
 def metadata_stage(t: TickContext) -> None:
     settings, engine, now = t.app.settings, t.app.engine, t.now
-    with engine.connect() as conn:
-        batch = repo.meta_batch(conn, t.library.id, now, settings.metadata_batch_per_tick)
     read = reader(t.app)
-    for chunk in chunks(batch, WRITE_CHUNK):
+
+    def claim(conn: Any, limit: int) -> list[RowMapping]:
+        return repo.meta_batch(conn, t.library.id, now, limit)
+
+    for chunk in claimed_chunks(t, claim, settings.metadata_batch_per_tick):
         items = [(t.library.root / r["rel_path"], FORMATS[r["format"]]) for r in chunk]
         results = read_guarded(read, items)
         with engine.begin() as conn:
@@ -190,8 +228,10 @@ def metadata_stage(t: TickContext) -> None:
                 if isinstance(result, MetadataError):
                     _record_meta_failure(t, conn, row, result, now)
                     continue
-                repo.update_row(conn, row["id"], metadata_values(result, row))
-                t.counts["described"] += 1
+                values = metadata_values(result, row)
+                values["meta_attempts"] = row["meta_attempts"] + 1
+                if repo.finish_leased(conn, row["id"], values):
+                    t.counts["described"] += 1
         DRAIN_DONE.labels("metadata").inc(len(chunk))
     with engine.connect() as conn:
         t.pending["metadata"] = repo.meta_backlog(conn, t.library.id)
@@ -208,7 +248,7 @@ def _record_meta_failure(
         values.update(meta_status="failed", meta_retry_at=None)
     else:
         values["meta_retry_at"] = now + artefacts.backoff(attempts)
-    repo.update_row(conn, row["id"], values)
+    repo.finish_leased(conn, row["id"], values)
     t.counts["failed"] += 1
     DRAIN_FAILED.labels("metadata", str(permanent).lower()).inc()
     log.info(
@@ -249,16 +289,13 @@ def make_thumbs_for(ctx: AppContext, row: RowMapping) -> Outcome:
 
 def thumbnail_stage(t: TickContext) -> None:
     settings, engine, now = t.app.settings, t.app.engine, t.now
-    with engine.connect() as conn:
-        batch = artefacts.pending(
-            conn,
-            THUMB_KIND,
-            ("photo", "video"),
-            now,
-            settings.thumbnail_batch_per_tick,
-            library_id=t.library.id,
-        )
-    for chunk in chunks(batch, 32):
+
+    def claim(conn: Any, limit: int) -> list[RowMapping]:
+        return artefacts.claim(conn, THUMB_KIND, ("photo", "video"), now, limit, t.library.id)
+
+    made = 0
+    for chunk in claimed_chunks(t, claim, settings.thumbnail_batch_per_tick, THUMB_CHUNK):
+        made += len(chunk)
         outcomes = parallel(t.app, lambda row: make_thumbs_for(t.app, row), chunk)
         with engine.begin() as conn:
             for row, outcome in zip(chunk, outcomes, strict=True):
@@ -277,6 +314,8 @@ def thumbnail_stage(t: TickContext) -> None:
                         permanent,
                         outcome.detail,
                     )
+    if made:
+        release_free_memory()  # decoders' freed buffers back to the OS, not kept in arenas
     with engine.connect() as conn:
         t.pending["thumbnails"] = artefacts.count_pending(
             conn, THUMB_KIND, ("photo", "video"), t.now, t.library.id

@@ -7,12 +7,23 @@ threads; a file is never held in memory whole. Large files use blake3's own thre
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from blake3 import blake3
 
 BLOCK = 1 << 20  # 1 MiB reads: large enough for throughput, small enough for memory
 MULTITHREAD_MIN = 64 << 20  # files this large are hashed with blake3's thread pool
+
+# One read buffer per thread: a fresh 1 MiB allocation per (mostly smaller) photo cost ~15%.
+_local = threading.local()
+
+
+def _buffer() -> bytearray:
+    buf: bytearray | None = getattr(_local, "buf", None)
+    if buf is None:
+        buf = _local.buf = bytearray(BLOCK)
+    return buf
 
 
 def hash_file(path: Path) -> str:
@@ -21,7 +32,7 @@ def hash_file(path: Path) -> str:
     try:
         size = os.fstat(fd).st_size
         hasher = blake3(max_threads=blake3.AUTO) if size >= MULTITHREAD_MIN else blake3()
-        buf = bytearray(BLOCK)
+        buf = _buffer()
         view = memoryview(buf)
         while True:
             n = os.readv(fd, [buf])

@@ -6,11 +6,28 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
+from imageserver import leases
 from imageserver.db.tables import media
 
 CHUNK = 500
+
+# Written as literal SQL, not bound parameters, so both databases can prove the query
+# implies the partial index predicates (ix_media_hash_backlog, ix_media_meta_backlog).
+HASH_BACKLOG: ColumnElement[bool] = text("content_hash IS NULL AND retired_at IS NULL")  # type: ignore[assignment]
+META_BACKLOG: ColumnElement[bool] = text("meta_status = 'pending' AND retired_at IS NULL")  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +63,9 @@ def reset_values(now: float) -> dict[str, Any]:
         "meta_retry_at": None,
         "updated_at": now,
         "retired_at": None,
+        # a drain still working on the old bytes must not write its result
+        "lease_owner": None,
+        "lease_until": None,
     }
 
 
@@ -87,6 +107,27 @@ def count_live(conn: Connection, library_id: int) -> int:
     return int(conn.execute(query).scalar_one())
 
 
+def has_live(conn: Connection, library_id: int) -> bool:
+    """One index probe, where count_live walks every row of the library."""
+    query = select(media.c.id).where(
+        media.c.library_id == library_id, media.c.retired_at.is_(None)
+    ).limit(1)
+    return conn.execute(query).first() is not None
+
+
+def known_for_paths(conn: Connection, library_id: int, paths: list[str]) -> dict[str, Known]:
+    """What the table knows about these paths only (the quick tick's changed few)."""
+    out: dict[str, Known] = {}
+    for start in range(0, len(paths), CHUNK):
+        chunk = paths[start : start + CHUNK]
+        query = select(
+            media.c.rel_path, media.c.id, media.c.size, media.c.mtime_ns, media.c.retired_at
+        ).where(media.c.library_id == library_id, media.c.rel_path.in_(chunk))
+        for r in conn.execute(query):
+            out[r[0]] = Known(r[1], r[2], r[3], r[4] is not None)
+    return out
+
+
 def count_by_kind(conn: Connection) -> dict[tuple[int, str], int]:
     query = (
         select(media.c.library_id, media.c.kind, func.count())
@@ -112,58 +153,88 @@ def due(column_retry: Any, now: float) -> Any:
     return or_(column_retry.is_(None), column_retry <= now)
 
 
-def hash_batch(conn: Connection, library_id: int, now: float, limit: int) -> list[RowMapping]:
-    query = (
-        select(media.c.id, media.c.rel_path, media.c.size, media.c.mtime_ns, media.c.hash_attempts)
-        .where(
-            media.c.library_id == library_id,
-            media.c.retired_at.is_(None),
-            media.c.content_hash.is_(None),
-            due(media.c.hash_retry_at, now),
+def _claim(
+    conn: Connection,
+    columns: list[Any],
+    where: list[ColumnElement[bool]],
+    now: float,
+    limit: int,
+    seconds: float | None,
+) -> list[RowMapping]:
+    """Lease up to `limit` rows for this process and return them (oldest first).
+
+    PostgreSQL: the candidate rows are locked FOR UPDATE SKIP LOCKED, so concurrent
+    workers each get different rows without waiting. SQLite runs one writer at a time
+    (BEGIN IMMEDIATE), which gives the same guarantee.
+    """
+    unleased = or_(media.c.lease_until.is_(None), media.c.lease_until <= now)
+    candidates = select(media.c.id).where(*where, unleased).order_by(media.c.id).limit(limit)
+    if conn.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    stmt = (
+        update(media)
+        .where(media.c.id.in_(candidates.scalar_subquery()))
+        .values(
+            lease_owner=leases.owner(),
+            lease_until=now + (leases.lease_seconds() if seconds is None else seconds),
         )
-        .order_by(media.c.id)
-        .limit(limit)
+        .returning(*columns)
     )
-    return list(conn.execute(query).mappings())
+    rows = list(conn.execute(stmt).mappings())
+    rows.sort(key=lambda r: int(r["id"]))
+    return rows
+
+
+def hash_batch(
+    conn: Connection,
+    library_id: int,
+    now: float,
+    limit: int,
+    seconds: float | None = None,
+) -> list[RowMapping]:
+    """Claim rows waiting for a content hash (leased to this process)."""
+    columns = [media.c.id, media.c.rel_path, media.c.size, media.c.mtime_ns, media.c.hash_attempts]
+    where = [media.c.library_id == library_id, HASH_BACKLOG, due(media.c.hash_retry_at, now)]
+    return _claim(conn, columns, where, now, limit, seconds)
 
 
 def hash_backlog(conn: Connection, library_id: int) -> int:
-    query = select(func.count()).where(
-        media.c.library_id == library_id,
-        media.c.retired_at.is_(None),
-        media.c.content_hash.is_(None),
-    )
+    query = select(func.count()).where(media.c.library_id == library_id, HASH_BACKLOG)
     return int(conn.execute(query).scalar_one())
 
 
-def meta_batch(conn: Connection, library_id: int, now: float, limit: int) -> list[RowMapping]:
-    query = (
-        select(
-            media.c.id,
-            media.c.rel_path,
-            media.c.format,
-            media.c.size,
-            media.c.mtime_ns,
-            media.c.meta_attempts,
-        )
-        .where(
-            media.c.library_id == library_id,
-            media.c.retired_at.is_(None),
-            media.c.meta_status == "pending",
-            due(media.c.meta_retry_at, now),
-        )
-        .order_by(media.c.id)
-        .limit(limit)
+def meta_batch(
+    conn: Connection,
+    library_id: int,
+    now: float,
+    limit: int,
+    seconds: float | None = None,
+) -> list[RowMapping]:
+    """Claim rows waiting for metadata (leased to this process)."""
+    columns = [
+        media.c.id,
+        media.c.rel_path,
+        media.c.format,
+        media.c.size,
+        media.c.mtime_ns,
+        media.c.meta_attempts,
+    ]
+    where = [media.c.library_id == library_id, META_BACKLOG, due(media.c.meta_retry_at, now)]
+    return _claim(conn, columns, where, now, limit, seconds)
+
+
+def finish_leased(conn: Connection, media_id: int, values: dict[str, Any]) -> bool:
+    """Write a drain's result and release the lease, only if this process still holds it."""
+    stmt = (
+        update(media)
+        .where(media.c.id == media_id, media.c.lease_owner == leases.owner())
+        .values(**values, lease_owner=None, lease_until=None)
     )
-    return list(conn.execute(query).mappings())
+    return bool(conn.execute(stmt).rowcount)
 
 
 def meta_backlog(conn: Connection, library_id: int) -> int:
-    query = select(func.count()).where(
-        media.c.library_id == library_id,
-        media.c.retired_at.is_(None),
-        media.c.meta_status == "pending",
-    )
+    query = select(func.count()).where(media.c.library_id == library_id, META_BACKLOG)
     return int(conn.execute(query).scalar_one())
 
 

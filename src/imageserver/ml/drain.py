@@ -103,16 +103,27 @@ def embeddings_stage(t: TickContext) -> None:
         return
     version = encoder.model_version
     settings = ctx.settings
+    kind = clip_kind(version)
     with ctx.engine.begin() as conn:
-        for item in repo.without_preview(conn, version, t.library.id, PREVIEW_FAILURES_PER_TICK):
+        blocked = repo.without_preview(conn, version, t.library.id, PREVIEW_FAILURES_PER_TICK)
+        won = artefacts.lease(conn, kind, [i.content_hash for i in blocked], t.now)
+        for item in blocked:
+            if item.content_hash not in won:
+                continue  # another worker is recording it
             reason = f"no decodable preview: {repo.thumb_detail(conn, item.content_hash)}"
-            outcome = Outcome.failed(reason)
-            artefacts.record(conn, item.content_hash, clip_kind(version), outcome, t.now)
+            artefacts.record(conn, item.content_hash, kind, Outcome.failed(reason), t.now)
             t.counts["encode_failed"] += 1
-    with ctx.engine.connect() as conn:
+    with ctx.engine.begin() as conn:
         batch = repo.backlog(conn, version, t.library.id, t.now, settings.clip_backlog_max_per_tick)
-    for group in chunks(batch, settings.clip_encode_concurrency):
+        # leased to this process: workers sharing the database never encode one image twice
+        won = artefacts.lease(conn, kind, [i.content_hash for i in batch], t.now)
+    batch = [item for item in batch if item.content_hash in won]
+    groups = list(chunks(batch, settings.clip_encode_concurrency))
+    for index, group in enumerate(groups):
         if not _encode_group(t, encoder, version, group):
+            left = [i.content_hash for g in groups[index + 1 :] for i in g]
+            with ctx.engine.begin() as conn:
+                artefacts.release(conn, kind, left)  # the encoder is down: leave them
             break
     with ctx.engine.connect() as conn:
         t.pending["embeddings"] = repo.count_backlog(conn, version, t.library.id, t.now)

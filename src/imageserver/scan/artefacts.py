@@ -7,16 +7,20 @@ queries, so a restart loses nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Connection, RowMapping, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from imageserver import leases
 from imageserver.db.tables import artefacts, libraries, media
 
-Status = Literal["done", "failed", "retry"]
+log = logging.getLogger("imageserver.artefacts")
+
+Status = Literal["done", "failed", "retry"]  # plus "pending": leased, not yet attempted
 
 # Artefact kinds: one per derivation keyed by content hash.
 THUMB_KIND = "thumb"
@@ -67,7 +71,7 @@ def backoff(attempts: int) -> float:
 
 
 def _not_settled(kind: str, now: float) -> ColumnElement[bool]:
-    """No artefact row for this kind, or a retry whose time has come."""
+    """No state yet (or `pending`), or a retry whose time has come; and nobody's live lease."""
     a = artefacts.alias("a")
     settled = (
         select(a.c.content_hash)
@@ -77,7 +81,7 @@ def _not_settled(kind: str, now: float) -> ColumnElement[bool]:
             or_(
                 a.c.status.in_(("done", "failed")),
                 and_(a.c.status == "retry", a.c.next_attempt_at > now),
-                and_(a.c.status == "leased", a.c.lease_until > now),
+                a.c.lease_until > now,
             ),
         )
         .exists()
@@ -143,8 +147,97 @@ def get(conn: Connection, content_hash: str, kind: str) -> RowMapping | None:
     return conn.execute(query).mappings().first()
 
 
+def _insert_fn(conn: Connection) -> Any:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def lease(
+    conn: Connection,
+    kind: str,
+    hashes: Sequence[str],
+    now: float,
+    seconds: float | None = None,
+) -> set[str]:
+    """Claim `kind` work on these hashes for this process; the claimed subset comes back.
+
+    A hash is claimable when it has no state yet (or `pending`) or a retry whose time has
+    come, and nobody else holds a live lease on it. The lease lives beside the status
+    (lease_owner, lease_until), so releasing it restores the state untouched. Runs as one
+    INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING: two processes offered the
+    same hashes never both win one, as the database serialises them on the primary key and
+    the loser's conditional update matches nothing.
+    """
+    unique = sorted(set(hashes))
+    if not unique:
+        return set()
+    me = leases.owner()
+    until = now + (leases.lease_seconds() if seconds is None else seconds)
+    rows = [
+        {
+            "content_hash": h,
+            "kind": kind,
+            "status": "pending",
+            "attempts": 0,
+            "lease_owner": me,
+            "lease_until": until,
+            "updated_at": now,
+        }
+        for h in unique
+    ]
+    stmt = _insert_fn(conn)(artefacts).values(rows)
+    wanted = or_(
+        artefacts.c.status == "pending",
+        and_(artefacts.c.status == "retry", artefacts.c.next_attempt_at <= now),
+    )
+    free = or_(
+        artefacts.c.lease_until.is_(None),
+        artefacts.c.lease_until <= now,
+        artefacts.c.lease_owner == me,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[artefacts.c.content_hash, artefacts.c.kind],
+        set_={"lease_owner": me, "lease_until": until, "updated_at": now},
+        where=and_(wanted, free),
+    ).returning(artefacts.c.content_hash)
+    return {r[0] for r in conn.execute(stmt)}
+
+
+def release(conn: Connection, kind: str, hashes: Sequence[str]) -> None:
+    """Give back leases this process will not use (work left undone this tick)."""
+    if not hashes:
+        return
+    conn.execute(
+        artefacts.update()
+        .where(
+            artefacts.c.kind == kind,
+            artefacts.c.content_hash.in_(list(hashes)),
+            artefacts.c.lease_owner == leases.owner(),
+        )
+        .values(lease_owner=None, lease_until=None)
+    )
+
+
+def claim(
+    conn: Connection,
+    kind: str,
+    media_kinds: Sequence[str],
+    now: float,
+    limit: int,
+    library_id: int | None = None,
+    seconds: float | None = None,
+) -> list[RowMapping]:
+    """`pending` rows whose hash this process managed to lease (call inside a transaction)."""
+    rows = pending(conn, kind, media_kinds, now, limit, library_id)
+    won = lease(conn, kind, [r["content_hash"] for r in rows], now, seconds)
+    return [r for r in rows if r["content_hash"] in won]
+
+
 def record(conn: Connection, content_hash: str, kind: str, outcome: Outcome, now: float) -> None:
-    """Upsert the outcome of one attempt; a retry schedules the next one with backoff."""
+    """Upsert the outcome of one attempt; a retry schedules the next one with backoff.
+
+    The write is refused (and logged) when another process holds a live lease on the item:
+    this one's lease expired mid-work and the item belongs to someone else now.
+    """
     previous = get(conn, content_hash, kind)
     attempts = (previous["attempts"] if previous else 0) + 1
     status, detail = outcome.status, outcome.detail
@@ -161,14 +254,18 @@ def record(conn: Connection, content_hash: str, kind: str, outcome: Outcome, now
         "lease_until": None,
         "updated_at": now,
     }
-    dialect = conn.dialect.name
-    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert_fn(artefacts).values(**values)
+    stmt = _insert_fn(conn)(artefacts).values(**values)
+    someone_elses = and_(
+        artefacts.c.lease_until > now,
+        artefacts.c.lease_owner != leases.owner(),
+    )
     stmt = stmt.on_conflict_do_update(
         index_elements=[artefacts.c.content_hash, artefacts.c.kind],
         set_={k: v for k, v in values.items() if k not in ("content_hash", "kind")},
+        where=~someone_elses,
     )
-    conn.execute(stmt)
+    if conn.execute(stmt).rowcount == 0:
+        log.warning("event=lease_lost kind=%s hash=%s", kind, content_hash)
 
 
 def forget(conn: Connection, content_hash: str, kind: str) -> None:

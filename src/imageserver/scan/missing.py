@@ -13,6 +13,7 @@ import logging
 from imageserver.media import repo
 from imageserver.scan.context import TickContext
 from imageserver.scan.ingest import still_there
+from imageserver.scan.walker import Excludes
 from imageserver.telemetry.metrics import RETIRED
 
 log = logging.getLogger("imageserver.scan")
@@ -54,6 +55,11 @@ def excluded_stage(t: TickContext) -> None:
     They are retired like missing files; when the exclusion is lifted the next walk sees
     the files again and restores the same rows.
     """
+    applied: dict[int, Excludes] | None = t.scratch.get("excludes_applied")
+    if not t.full and applied is not None and applied.get(t.library.id) == t.library.excludes:
+        return  # nothing can have come back under these excludes since they were applied
+    if applied is not None:
+        applied[t.library.id] = t.library.excludes
     if not t.library.excludes.names and not t.library.excludes.paths:
         return
     with t.app.engine.connect() as conn:

@@ -2,7 +2,12 @@
 
 Each stage is a function of the tick context. `needs_disk` stages are skipped when the
 library is stale (they would read its files or judge what is missing from a failed walk);
-`full_only` stages run on full scans only. Adding a stage is one entry here plus its module.
+`full_only` stages run on full scans only. A stage with a `drain` name runs in every
+process that runs that drain (`imageserver worker --drains ...`); the others (the walk and
+what judges it) run only in the one process holding the walker lock. An `idle_key` stage
+(a hash-keyed drain reporting `t.pending[idle_key]`) is skipped while nothing it depends on
+has changed since it last found no work (scan/idle.py). Adding a stage is one entry here
+plus its module.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from imageserver.libraries import health
 from imageserver.media import drains
 from imageserver.media import repo as media_repo
 from imageserver.ml import drain as ml_drain
-from imageserver.scan import companions, ingest, missing
+from imageserver.scan import companions, findwalk, ingest, missing
 from imageserver.scan.context import TickContext
 from imageserver.scan.walker import walk
 from imageserver.video import stage as video_stage
@@ -30,12 +35,17 @@ class Stage:
     run: Callable[[TickContext], None]
     needs_disk: bool = True
     full_only: bool = False
+    idle_key: str | None = None
+    drain: str | None = None  # None: part of the walk (walker-lock holder only)
+    always: bool = False  # runs in every process (the health probe)
 
 
 def probe_stage(t: TickContext) -> None:
-    with t.app.engine.connect() as conn:
-        live = media_repo.count_live(conn, t.library.id)
-    result = health.probe(t.library.root, live)
+    def live_rows() -> int:
+        with t.app.engine.connect() as conn:
+            return media_repo.count_live(conn, t.library.id)
+
+    result = health.probe(t.library.root, live_rows)
     t.stale, t.stale_reason = not result.reachable, result.reason
     with t.app.engine.begin() as conn:
         health.record(conn, t.library.id, t.library.name, result, t.now)
@@ -43,11 +53,14 @@ def probe_stage(t: TickContext) -> None:
         log.warning("event=library_stale library=%s reason=%r", t.library.name, result.reason)
 
 
+WALK = findwalk.walk if findwalk.available() else walk
+
+
 def walk_stage(t: TickContext) -> None:
-    t.walk = walk(t.library.root, t.library.excludes, t.app.settings.owned_dirs())
+    t.walk = WALK(t.library.root, t.library.excludes, t.app.settings.owned_dirs())
     # The root can vanish mid-walk (a disk unplugged): probe again before trusting the walk.
     if t.walk.unreadable_dirs:
-        result = health.probe(t.library.root, max(1, len(t.walk.files)))
+        result = health.probe(t.library.root, lambda: max(1, len(t.walk.files) if t.walk else 1))
         if not result.reachable:
             t.stale, t.stale_reason = True, result.reason
             with t.app.engine.begin() as conn:
@@ -60,18 +73,21 @@ def walk_stage(t: TickContext) -> None:
 
 
 STAGES: list[Stage] = [
-    Stage("probe", probe_stage, needs_disk=False),
+    Stage("probe", probe_stage, needs_disk=False, always=True),
     Stage("walk", walk_stage),
     Stage("diff", ingest.diff_stage),
     Stage("ingest", ingest.ingest_stage),
     Stage("reconcile", ingest.reconcile_stage),
     Stage("excluded", missing.excluded_stage, needs_disk=False),
-    Stage("hash", drains.hash_stage),
-    Stage("metadata", drains.metadata_stage),
+    Stage("hash", drains.hash_stage, drain="hash"),
+    Stage("metadata", drains.metadata_stage, drain="metadata"),
     Stage("companions", companions.companions_stage),
-    Stage("thumbnails", drains.thumbnail_stage),
-    Stage("embeddings", ml_drain.embeddings_stage),
-    Stage("hls", video_stage.hls_stage),
-    Stage("faces", faces_drain.faces_stage),
+    Stage("thumbnails", drains.thumbnail_stage, idle_key="thumbnails", drain="thumbnails"),
+    Stage("embeddings", ml_drain.embeddings_stage, idle_key="embeddings", drain="embeddings"),
+    Stage("hls", video_stage.hls_stage, idle_key="hls", drain="video"),
+    Stage("faces", faces_drain.faces_stage, idle_key="faces", drain="faces"),
     Stage("missing", missing.missing_stage, full_only=True),
 ]
+
+
+DRAIN_NAMES: tuple[str, ...] = tuple(s.drain for s in STAGES if s.drain is not None)

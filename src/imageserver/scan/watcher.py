@@ -9,6 +9,8 @@ full speed while each single tick stays short.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -21,7 +23,9 @@ from imageserver.db.engine import read_only
 from imageserver.libraries import repo as libraries_repo
 from imageserver.media import repo as media_repo
 from imageserver.scan.context import LibraryView, TickContext
-from imageserver.scan.ingest import NonMediaCache
+from imageserver.scan.idle import IdleTracker, read_watermark
+from imageserver.scan.ingest import NonMediaCache, WalkCache
+from imageserver.scan.lock import WalkerLock
 from imageserver.scan.pipeline import STAGES, Stage
 from imageserver.scan.walker import Excludes
 from imageserver.telemetry.metrics import MEDIA_COUNT, STAGE_SECONDS, TICK_FAILURES, TICK_SECONDS
@@ -42,13 +46,29 @@ SUMMARY_KEYS = (
 
 
 class Watcher:
-    def __init__(self, ctx: AppContext, stages: list[Stage] | None = None) -> None:
+    """Runs the pipeline; `drains` limits which drains this process runs (None: all), and
+    `lock` decides whether it also walks (None: always, as a single process does)."""
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        stages: list[Stage] | None = None,
+        drains: frozenset[str] | None = None,
+        lock: WalkerLock | None = None,
+    ) -> None:
         self.ctx = ctx
         self.stages = stages if stages is not None else STAGES
+        self.drains = drains
+        self.lock = lock
+        self.walking = lock is None
         self.non_media = NonMediaCache()
+        self.walk_cache = WalkCache()
+        self.excludes_applied: dict[int, Excludes] = {}
+        self.idle = IdleTracker()
         self.last_full_at: float | None = None
         self.ticks = 0
         self._wake = anyio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         # Called with the tick contexts after every full scan (gauges refresh, ...).
         self.after_full: list[Callable[[list[TickContext]], None]] = []
 
@@ -70,6 +90,7 @@ class Watcher:
         """Run the pipeline once over every enabled library (blocking: call from a thread)."""
         started = self.ctx.clock()
         results = []
+        self.walking = self.lock is None or self.lock.try_acquire()
         for library in self.libraries(only):
             t = self.run_library(library, full)
             if t is not None:
@@ -90,17 +111,35 @@ class Watcher:
     def run_library(self, library: LibraryView, full: bool) -> TickContext | None:
         t = TickContext(app=self.ctx, library=library, full=full, started_at=self.ctx.clock())
         t.scratch["non_media"] = self.non_media
+        t.scratch["walk_cache"] = self.walk_cache
+        t.scratch["excludes_applied"] = self.excludes_applied
         wall = time.perf_counter()
+        mark = None
         try:
             for stage in self.stages:
+                if not self.runs(stage):
+                    continue
                 if stage.full_only and not full:
                     continue
                 if stage.needs_disk and t.stale:
                     continue
+                if stage.idle_key is not None:
+                    if mark is None:
+                        with read_only(self.ctx.engine) as conn:
+                            mark = read_watermark(conn)
+                    if not full and self.idle.can_skip(library.id, stage.idle_key, mark, t.now):
+                        t.pending.setdefault(stage.idle_key, 0)
+                        continue
                 stage_start = time.perf_counter()
                 stage.run(t)
                 STAGE_SECONDS.labels(stage.name).observe(time.perf_counter() - stage_start)
+                if stage.idle_key is not None and mark is not None:
+                    pending = t.pending.get(stage.idle_key, 0)
+                    self.idle.update(library.id, stage.idle_key, mark, pending)
         except Exception as exc:
+            self.walk_cache.forget(library.id)
+            self.excludes_applied.pop(library.id, None)
+            self.idle.forget(library.id)
             TICK_FAILURES.labels(library.name).inc()
             log.error(
                 "event=tick_failed library=%s tick=%s stage_error=%r",
@@ -116,8 +155,16 @@ class Watcher:
         log.info(summary_line(t, elapsed))
         return t
 
+    def runs(self, stage: Stage) -> bool:
+        """Whether this process runs `stage` this tick (its role: walker and/or drains)."""
+        if stage.always:
+            return True
+        if stage.drain is None:
+            return self.walking
+        return self.drains is None or stage.drain in self.drains
+
     def _record_scan_time(self, t: TickContext) -> None:
-        if t.stale:
+        if t.stale or not self.walking:
             return
         column = "last_full_scan_at" if t.full else "last_quick_scan_at"
         with self.ctx.engine.begin() as conn:
@@ -134,8 +181,12 @@ class Watcher:
     # --- the loop ------------------------------------------------------------------------
 
     def wake(self) -> None:
-        """Start the next tick now (a library was added or changed)."""
-        self._wake.set()
+        """Start the next tick now (a library was added or changed); safe from any thread."""
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            loop.call_soon_threadsafe(self._wake.set)
 
     def due_full(self, now: float) -> bool:
         interval = self.ctx.settings.watch_full_interval_seconds
@@ -143,6 +194,7 @@ class Watcher:
 
     async def run_forever(self) -> None:
         settings = self.ctx.settings
+        self._loop = asyncio.get_running_loop()
         while True:
             full = self.due_full(self.ctx.clock())
             results = await anyio.to_thread.run_sync(self.tick, full)
@@ -151,6 +203,10 @@ class Watcher:
             with anyio.move_on_after(delay):
                 await self._wake.wait()
             self._wake = anyio.Event()
+
+
+def _rows_changed(t: TickContext) -> bool:
+    return any(t.counts[k] for k in ("new", "changed", "retired", "restored", "excluded"))
 
 
 def summary_line(t: TickContext, elapsed: float) -> str:

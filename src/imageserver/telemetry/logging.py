@@ -58,5 +58,8 @@ def configure_logging(level: str = "info", fmt: str = "text") -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("imageserver").setLevel(level.upper())
-    for noisy in ("uvicorn.access", "httpx", "httpcore", "PIL", "alembic.runtime.migration"):
+    noisy_loggers = (
+        "uvicorn.access", "httpx", "httpcore", "PIL", "alembic.runtime.migration", "pyvips",
+    )
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -35,14 +35,18 @@ def startup_once(ctx: AppContext) -> None:
 class OrphanLoop:
     """Every ORPHAN_CLEANUP_INTERVAL_SECONDS, the first cycle one interval after start."""
 
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: AppContext, should_run: Callable[[], bool] = lambda: True) -> None:
         self.ctx = ctx
         self.cycles = 0
         self.last: orphans.CleanupResult | None = None
+        # Only the walker-lock holder cleans: one process deletes, the others never race it.
+        self.should_run = should_run
 
     async def run_forever(self) -> None:
         while True:
             await anyio.sleep(self.ctx.settings.orphan_cleanup_interval_seconds)
+            if not self.should_run():
+                continue
             self.last = await anyio.to_thread.run_sync(
                 orphans.cleanup_cycle, self.ctx.engine, self.ctx.settings.resolved_video_path
             )

@@ -127,6 +127,15 @@ class VideoQueue:
                 await self._wakeup.wait()
                 continue
             try:
+                claimed = await anyio.to_thread.run_sync(
+                    service.claim_job,
+                    self.ctx.engine,
+                    job,
+                    self.ctx.clock(),
+                    settings.hls_timeout_seconds,
+                )
+                if not claimed:
+                    continue  # another process runs this video (finally releases our slot)
                 result = await anyio.to_thread.run_sync(
                     partial(
                         jobs.run_job,

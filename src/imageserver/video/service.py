@@ -125,13 +125,35 @@ def settle_from_disk(conn: Connection, video_root: Path, job: Job, now: float) -
     )
 
 
+# The lease that makes one process (of several sharing the database) run a video's job.
+JOB_KIND = "video-job"
+
+
+def claim_job(engine: Engine, job: Job, now: float, timeout: float) -> bool:
+    """Lease the hash for this process before ffmpeg starts; False: someone else has it.
+
+    The lease outlives the ffmpeg timeout, so it only lapses when its holder died; then
+    another process's next tick takes the video over.
+    """
+    with engine.begin() as conn:
+        won = artefacts.lease(conn, JOB_KIND, [job.content_hash], now, timeout + 600.0)
+    return job.content_hash in won
+
+
+def release_job(engine: Engine, job: Job) -> None:
+    with engine.begin() as conn:
+        artefacts.forget(conn, job.content_hash, JOB_KIND)
+
+
 def finish(engine: Engine, video_root: Path, result: JobResult, now: float) -> None:
     """Record both outcomes in one transaction; a give-up writes the sentinel first."""
     if result.cancelled:
-        return  # stopped by shutdown: still pending, picked up again after the restart
+        release_job(engine, result.job)  # shutdown: pending again, for anyone to take
+        return
     job = result.job
     hls = result.hls
     with engine.begin() as conn:
+        artefacts.forget(conn, job.content_hash, JOB_KIND)
         if hls is not None:
             if hls.status == "retry" and hls.give_up_after and not result.sentinel_written:
                 previous = artefacts.get(conn, job.content_hash, HLS_KIND)

@@ -1,0 +1,127 @@
+"""The same walk as walker.py, with GNU find doing the directory reads and stats in C.
+
+A Python scandir+stat loop costs ~2.5x what `find` costs on the same tree (object creation
+per entry), and a quick tick over 100k unchanged files is mostly that walk. find prints
+type, size, mtime and path NUL-separated; Python applies the rules that need more than a
+pattern (candidates by extension, UTF-8 names, symlink targets inside the root) exactly
+as walker.py does, and tests/scan/test_findwalk.py checks the two agree on hostile trees.
+Without a GNU find on PATH, walker.walk is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import stat
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+from imageserver.media.formats import is_candidate
+from imageserver.scan.walker import (
+    Excludes,
+    FileStat,
+    WalkResult,
+    _symlink_target_stat,
+    _valid_text,
+)
+
+log = logging.getLogger("imageserver.scan")
+
+FIND = shutil.which("find")
+_ERROR = re.compile(r"^(?:\S*/)?find: '(?P<path>.*)': (?P<reason>.*)$")
+
+
+def available() -> bool:
+    return FIND is not None and _is_gnu(FIND)
+
+
+def _is_gnu(find: str) -> bool:
+    try:
+        out = subprocess.run(
+            [find, "--version"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "GNU findutils" in out.stdout
+
+
+def _glob_literal(text: str) -> str:
+    """find's -name/-path take glob patterns: match these characters literally."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+def find_argv(root: str, excludes: Excludes, skip_dirs: Iterable[str]) -> list[str]:
+    """Prune hidden entries, excluded folders and our own folders; print the rest."""
+    assert FIND is not None
+    prune = ["-name", ".*"]
+    for name in sorted(excludes.names):
+        prune += ["-o", "-type", "d", "-name", _glob_literal(name)]
+    for rel in sorted(excludes.paths):
+        prune += ["-o", "-type", "d", "-path", _glob_literal(f"{root}/{rel}")]
+    for folder in sorted(skip_dirs):
+        prune += ["-o", "-type", "d", "-path", _glob_literal(folder)]
+    return [
+        FIND, root, "-mindepth", "1",
+        "(", *prune, ")", "-prune",
+        "-o", "(", "-type", "f", "-o", "-type", "l", "-o", "-type", "d", ")",
+        "-printf", r"%y\0%s\0%T@\0%P\0",
+    ]  # fmt: skip
+
+
+def _mtime_ns(text: str) -> int:
+    """find's %T@ ("1700000000.1234567890", ten decimals) as exact integer nanoseconds."""
+    seconds, _, fraction = text.partition(".")
+    if len(fraction) == 10:  # GNU find 4.x: the fast path, one int() per file
+        return int(seconds + fraction[:9])
+    return int(seconds) * 1_000_000_000 + int((fraction[:9] or "0").ljust(9, "0"))
+
+
+def walk(root: Path, excludes: Excludes, skip_dirs: Iterable[Path] = ()) -> WalkResult:
+    root_str = os.fspath(root)
+    skip = [os.path.realpath(p) for p in skip_dirs]
+    env = {**os.environ, "LC_ALL": "C"}  # plain-ASCII error messages we can parse
+    proc = subprocess.run(
+        find_argv(root_str, excludes, skip), capture_output=True, env=env, check=False
+    )
+    result = WalkResult()
+    result.dirs_walked = 1
+    files = result.files
+    # One decode for the whole listing (as os.fsdecode would, name by name).
+    fields = iter(proc.stdout.decode("utf-8", "surrogateescape").split("\0"))
+    for kind, size, mtime, rel in zip(fields, fields, fields, fields, strict=False):
+        if kind == "d":
+            result.dirs_walked += 1
+            continue
+        if not is_candidate(rel[rel.rfind("/") + 1 :]):
+            continue
+        if not rel.isascii() and not _valid_text(rel):
+            log.warning("event=walk_skipped_name path=%r reason=not_utf8", rel)
+            continue
+        if kind == "l":
+            st = _symlink_target_stat(os.path.join(root_str, rel), root_str)
+            if st is None or not stat.S_ISREG(st.st_mode):
+                continue
+            files[rel] = FileStat(rel, st.st_size, st.st_mtime_ns)
+            continue
+        files[rel] = FileStat(rel, int(size), _mtime_ns(mtime))
+    _record_errors(result, proc.stderr, root_str)
+    return result
+
+
+def _record_errors(result: WalkResult, stderr: bytes, root: str) -> None:
+    """Folders find could not list (or that vanished mid-walk) are kept from retirement."""
+    for line in os.fsdecode(stderr).splitlines():
+        match = _ERROR.match(line)
+        if not match:
+            if line.strip():
+                log.warning("event=walk_find_message message=%r", line)
+            continue
+        path = match.group("path")
+        if path != root and not path.startswith(root.rstrip("/") + "/"):
+            continue
+        rel = "" if path == root else path[len(root.rstrip("/")) + 1 :]
+        log.warning("event=walk_unreadable dir=%r error=%s", rel or ".", match.group("reason"))
+        result.unreadable_dirs.append(rel)
