@@ -9,12 +9,15 @@ page weight of the first load.
 
 from __future__ import annotations
 
+import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from imageserver.auth import tokens
+from tests.fixtures import make_jpeg
 from tests.web.conftest import save_shot, wait_until
 from tests.web.harness import ADMIN_PASSWORD, JWT_SECRET, WebServer
 
@@ -104,9 +107,17 @@ def test_viewer_keyboard_metadata_and_download(page: Any, web_server: WebServer)
     items = media_ids(web_server)
     page.goto(web_server.url + "/#/timeline")
     page.wait_for_selector(".canvas .tile img.loaded")
+    # The grid by keyboard: Tab into it, arrows move the focus, Enter opens.
+    page.focus(".scroller")
+    start = page.evaluate("() => document.activeElement.dataset.key")
+    assert start == "0:0"
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("() => document.activeElement.dataset.key") == "0:1"
+    page.keyboard.press("ArrowLeft")
     first = page.locator(".canvas .tile[data-kind=photo]").first
     first_id = first.get_attribute("data-id")
-    first.click()
+    first.focus()
+    page.keyboard.press("Enter")
     page.wait_for_url(f"**/#/viewer/{first_id}")
     page.wait_for_function(
         """() => { const i = document.querySelector('#viewer-image');
@@ -173,6 +184,20 @@ def test_video_plays_through_hls_js_loaded_on_demand(page: Any, web_server: WebS
     assert any("hls.light.min.mjs" in url for url in requested)
     assert any("/video/stream/" in url and "token=" in url for url in requested)
 
+    # Its stream gone from disk: "being prepared" and "Generate now", which makes it again.
+    clip = media_ids(web_server)["short_hamilton_clip.mp4"]
+    digest = clip["content_hash"]
+    shutil.rmtree(web_server.data_dir / "video" / digest[:2] / digest)
+    page.goto(f"{web_server.url}/#/timeline")
+    page.goto(f"{web_server.url}/#/viewer/{clip['id']}")
+    page.wait_for_selector(".stage[data-video-state=pending] .state:has-text('being prepared')")
+    page.click("#generate-now")
+    page.wait_for_function(
+        """() => { const v = document.querySelector('#viewer-video');
+                   return v && !v.error && v.currentTime > 0.5 }""",
+        timeout=30_000,
+    )
+
     # A video ffmpeg cannot read: the reason, and the original instead.
     broken = media_ids(web_server)["invalid-bitstream.webm"]
     page.goto(f"{web_server.url}/#/viewer/{broken['id']}")
@@ -236,6 +261,47 @@ def test_disabling_a_library_removes_its_items_on_the_next_tick(
     toggle = page.locator(f".lib[data-id='{archive}'] .enabled-toggle")
     toggle.wait_for()
     assert toggle.is_checked()
+    assert not page.errors, page.errors
+
+
+def test_add_edit_stale_and_remove_a_library(
+    page: Any, web_server: WebServer, tmp_path: Path
+) -> None:
+    root = tmp_path / "holiday"
+    make_jpeg(root / "beach.jpg", size=(320, 240), color=(20, 120, 200))
+    page.goto(web_server.url + "/#/libraries")
+    page.wait_for_selector(".lib")
+    page.fill("#add-name", "holiday")
+    page.fill("#add-path", str(root))
+    page.fill("#add-excluded", "@eaDir")
+    page.click("#add-library button[type=submit]")
+    card = page.locator(".lib:has(h2:text-is('holiday'))")
+    card.wait_for()
+    # Indexed by the running watcher; the card updates on the page's own tick.
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.lib')].some(c =>
+             c.querySelector('h2').textContent === 'holiday' &&
+             c.textContent.includes('1 (1 photos') && c.textContent.includes('reachable'))""",
+        timeout=20_000,
+    )
+    assert card.locator("textarea.excluded").input_value() == "@eaDir"
+    card.locator("textarea.excluded").fill("@eaDir\nprivate")
+    card.locator("button:has-text('Save')").click()
+    page.wait_for_selector("#toast:has-text('Saved')")
+    holiday = library_id(web_server, "holiday")
+    excluded = web_server.api("GET", f"/libraries/{holiday}").json()["excluded_dirs"]
+    assert excluded == ["@eaDir", "private"]
+
+    # The disk goes away: stale, with the reason, without a reload.
+    shutil.rmtree(root)
+    page.wait_for_selector(".lib:has(h2:text-is('holiday')) .badge.bad", timeout=20_000)
+    assert "missing" in card.inner_text()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    card.locator("button:has-text('Remove library')").click()
+    card.wait_for(state="detached")
+    names = [lib["name"] for lib in web_server.api("GET", "/libraries").json()]
+    assert "holiday" not in names
     assert not page.errors, page.errors
 
 
@@ -327,3 +393,18 @@ def test_first_load_weight(page_factory: Any, web_server: WebServer) -> None:
     total = sum(e["size"] for e in entries)
     assert total <= 500_000, total
     assert not any("hls" in e["url"] for e in entries)
+
+
+def test_merge_people(page: Any, web_server: WebServer) -> None:
+    """Last: it leaves one person where there were two."""
+    page.goto(web_server.url + "/#/people")
+    page.wait_for_selector(".person")
+    assert page.locator(".person").count() == 2
+    for box in page.locator(".person .pick input").all():
+        box.check()
+    page.wait_for_selector("#merge-bar:has-text('Merge 2 people')")
+    page.click("#merge-button")
+    page.wait_for_selector("#toast:has-text('Merged 2 people')")
+    assert wait_until(lambda: page.locator(".person").count() == 1)
+    assert web_server.api("GET", "/people").json()["total"] == 1
+    assert not page.errors, page.errors
