@@ -121,3 +121,27 @@ def test_a_retry_falling_due_wakes_an_idle_drain(
     clock.advance(3600)
     [t] = watcher.tick(full=False)
     assert t.counts["thumbnailed"] == 1 and t.pending["thumbnails"] == 0, (t.counts, t.pending)
+
+
+def test_folders_moved_in_or_renamed_are_seen_by_a_quick_tick(
+    indexed: tuple[Watcher, Path], ctx: AppContext, tmp_path: Path
+) -> None:
+    """Moving a folder keeps its files' ctimes: the quick walk lists new folders whole."""
+    watcher, root = indexed
+    outside = tmp_path / "camera-card" / "DCIM"
+    for i in range(3):
+        make_jpeg(outside / "100CANON" / f"IMG_{i}.jpg", size=(30, 20), color=(9, 90, 9 * i))
+    old = 1_500_000_000
+    for path in outside.rglob("*"):
+        os.utime(path, (old, old))
+    (root / "imports").mkdir()
+    os.rename(outside, root / "imports" / "DCIM")  # moved in: inode ctimes of files unchanged
+    [t] = watcher.tick(full=False)
+    assert t.counts["new"] == 3
+    os.rename(root / "d1", root / "d1-renamed")
+    [t] = watcher.tick(full=False)
+    assert t.counts["new"] == 2  # d1-renamed/1.jpg and 3.jpg; d1's rows go at the full scan
+    live = {k for k, r in rows(ctx).items() if r["retired_at"] is None}
+    assert {"imports/DCIM/100CANON/IMG_0.jpg", "d1-renamed/1.jpg"} <= live
+    [t] = watcher.tick(full=True)
+    assert t.counts["retired"] == 2

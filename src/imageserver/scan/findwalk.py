@@ -1,11 +1,14 @@
-"""The same walk as walker.py, with GNU find doing the directory reads and stats in C.
+"""Walks with GNU find doing directory reads and stats in C: the quick tick's walk.
 
 A Python scandir+stat loop costs ~2.5x what `find` costs on the same tree (object creation
-per entry), and a quick tick over 100k unchanged files is mostly that walk. find prints
-type, size, mtime and path NUL-separated; Python applies the rules that need more than a
-pattern (candidates by extension, UTF-8 names, symlink targets inside the root) exactly
-as walker.py does, and tests/scan/test_findwalk.py checks the two agree on hostile trees.
-Without a GNU find on PATH, walker.walk is used.
+per entry), so a quick tick over 100k unchanged files would be mostly that walk. Instead,
+`changed_since` asks find for the entries whose inode changed (ctime) since the previous
+walk began, minus a margin: new, edited, renamed or moved-in files all get a new ctime,
+and so does a folder moved or copied in, which is then listed whole. find prunes by the
+same rules as walker.py; Python applies the rest (candidates by extension, UTF-8 names,
+symlink targets inside the root) exactly as walker.py does. tests/scan/test_findwalk.py
+checks both walks agree. Deleted files are not seen here: retiring them is the full
+scan's job, which always walks everything with walker.py.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from imageserver.media.formats import is_candidate
+from imageserver.scan import walker
 from imageserver.scan.walker import (
     Excludes,
     FileStat,
@@ -53,8 +57,11 @@ def _glob_literal(text: str) -> str:
     return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
-def find_argv(root: str, excludes: Excludes, skip_dirs: Iterable[str]) -> list[str]:
-    """Prune hidden entries, excluded folders and our own folders; print the rest."""
+def find_argv(
+    root: str, excludes: Excludes, skip_dirs: Iterable[str], since: float | None = None
+) -> list[str]:
+    """Prune hidden entries, excluded folders and our own folders; print the rest
+    (only what changed after `since`, epoch seconds, when given)."""
     assert FIND is not None
     prune = ["-name", ".*"]
     for name in sorted(excludes.names):
@@ -63,10 +70,11 @@ def find_argv(root: str, excludes: Excludes, skip_dirs: Iterable[str]) -> list[s
         prune += ["-o", "-type", "d", "-path", _glob_literal(f"{root}/{rel}")]
     for folder in sorted(skip_dirs):
         prune += ["-o", "-type", "d", "-path", _glob_literal(folder)]
+    newer = [] if since is None else ["-newerct", f"@{since:.6f}"]
     return [
         FIND, root, "-mindepth", "1",
         "(", *prune, ")", "-prune",
-        "-o", "(", "-type", "f", "-o", "-type", "l", "-o", "-type", "d", ")",
+        "-o", *newer, "(", "-type", "f", "-o", "-type", "l", "-o", "-type", "d", ")",
         "-printf", r"%y\0%s\0%T@\0%P\0",
     ]  # fmt: skip
 
@@ -80,20 +88,52 @@ def _mtime_ns(text: str) -> int:
 
 
 def walk(root: Path, excludes: Excludes, skip_dirs: Iterable[Path] = ()) -> WalkResult:
+    """Everything, as walker.walk finds it."""
+    return _run(root, excludes, skip_dirs, None)
+
+
+def changed_since(
+    root: Path,
+    excludes: Excludes,
+    skip_dirs: Iterable[Path],
+    since: float,
+    known_dirs: set[str],
+) -> WalkResult:
+    """Files whose inode changed after `since`, plus everything under folders that are new."""
+    skip_dirs = list(skip_dirs)
+    result = _run(root, excludes, skip_dirs, since)
+    for rel in sorted(result.dirs - known_dirs):
+        if any(rel.startswith(f"{parent}/") for parent in result.dirs - known_dirs - {rel}):
+            continue  # inside another new folder, which is listed whole below
+        sub = walker.walk(root / rel, excludes.relative_to(rel), skip_dirs, fence=root)
+        for sub_rel, fs in sub.files.items():
+            full = f"{rel}/{sub_rel}"
+            result.files[full] = FileStat(full, fs.size, fs.mtime_ns)
+        result.dirs |= {f"{rel}/{d}" if d else rel for d in sub.dirs}
+        result.unreadable_dirs += [f"{rel}/{d}" if d else rel for d in sub.unreadable_dirs]
+    return result
+
+
+def _run(
+    root: Path, excludes: Excludes, skip_dirs: Iterable[Path], since: float | None
+) -> WalkResult:
     root_str = os.fspath(root)
     skip = [os.path.realpath(p) for p in skip_dirs]
     env = {**os.environ, "LC_ALL": "C"}  # plain-ASCII error messages we can parse
     proc = subprocess.run(
-        find_argv(root_str, excludes, skip), capture_output=True, env=env, check=False
+        find_argv(root_str, excludes, skip, since), capture_output=True, env=env, check=False
     )
     result = WalkResult()
     result.dirs_walked = 1
+    if since is None:
+        result.dirs.add("")
     files = result.files
     # One decode for the whole listing (as os.fsdecode would, name by name).
     fields = iter(proc.stdout.decode("utf-8", "surrogateescape").split("\0"))
     for kind, size, mtime, rel in zip(fields, fields, fields, fields, strict=False):
         if kind == "d":
             result.dirs_walked += 1
+            result.dirs.add(rel)
             continue
         if not is_candidate(rel[rel.rfind("/") + 1 :]):
             continue

@@ -17,7 +17,7 @@ from typing import Any
 from imageserver.media import repo
 from imageserver.media.formats import Classified, classify
 from imageserver.scan.context import TickContext
-from imageserver.scan.walker import FileStat
+from imageserver.scan.walker import Excludes, FileStat
 
 log = logging.getLogger("imageserver.scan")
 
@@ -53,6 +53,16 @@ def mtime_datetime(mtime_ns: int) -> datetime:
     return datetime.fromtimestamp(mtime_ns / 1e9).replace(microsecond=0)
 
 
+@dataclass
+class WalkMemory:
+    """What a quick tick needs to know of the previous walk of a library."""
+
+    files: dict[str, FileStat]
+    dirs: set[str]
+    excludes: Excludes
+    started: float  # wall-clock start of that walk (epoch seconds)
+
+
 class WalkCache:
     """The previous successful walk per library, so a quick tick asks the table only about
     the paths that differ from it instead of loading every row (O(changes), not O(rows)).
@@ -62,21 +72,24 @@ class WalkCache:
     """
 
     def __init__(self) -> None:
-        self._walks: dict[int, dict[str, FileStat]] = {}
+        self._walks: dict[int, WalkMemory] = {}
 
-    def get(self, library_id: int) -> dict[str, FileStat] | None:
+    def get(self, library_id: int) -> WalkMemory | None:
         return self._walks.get(library_id)
 
-    def put(self, library_id: int, files: dict[str, FileStat]) -> None:
-        self._walks[library_id] = files
+    def put(self, library_id: int, memory: WalkMemory) -> None:
+        self._walks[library_id] = memory
 
     def forget(self, library_id: int) -> None:
         self._walks.pop(library_id, None)
 
 
-def _changed_since(previous: dict[str, FileStat], files: dict[str, FileStat]) -> list[str]:
+def _changed_since(
+    previous: dict[str, FileStat], files: dict[str, FileStat], candidates: list[str]
+) -> list[str]:
     changed = []
-    for rel, fs in files.items():
+    for rel in candidates:
+        fs = files[rel]
         before = previous.get(rel)
         if before is None or before.size != fs.size or before.mtime_ns != fs.mtime_ns:
             changed.append(rel)
@@ -86,13 +99,16 @@ def _changed_since(previous: dict[str, FileStat], files: dict[str, FileStat]) ->
 def diff_stage(t: TickContext) -> None:
     assert t.walk is not None
     cache: WalkCache | None = t.scratch.get("walk_cache")
-    previous = None if t.full or cache is None else cache.get(t.library.id)
+    memory = None if t.full or cache is None else cache.get(t.library.id)
+    candidates: list[str] | None = t.scratch.get("changed_paths")
     with t.app.engine.connect() as conn:
-        if previous is None:
+        if memory is None:
             known = repo.known_files(conn, t.library.id)
             paths = list(t.walk.files)
         else:
-            paths = _changed_since(previous, t.walk.files)
+            if candidates is None:  # a complete walk: compare it with the previous one
+                candidates = list(t.walk.files)
+            paths = _changed_since(memory.files, t.walk.files, candidates)
             known = repo.known_for_paths(conn, t.library.id, paths) if paths else {}
     diff = Diff()
     for rel in paths:
@@ -107,7 +123,9 @@ def diff_stage(t: TickContext) -> None:
     t.counts["seen"] = len(t.walk.files)
     t.scratch["diff"] = diff
     if cache is not None:
-        cache.put(t.library.id, t.walk.files)
+        started = t.scratch.get("walk_started", 0.0)
+        memory = WalkMemory(t.walk.files, t.walk.dirs, t.library.excludes, started)
+        cache.put(t.library.id, memory)
 
 
 def _classify(t: TickContext, fs: FileStat) -> Classified | None:

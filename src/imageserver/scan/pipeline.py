@@ -13,6 +13,7 @@ plus its module.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ from imageserver.media import repo as media_repo
 from imageserver.ml import drain as ml_drain
 from imageserver.scan import companions, findwalk, ingest, missing
 from imageserver.scan.context import TickContext
-from imageserver.scan.walker import walk
+from imageserver.scan.walker import WalkResult, walk
 from imageserver.video import stage as video_stage
 
 log = logging.getLogger("imageserver.scan")
@@ -53,11 +54,29 @@ def probe_stage(t: TickContext) -> None:
         log.warning("event=library_stale library=%s reason=%r", t.library.name, result.reason)
 
 
-WALK = findwalk.walk if findwalk.available() else walk
+WALK = walk
+QUICK_WALK = findwalk.changed_since if findwalk.available() else None
+# ctime look-back beyond the previous walk's start: covers a file server whose clock runs
+# up to this much behind ours, and writes racing that walk.
+QUICK_WALK_MARGIN_SECONDS = 120.0
 
 
 def walk_stage(t: TickContext) -> None:
-    t.walk = WALK(t.library.root, t.library.excludes, t.app.settings.owned_dirs())
+    """A full walk; or on a quick tick, only what changed since the previous walk."""
+    cache: ingest.WalkCache | None = t.scratch.get("walk_cache")
+    memory = None if t.full or cache is None else cache.get(t.library.id)
+    owned = t.app.settings.owned_dirs()
+    t.scratch["walk_started"] = time.time()
+    if QUICK_WALK is not None and memory is not None and memory.excludes == t.library.excludes:
+        since = memory.started - QUICK_WALK_MARGIN_SECONDS
+        changed = QUICK_WALK(t.library.root, t.library.excludes, owned, since, memory.dirs)
+        files = dict(memory.files)
+        files.update(changed.files)
+        t.walk = WalkResult(files, changed.unreadable_dirs, changed.dirs_walked)
+        t.walk.dirs = memory.dirs | changed.dirs
+        t.scratch["changed_paths"] = list(changed.files)
+    else:
+        t.walk = WALK(t.library.root, t.library.excludes, owned)
     # The root can vanish mid-walk (a disk unplugged): probe again before trusting the walk.
     if t.walk.unreadable_dirs:
         result = health.probe(t.library.root, lambda: max(1, len(t.walk.files) if t.walk else 1))

@@ -32,6 +32,9 @@ class WalkResult:
     # Library-relative folders that could not be listed ("" is the root itself).
     unreadable_dirs: list[str] = field(default_factory=list)
     dirs_walked: int = 0
+    # Library-relative folders seen ("" is the root): a quick walk needs to know which
+    # folders are new (moved or copied in) to list those whole.
+    dirs: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,12 @@ class Excludes:
     def skips(self, name: str, rel_path: str) -> bool:
         return name in self.names or rel_path in self.paths
 
+    def relative_to(self, folder: str) -> Excludes:
+        """The same rules for a walk that starts at `folder` (library-relative)."""
+        prefix = folder + "/"
+        paths = frozenset(p[len(prefix) :] for p in self.paths if p.startswith(prefix))
+        return Excludes(self.names, paths)
+
     def covers(self, rel_path: str) -> bool:
         """Whether a file's library-relative path lies inside an excluded folder."""
         parts = rel_path.split("/")[:-1]
@@ -60,10 +69,17 @@ class Excludes:
         return any(rel_path.startswith(p + "/") for p in self.paths)
 
 
-def walk(root: Path, excludes: Excludes, skip_dirs: Iterable[Path] = ()) -> WalkResult:
-    """Every candidate media file under `root` with its size and mtime."""
+def walk(
+    root: Path, excludes: Excludes, skip_dirs: Iterable[Path] = (), fence: Path | None = None
+) -> WalkResult:
+    """Every candidate media file under `root` with its size and mtime.
+
+    `fence` is the library root when `root` is one of its folders: symlinks may point
+    anywhere inside the library, as in a walk from the top.
+    """
     result = WalkResult()
     root_str = os.fspath(root)
+    fence_str = os.fspath(fence) if fence is not None else root_str
     skip = {os.path.realpath(p) for p in skip_dirs}
     stack: list[tuple[str, str]] = [(root_str, "")]
     while stack:
@@ -75,6 +91,7 @@ def walk(root: Path, excludes: Excludes, skip_dirs: Iterable[Path] = ()) -> Walk
             result.unreadable_dirs.append(rel_dir)
             continue
         result.dirs_walked += 1
+        result.dirs.add(rel_dir)
         with it:
             for entry in it:
                 name = entry.name
@@ -90,7 +107,7 @@ def walk(root: Path, excludes: Excludes, skip_dirs: Iterable[Path] = ()) -> Walk
                     if not is_candidate(name):
                         continue
                     if entry.is_symlink():
-                        st = _symlink_target_stat(entry.path, root_str)
+                        st = _symlink_target_stat(entry.path, fence_str)
                         if st is None:
                             continue
                     else:
