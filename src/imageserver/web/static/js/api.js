@@ -42,15 +42,11 @@ export const session = {
 const expiredListeners = new Set();
 export function onExpired(fn) { expiredListeners.add(fn); }
 
-let expiring = false;
 /** End the session: every view stops, the login page shows why. */
 export function expire(message = 'Your session has expired. Please log in again.') {
-  if (expiring) return;
-  expiring = true;
   session.clear();
   session.flash(message);
   for (const fn of expiredListeners) fn(message);
-  setTimeout(() => { expiring = false; }, 0);
 }
 
 function url(path, query) {
@@ -88,9 +84,9 @@ async function errorOf(res) {
  */
 export async function api(path, { method = 'GET', query, body, signal, raw = false, auth = true } = {}) {
   const headers = {};
+  const token = session.token;
   if (auth) {
-    const token = session.token;
-    if (!token) { expire('Please log in.'); throw new ApiError(401, 'unauthorized', 'not logged in'); }
+    if (!token) throw new ApiError(401, 'unauthorized', 'not logged in');
     headers.Authorization = `Bearer ${token}`;
   }
   let payload = body;
@@ -100,7 +96,9 @@ export async function api(path, { method = 'GET', query, body, signal, raw = fal
   }
   const res = await fetch(url(path, query), { method, headers, body: payload, signal });
   if (res.status === 401 && auth) {
-    expire();
+    // Only the first 401 of a session ends it: requests still in flight with the same
+    // token answer 401 too, and must not unmount the login page that replaced the view.
+    if (session.token === token) expire();
     throw new ApiError(401, 'unauthorized', 'session expired');
   }
   if (!res.ok) throw await errorOf(res);

@@ -190,7 +190,7 @@ export class VirtualGrid {
       clearTimeout(this.loadTimer);
       const run = () => {
         for (const [s, upto] of loads) {
-          this.model.ensure(s, upto).then(() => this.schedule(), (err) => {
+          this.model.ensure(s, upto).then(() => this.render(false), (err) => {
             if (err.status !== 401) console.warn('month failed to load', s.key, err);
           });
         }

@@ -27,9 +27,11 @@ function highlight(name) {
   }
 }
 
+let userRequest = null;
 async function ensureUser() {
   if (session.user) return session.user;
-  session.user = await api('/auth/me');
+  userRequest ||= api('/auth/me').finally(() => { userRequest = null; });
+  session.user = await userRequest;
   document.getElementById('username').textContent = session.user.username;
   clearTimeout(expiryTimer);
   const left = session.expiresAt - Date.now();
@@ -80,14 +82,11 @@ async function navigate() {
     return;
   }
   if (route.name === 'login' && session.token) { go(DEFAULT_HASH); return; }
-  route.load().catch(() => {}); // fetch the view's modules while /auth/me is in flight
-  try {
-    if (!route.public) await ensureUser();
-  } catch (err) {
-    if (err.status !== 401) console.error(err);
-    return; // a 401 already sent us to the login page
+  if (!route.public && !session.user) {
+    // Not awaited: the view's own requests start at once; a 401 from any of them (or from
+    // /auth/me) ends the session the same way.
+    ensureUser().catch((err) => { if (err.status !== 401) console.error(err); });
   }
-  if (my !== seq) return;
   showChrome(!route.public);
   nav.classList.remove('open');
   menuToggle.setAttribute('aria-expanded', 'false');
