@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench import refs
 from bench.context import BenchContext
-from bench.rows import faces, hashing, indexing, metadata, scaleout, thumbs, tick, video, web
+from bench.rows import faces, hashing, indexing, load, metadata, scaleout, thumbs, tick, video, web
 from bench.table import Row, render, write_json
 
 GROUPS: dict[str, Callable[[BenchContext], list[Row]]] = {
@@ -35,6 +35,7 @@ GROUPS: dict[str, Callable[[BenchContext], list[Row]]] = {
     "faces": faces.run,
     "web": web.run,
     "scaleout": scaleout.run,
+    "load": load.run,
 }
 TOOLS = ("b3sum", "sha256sum", "exiftool", "vipsthumbnail", "find", "xargs")
 DEFAULT_CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
