@@ -1,7 +1,7 @@
 // Video in the viewer: ask /video/{id} for its state; a ready video plays its signed HLS
 // playlist through hls.js (loaded with import() only now) or natively where the browser has
-// HLS but no MediaSource (older iOS Safari). Pending videos say so and offer "Generate now";
-// unsupported ones give the reason and the original to download.
+// HLS but no MediaSource (iPhone Safari before iOS 17.1). Pending videos say so and offer
+// "Generate now"; unsupported ones give the reason and the original to download.
 
 import { api, download } from './api.js';
 import { h } from './dom.js';
@@ -43,8 +43,18 @@ export function mountVideo(stage, item) {
 
   const downloadButton = () => h('button', { type: 'button', onclick: () => download(`/media/${item.id}/original`, item.name) }, 'Download original');
 
+  function playNative(url) {
+    video.dataset.engine = 'native';
+    video.src = url;
+    video.play().catch(() => {});
+  }
+
   async function play(url) {
     setState('ready');
+    const nativeHls = video.canPlayType('application/vnd.apple.mpegurl') !== '';
+    // hls.js wherever MediaSource exists (the same player everywhere, errors we can handle);
+    // sessionStorage 'imageserver.player' = 'native' prefers the browser's own HLS instead.
+    if (nativeHls && sessionStorage.getItem('imageserver.player') === 'native') { playNative(url); return; }
     if (hasMediaSource()) {
       const Hls = await loadHls();
       if (destroyed) return;
@@ -67,12 +77,7 @@ export function mountVideo(stage, item) {
         return;
       }
     }
-    if (video.canPlayType('application/vnd.apple.mpegurl')) {
-      video.dataset.engine = 'native';
-      video.src = url;
-      video.play().catch(() => {});
-      return;
-    }
+    if (nativeHls) { playNative(url); return; }
     setState('error', h('p', {}, 'This browser cannot play streamed video.'), downloadButton());
   }
 
