@@ -205,6 +205,15 @@ export function open(overlay, { id, background, onClose }) {
     }
   }
   document.addEventListener('keydown', onKey);
+  // A horizontal swipe on the picture goes to the previous / next one (phones).
+  let touchX = null;
+  stage.addEventListener('touchstart', (e) => { touchX = e.touches.length === 1 ? e.touches[0].clientX : null; }, { passive: true });
+  stage.addEventListener('touchend', (e) => {
+    if (touchX === null || e.target.closest('video, button')) return;
+    const dx = e.changedTouches[0].clientX - touchX;
+    touchX = null;
+    if (Math.abs(dx) > 60) step(dx < 0 ? 1 : -1);
+  });
   root.focus();
   show(id);
 
