@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,9 @@ def _pg_admin_url() -> str:
     return os.environ.get("IMAGESERVER_TEST_DATABASE_URL", PG_DEFAULT)
 
 
-@pytest.fixture(scope="session")
-def pg_session_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, migrated to head."""
+@contextmanager
+def fresh_pg_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database (dropped afterwards); in CI never a skip."""
     admin_url = _pg_admin_url()
     try:
         admin = make_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
@@ -58,17 +59,27 @@ def pg_session_url() -> Iterator[str]:
         if IN_CI:
             pytest.fail(f"PostgreSQL unreachable at {admin_url} in CI: {exc}")
         pytest.skip(f"PostgreSQL unreachable at {admin_url}: {exc}")
-    name = f"imageserver_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url, poolclass=sa.NullPool)
-    migrate.upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_session_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated to head."""
+    with fresh_pg_database("imageserver_test") as url:
+        engine = make_engine(url, poolclass=sa.NullPool)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from imageserver.db import migrate
 from imageserver.db.engine import make_engine
 from imageserver.db.tables import metadata
-from tests.conftest import IN_CI, PG_DEFAULT
+from tests.conftest import fresh_pg_database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -25,25 +23,10 @@ def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.
         yield engine
         engine.dispose()
         return
-    admin_url = os.environ.get("IMAGESERVER_TEST_DATABASE_URL", PG_DEFAULT)
-    try:
-        admin = make_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-        with admin.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except Exception as exc:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL unreachable in CI: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    name = f"imageserver_mig_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url, poolclass=sa.NullPool)
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_pg_database("imageserver_mig") as url:
+        engine = make_engine(url, poolclass=sa.NullPool)
+        yield engine
+        engine.dispose()
 
 
 def test_upgrade_from_empty_matches_tables(empty_engine: sa.Engine) -> None:

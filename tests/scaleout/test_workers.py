@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from PIL import Image
 
 from imageserver.db.engine import make_engine
 from imageserver.db.tables import artefacts, media
-from tests.conftest import IN_CI, PG_DEFAULT
+from tests.conftest import fresh_pg_database
 
 pytestmark = pytest.mark.slow
 
@@ -31,22 +30,8 @@ PASSWORD = "scaleout-admin-pw"
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    admin_url = os.environ.get("IMAGESERVER_TEST_DATABASE_URL", PG_DEFAULT)
-    try:
-        admin = make_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-        with admin.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-    except Exception as exc:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL unreachable in CI: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    name = f"imageserver_scale_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_pg_database("imageserver_scale") as url:
+        yield url
 
 
 def env_for(tmp_path: Path, db_url: str, library: Path, **extra: str) -> dict[str, str]:

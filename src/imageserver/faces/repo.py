@@ -11,17 +11,16 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     RowMapping,
-    and_,
     case,
     delete,
     func,
     insert,
-    or_,
     select,
     update,
 )
 
 from imageserver.db.tables import artefacts, faces, libraries, media, people
+from imageserver.scan import artefacts as artefacts_state
 from imageserver.scan.artefacts import FACES_KIND, THUMB_KIND
 
 EMBEDDING_DIM = 128
@@ -51,22 +50,8 @@ def _artefact_status(kind: str) -> Any:
 
 
 def _faces_unsettled(now: float) -> ColumnElement[bool]:
-    """No faces artefact yet, or a transient failure whose retry time has come."""
-    a = artefacts.alias("fa")
-    settled = (
-        select(a.c.content_hash)
-        .where(
-            a.c.content_hash == media.c.content_hash,
-            a.c.kind == FACES_KIND,
-            or_(
-                a.c.status.in_(("done", "failed")),
-                and_(a.c.status == "retry", a.c.next_attempt_at > now),
-                a.c.lease_until > now,
-            ),
-        )
-        .exists()
-    )
-    return ~settled
+    """No faces state yet, a retry whose time has come, and nobody's live lease."""
+    return artefacts_state.not_settled(FACES_KIND, now)
 
 
 def _live_photos(library_id: int | None) -> list[ColumnElement[bool]]:

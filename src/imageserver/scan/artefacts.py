@@ -70,7 +70,7 @@ def backoff(attempts: int) -> float:
     return float(min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, attempts - 1)))
 
 
-def _not_settled(kind: str, now: float) -> ColumnElement[bool]:
+def not_settled(kind: str, now: float) -> ColumnElement[bool]:
     """No state yet (or `pending`), or a retry whose time has come; and nobody's live lease."""
     a = artefacts.alias("a")
     settled = (
@@ -103,7 +103,7 @@ def pending(
         media.c.retired_at.is_(None),
         media.c.content_hash.is_not(None),
         media.c.kind.in_(media_kinds),
-        _not_settled(kind, now),
+        not_settled(kind, now),
         libraries.c.enabled.is_(True),
     ]
     if library_id is not None:
@@ -135,7 +135,7 @@ def count_pending(
         media.c.retired_at.is_(None),
         media.c.content_hash.is_not(None),
         media.c.kind.in_(media_kinds),
-        _not_settled(kind, now),
+        not_settled(kind, now),
     )
     return int(conn.execute(query).scalar_one())
 
