@@ -151,7 +151,7 @@ export function tickMs() {
 function runTick() {
   if (document.hidden || !session.token) return;
   for (const fn of [...tickers]) {
-    try { fn(); } catch (err) { console.error('tick handler failed', err); }
+    fn().catch((err) => console.error('tick handler failed', err));
   }
 }
 
@@ -160,11 +160,28 @@ function schedule() {
   tickTimer = setInterval(runTick, tickMs());
 }
 
-/** Call fn on every tick until the returned function is called. */
+/**
+ * Call fn on every tick until the returned function is called. An async fn is not called
+ * again while it runs, nor sooner than 20x its last duration: a page left open on a big
+ * library never keeps the server busy with its own refreshes.
+ */
 export function onTick(fn) {
-  tickers.add(fn);
+  let busy = false;
+  let notBefore = 0;
+  const wrapped = async () => {
+    if (busy || performance.now() < notBefore) return;
+    busy = true;
+    const started = performance.now();
+    try {
+      await fn();
+    } finally {
+      busy = false;
+      notBefore = performance.now() + 19 * (performance.now() - started);
+    }
+  };
+  tickers.add(wrapped);
   if (!tickTimer) schedule();
-  return () => tickers.delete(fn);
+  return () => tickers.delete(wrapped);
 }
 
 document.addEventListener('visibilitychange', () => { if (!document.hidden) runTick(); });
