@@ -1,15 +1,20 @@
 """The missing-file scan: retire rows whose file is gone (full scans only, never when stale).
 
 A row is retired only when the walk did not see its file, its folder was readable, its
-path is not excluded (excluded rows stay, hidden by the walk but not "deleted"), and a
-final lstat confirms the file is gone. Retirement is soft: `retired_at` is set and the row
-comes back if the file reappears.
+path is not excluded (excluded rows stay, hidden by the walk but not "deleted"), a final
+lstat confirms the file is gone, and the root still passes the health probe. Retirement
+is soft: `retired_at` is set and the row comes back if the file reappears.
+
+The last probe matters: a disk unmounted between the tick's probe and the walk's first
+listing leaves an empty mount point, which the walk reads without any error; every row
+would then look deleted.
 """
 
 from __future__ import annotations
 
 import logging
 
+from imageserver.libraries import health
 from imageserver.media import repo
 from imageserver.scan.context import TickContext
 from imageserver.scan.ingest import still_there
@@ -41,6 +46,18 @@ def missing_stage(t: TickContext) -> None:
             continue
         gone.append(media_id)
     if not gone:
+        return
+    result = health.probe(t.library.root, lambda: len(live))
+    if not result.reachable:
+        t.stale, t.stale_reason = True, result.reason
+        with t.app.engine.begin() as conn:
+            health.record(conn, t.library.id, t.library.name, result, t.now)
+        log.warning(
+            "event=library_stale library=%s reason=%r during=missing would_retire=%d",
+            t.library.name,
+            result.reason,
+            len(gone),
+        )
         return
     with t.app.engine.begin() as conn:
         repo.retire(conn, gone, t.now)
