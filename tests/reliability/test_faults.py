@@ -216,12 +216,6 @@ def test_sqlite_locked_beyond_the_timeout_fails_the_tick_cleanly_and_the_next_su
     assert_complete(s, names)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="media/repo.py _claim: rows this process leased in a failed tick stay leased "
-    "(lease_until = now + 600 s) and are skipped by its own next tick; artefacts.lease "
-    "treats lease_owner == me as free, the media claim does not",
-)
 def test_work_claimed_by_a_failed_tick_is_done_by_the_next_tick(
     tmp_path: Path,
     sqlite_url: str,
@@ -362,12 +356,6 @@ def test_video_path_read_only_or_full_is_transient_without_sentinels(
     assert not layout.sentinel_path(video_root, digest).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scan/artefacts.py record(): ON CONFLICT ... WHERE NOT (lease_until > now AND "
-    "lease_owner != me) is NULL when the existing row has no lease (NULL), so an unleased "
-    "update of an existing state (retry -> done) is silently dropped ('event=lease_lost')",
-)
 def test_a_recovered_video_is_recorded_done(
     tmp_path: Path, sqlite_url: str, teardown: list[AppContext]
 ) -> None:
@@ -384,7 +372,6 @@ def test_a_recovered_video_is_recorded_done(
     assert t.pending["hls"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="scan/artefacts.py record(): see above")
 @pytest.mark.parametrize("db", ["sqlite", "postgres"])
 def test_artefact_state_moves_from_retry_to_done(
     tmp_path: Path, sqlite_url: str, request: pytest.FixtureRequest, db: str

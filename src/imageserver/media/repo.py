@@ -167,7 +167,14 @@ def _claim(
     workers each get different rows without waiting. SQLite runs one writer at a time
     (BEGIN IMMEDIATE), which gives the same guarantee.
     """
-    unleased = or_(media.c.lease_until.is_(None), media.c.lease_until <= now)
+    # This process's own leases count as free: they are left over from a tick that failed
+    # before releasing them (one drain runs per process), and waiting out the lease would
+    # stall the item for lease_seconds on the embedded default.
+    unleased = or_(
+        media.c.lease_until.is_(None),
+        media.c.lease_until <= now,
+        media.c.lease_owner == leases.owner(),
+    )
     candidates = select(media.c.id).where(*where, unleased).order_by(media.c.id).limit(limit)
     if conn.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)

@@ -255,7 +255,11 @@ def record(conn: Connection, content_hash: str, kind: str, outcome: Outcome, now
         "updated_at": now,
     }
     stmt = _insert_fn(conn)(artefacts).values(**values)
+    # IS NOT NULL first: an unleased row makes the comparisons NULL, and NOT NULL would
+    # refuse the write (a retry could never become done).
     someone_elses = and_(
+        artefacts.c.lease_until.is_not(None),
+        artefacts.c.lease_owner.is_not(None),
         artefacts.c.lease_until > now,
         artefacts.c.lease_owner != leases.owner(),
     )

@@ -24,6 +24,7 @@ export class VirtualGrid {
     this.opts = opts;
     this.live = new Map(); // key -> element (headers and tiles)
     this.active = null; // [section, index] of the tile that takes Tab focus
+    this.pendingFocus = null; // item id to focus once its tile is filled (after a reload)
     this.cols = 4;
     this.tile = 160;
     this.rowH = 164;
@@ -176,6 +177,12 @@ export class VirtualGrid {
             if (!el) { el = this.addTile(key); }
             const item = this.model.item(s, i);
             if (item && el._itemId !== item.id) this.fill(el, item, sn, i);
+            if (this.pendingFocus !== null && s.items[i] && s.items[i].id === this.pendingFocus) {
+              this.pendingFocus = null;
+              this.active = [sn, i];
+              el.tabIndex = 0;
+              el.focus({ preventScroll: true });
+            }
             if (!s.items[i]) needed = i;
           }
         }
@@ -282,6 +289,9 @@ export class VirtualGrid {
         return;
       }
       const anchor = this.anchor();
+      // A reload replaces every tile: the focused one gets its focus back once refilled.
+      const focused = this.canvas.contains(document.activeElement) ? document.activeElement.dataset.id : undefined;
+      if (focused) this.pendingFocus = Number(focused);
       this.model.reset(buckets);
       for (const el of this.live.values()) { this.release(el); el.remove(); }
       this.live.clear();
@@ -319,8 +329,13 @@ export class VirtualGrid {
   /** Scroll an item into view and give its tile the focus (after the viewer closes). */
   async reveal(id) {
     const at = this.model.locate(id);
-    if (!at) return;
-    this.focusTile(at[0], at[1]);
+    if (at) { this.focusTile(at[0], at[1]); return; }
+    // Reloading (the counts changed while the viewer was open): focus the tile once the
+    // item's month is loaded again; meanwhile its stale preview tile, if one shows it.
+    this.pendingFocus = Number(id);
+    for (const el of this.live.values()) {
+      if (el._itemId === this.pendingFocus) { el.tabIndex = 0; el.focus({ preventScroll: true }); }
+    }
   }
 
   focusTile(sn, i) {

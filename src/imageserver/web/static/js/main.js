@@ -49,7 +49,9 @@ function unmountCurrent() {
 
 function closeViewer() {
   if (!viewer) return null;
-  const id = viewer.api.currentId;
+  // The id last routed to, even if the viewer has not started showing it yet (a key
+  // pressed right after the hash changed): that is the tile the grid gives focus back to.
+  const id = viewer.target ?? viewer.api.currentId;
   viewer.api.close();
   viewer = null;
   return id;
@@ -93,6 +95,7 @@ async function navigate() {
 
   if (route.overlay) {
     const id = Number(params[0]);
+    if (viewer) viewer.target = id;
     if (!current) {
       const bg = parseHash(DEFAULT_HASH);
       const bgMatch = match(bg.path);
@@ -104,6 +107,7 @@ async function navigate() {
     else {
       viewer = {
         pushed: history.state?.fromView === true,
+        target: id,
         api: mod.open(overlay, { id, background: current, onClose: requestClose }),
       };
     }
