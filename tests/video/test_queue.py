@@ -154,3 +154,36 @@ def test_background_loops_make_playlists_and_refresh_gauges(
         assert stats["aggregate"]["with_playlist"] == 3
     assert SERVICE_NAME not in ctx.services
     ctx.engine.dispose()
+
+
+def test_a_running_job_keeps_its_lease_and_a_dead_ones_lapses(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Job leases are short and renewed while the work runs: ffmpeg may take longer than
+    one lease, yet a killed process's video is taken over within one lease."""
+    from imageserver import leases
+    from imageserver.db.engine import make_engine
+    from imageserver.scan import artefacts as states
+
+    monkeypatch.setattr(leases, "_lease_seconds", 0.6)
+    engine = make_engine(sqlite_url)
+    job = jobs.Job("cd" * 32, tmp_path / "v.mp4", "lib", "v.mp4")
+
+    def until() -> float:
+        with engine.connect() as conn:
+            row = states.get(conn, job.content_hash, service.JOB_KIND)
+        assert row is not None
+        return float(row["lease_until"])
+
+    assert service.claim_job(engine, job, time.time())
+    me = leases.OWNER
+    with service.kept(engine, [job.content_hash], time.time):
+        time.sleep(1.5)  # longer than two leases
+        assert until() > time.time()
+        monkeypatch.setattr(leases, "OWNER", "someone-else")
+        assert not service.claim_job(engine, job, time.time()), "taken while held"
+        monkeypatch.setattr(leases, "OWNER", me)
+    time.sleep(0.8)  # no renewals since the block ended: the lease has lapsed
+    monkeypatch.setattr(leases, "OWNER", "someone-else")
+    assert service.claim_job(engine, job, time.time()), "a lapsed lease is free"
+    engine.dispose()

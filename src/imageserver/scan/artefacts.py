@@ -217,6 +217,21 @@ def release(conn: Connection, kind: str, hashes: Sequence[str]) -> None:
     )
 
 
+def renew(conn: Connection, kind: str, hashes: Sequence[str], until: float) -> None:
+    """Extend this process's live leases (long work that outlasts one lease)."""
+    if not hashes:
+        return
+    conn.execute(
+        artefacts.update()
+        .where(
+            artefacts.c.kind == kind,
+            artefacts.c.content_hash.in_(list(hashes)),
+            artefacts.c.lease_owner == leases.owner(),
+        )
+        .values(lease_until=until)
+    )
+
+
 def claim(
     conn: Connection,
     kind: str,

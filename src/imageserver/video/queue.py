@@ -128,25 +128,22 @@ class VideoQueue:
                 continue
             try:
                 claimed = await anyio.to_thread.run_sync(
-                    service.claim_job,
-                    self.ctx.engine,
-                    job,
-                    self.ctx.clock(),
-                    settings.hls_timeout_seconds,
+                    service.claim_job, self.ctx.engine, job, self.ctx.clock()
                 )
                 if not claimed:
                     continue  # another process runs this video (finally releases our slot)
-                result = await anyio.to_thread.run_sync(
-                    partial(
-                        jobs.run_job,
-                        job,
-                        video_root,
-                        options,
-                        settings.hls_timeout_seconds,
-                        self.control,
-                    ),
-                    abandon_on_cancel=True,
-                )
+                with service.kept(self.ctx.engine, [job.content_hash], self.ctx.clock):
+                    result = await anyio.to_thread.run_sync(
+                        partial(
+                            jobs.run_job,
+                            job,
+                            video_root,
+                            options,
+                            settings.hls_timeout_seconds,
+                            self.control,
+                        ),
+                        abandon_on_cancel=True,
+                    )
                 await anyio.to_thread.run_sync(
                     service.finish, self.ctx.engine, video_root, result, self.ctx.clock()
                 )

@@ -10,12 +10,15 @@ made again; a source edited after its playlist was made is re-transcoded).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, RowMapping, and_, select
 
+from imageserver import leases
 from imageserver.db.tables import artefacts as artefacts_table
 from imageserver.db.tables import libraries, media
 from imageserver.scan import artefacts
@@ -129,15 +132,41 @@ def settle_from_disk(conn: Connection, video_root: Path, job: Job, now: float) -
 JOB_KIND = "video-job"
 
 
-def claim_job(engine: Engine, job: Job, now: float, timeout: float) -> bool:
+def claim_job(engine: Engine, job: Job, now: float) -> bool:
     """Lease the hash for this process before ffmpeg starts; False: someone else has it.
 
-    The lease outlives the ffmpeg timeout, so it only lapses when its holder died; then
-    another process's next tick takes the video over.
+    The lease is short (IMAGESERVER_LEASE_SECONDS) and `kept` renews it while the job
+    waits or runs, so a live process keeps its videos however long ffmpeg takes, and a
+    dead one's videos are taken over (by another worker, or by itself restarted) within
+    one lease.
     """
     with engine.begin() as conn:
-        won = artefacts.lease(conn, JOB_KIND, [job.content_hash], now, timeout + 600.0)
+        won = artefacts.lease(conn, JOB_KIND, [job.content_hash], now, leases.lease_seconds())
     return job.content_hash in won
+
+
+@contextmanager
+def kept(engine: Engine, hashes: Collection[str], clock: Callable[[], float]) -> Iterator[None]:
+    """Renew this process's job leases on `hashes` every third of a lease until the block
+    ends. A failed renewal is logged and tried again; the work itself never waits on it."""
+    stop = threading.Event()
+    period = max(0.2, leases.lease_seconds() / 3)
+
+    def renew() -> None:
+        while not stop.wait(period):
+            try:
+                with engine.begin() as conn:
+                    until = clock() + leases.lease_seconds()
+                    artefacts.renew(conn, JOB_KIND, list(hashes), until)
+            except Exception as exc:  # the database may be briefly away: next period
+                log.warning("event=video_lease_renew_failed error=%r", exc)
+
+    thread = threading.Thread(target=renew, name="video-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
 
 
 def release_job(engine: Engine, job: Job) -> None:

@@ -70,9 +70,11 @@ def run_batch(t: TickContext, batch: list[jobs.Job]) -> None:
         service.finish(ctx.engine, video_root, result, ctx.clock())
         return result
 
-    timeout = settings.hls_timeout_seconds
-    batch = [j for j in batch if service.claim_job(ctx.engine, j, ctx.clock(), timeout)]
-    with ThreadPoolExecutor(settings.hls_concurrency, thread_name_prefix="hls") as pool:
+    batch = [j for j in batch if service.claim_job(ctx.engine, j, ctx.clock())]
+    with (
+        service.kept(ctx.engine, [j.content_hash for j in batch], ctx.clock),
+        ThreadPoolExecutor(settings.hls_concurrency, thread_name_prefix="hls") as pool,
+    ):
         results = list(pool.map(one, batch))
     for result in results:
         main = result.hls if result.job.hls else result.preview
