@@ -202,6 +202,13 @@ class Settings(BaseSettings):
     clip_search_threshold: float = Field(
         default=0.20, ge=-1, le=1, description="Default lowest cosine similarity of a search hit."
     )
+    search_quantize_above: int = Field(
+        default=300_000,
+        ge=0,
+        description="Embeddings of one model version above which the search index keeps int8 "
+        "codes + float16 rescoring instead of exact float32 (0.77x the memory, about 3x "
+        "faster at 1M; recall@10 measured by the bench).",
+    )
 
     # --- faces ----------------------------------------------------------------------------
     faces_enabled: bool = Field(default=True, description="Run face detection on images.")

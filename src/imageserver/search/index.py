@@ -1,9 +1,17 @@
-"""The embedding matrix of each model version, kept in memory for exact cosine search.
+"""The embedding matrix of each model version, kept in memory for cosine search.
 
-One float32 matrix per model version (rows are unit vectors, so a dot product is the
-cosine), filled at start and grown in place as the drain writes: rows are appended into
-spare capacity (about 3 % headroom, so memory stays close to the raw vector bytes) and
-the matrix is never rebuilt per query. Row i's content hash is `hashes[i]` (32 raw bytes).
+One matrix per model version (rows are unit vectors, so a dot product is the cosine),
+filled at start and grown in place as the drain writes: rows are appended into spare
+capacity (about 3 % headroom, so memory stays close to the raw vector bytes) and the
+matrix is never rebuilt per query. Row i's content hash is `hashes[i]` (32 raw bytes).
+
+Up to SEARCH_QUANTIZE_ABOVE rows a version is a float32 matrix and search is exact (one
+BLAS matrix-vector product). Above it, a scan of the float32 matrix is bound by memory
+bandwidth (2 GB per query at 1M x 512), so the rows become int8 codes with a per-row
+scale (a quarter of the bytes, scanned by SimSIMD's int8 dot kernels on every core) plus
+a float16 copy: the best REFINE rows of the int8 scan are rescored from float16, so the
+top of the ranking is exact to float16 precision, and memory is 0.77x the raw float32.
+The bench measures recall@10 of this against exact float32 search.
 
 Staleness: the drain of this process refreshes the index right after each commit. Rows
 written by other processes (a separate worker, a replica) are picked up by `refresh`,
@@ -19,12 +27,15 @@ below n are never modified, and growth swaps in a new array (old readers keep th
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
+import simsimd
 from numpy.typing import NDArray
 from sqlalchemy import Engine, func, select
 
@@ -36,37 +47,136 @@ log = logging.getLogger("imageserver.search.index")
 REFRESH_SECONDS = 5.0
 WINDOW = 1000
 LOAD_CHUNK = 20_000
+QUANTIZE_ABOVE = 300_000  # the default of Settings.search_quantize_above
+REFINE = 2048  # rows of a quantized scan rescored from float16
+THREADS = max(1, len(os.sched_getaffinity(0)))
 
 
 def _headroom(rows: int) -> int:
     return max(256, rows // 32)
 
 
+class Scorer(Protocol):
+    def __call__(self, query: NDArray[np.float32]) -> NDArray[np.float32]: ...
+
+
+class ExactRows:
+    """float32 rows: exact scores by one BLAS matrix-vector product."""
+
+    def __init__(self, capacity: int, dim: int) -> None:
+        self.vectors = np.zeros((capacity, dim), dtype=np.float32)
+
+    def __len__(self) -> int:
+        return int(self.vectors.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.vectors.nbytes)
+
+    def put(self, start: int, vectors: NDArray[np.float32]) -> None:
+        self.vectors[start : start + len(vectors)] = vectors
+
+    def copy_from(self, other: ExactRows | QuantizedRows, n: int) -> None:
+        assert isinstance(other, ExactRows), "rows never go back from quantized to exact"
+        self.vectors[:n] = other.vectors[:n]
+
+    def scorer(self, n: int) -> Scorer:
+        view = self.vectors[:n]
+
+        def scores(query: NDArray[np.float32]) -> NDArray[np.float32]:
+            return np.asarray(view @ query.astype(np.float32, copy=False), dtype=np.float32)
+
+        return scores
+
+
+def _quantize(vectors: NDArray[np.float32]) -> tuple[NDArray[np.int8], NDArray[np.float32]]:
+    """int8 codes and the per-row scale that maps them back (v ~= codes * scale)."""
+    peak = np.abs(vectors).max(axis=1)
+    scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+    codes = np.rint(vectors / scale[:, None]).astype(np.int8)
+    return codes, scale
+
+
+class QuantizedRows:
+    """int8 codes + per-row scale for the scan, float16 rows to rescore the best."""
+
+    def __init__(self, capacity: int, dim: int) -> None:
+        self.codes = np.zeros((capacity, dim), dtype=np.int8)
+        self.scale = np.ones(capacity, dtype=np.float32)
+        self.half = np.zeros((capacity, dim), dtype=np.float16)
+
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.codes.nbytes + self.scale.nbytes + self.half.nbytes)
+
+    def put(self, start: int, vectors: NDArray[np.float32]) -> None:
+        end = start + len(vectors)
+        self.codes[start:end], self.scale[start:end] = _quantize(vectors)
+        self.half[start:end] = vectors
+
+    def copy_from(self, other: ExactRows | QuantizedRows, n: int) -> None:
+        if isinstance(other, QuantizedRows):
+            self.codes[:n], self.scale[:n], self.half[:n] = (
+                other.codes[:n],
+                other.scale[:n],
+                other.half[:n],
+            )
+            return
+        for start in range(0, n, LOAD_CHUNK):
+            self.put(start, other.vectors[start : min(n, start + LOAD_CHUNK)])
+
+    def scorer(self, n: int) -> Scorer:
+        codes, scale, half = self.codes[:n], self.scale[:n], self.half[:n]
+
+        def scores(query: NDArray[np.float32]) -> NDArray[np.float32]:
+            q = query.astype(np.float32, copy=False)
+            q_codes, q_scale = _quantize(q[None, :])
+            raw = simsimd.cdist(q_codes, codes, metric="dot", threads=THREADS)
+            out = np.asarray(raw, dtype=np.float32).reshape(-1)
+            out *= scale
+            out *= q_scale[0]
+            if n > REFINE:
+                best = np.argpartition(-out, REFINE - 1)[:REFINE]
+                out[best] = half[best].astype(np.float32) @ q
+            else:
+                out[:] = half.astype(np.float32) @ q
+            return out
+
+        return scores
+
+
 @dataclass(frozen=True)
 class Snapshot:
-    matrix: NDArray[np.float32]  # (n, dim) view: no copy
+    scorer: Scorer
     hashes: NDArray[np.uint8]  # (n, 32) raw digests (not numpy "S32": it drops trailing NULs)
 
     def __len__(self) -> int:
-        return int(self.matrix.shape[0])
+        return int(self.hashes.shape[0])
 
     def scores(self, query: NDArray[np.float32]) -> NDArray[np.float32]:
         if len(self) == 0:
             return np.zeros(0, dtype=np.float32)
-        return np.asarray(self.matrix @ query.astype(np.float32, copy=False), dtype=np.float32)
+        return self.scorer(query)
 
     def hash_at(self, row: int) -> str:
         return bytes(self.hashes[row].tobytes()).hex()
 
 
 class VersionIndex:
-    """Exact search matrix of one model version."""
+    """The search rows of one model version (exact, or quantized past a size)."""
 
-    def __init__(self, version: str, dim: int, capacity: int = 0) -> None:
+    def __init__(
+        self, version: str, dim: int, capacity: int = 0, quantize_above: int = QUANTIZE_ABOVE
+    ) -> None:
         self.version = version
         self.dim = dim
-        self._matrix = np.zeros((max(capacity, 1), dim), dtype=np.float32)
-        self._hashes = np.zeros((max(capacity, 1), 32), dtype=np.uint8)
+        self.quantize_above = quantize_above
+        capacity = max(capacity, 1)
+        self._rows: ExactRows | QuantizedRows = self._storage(capacity)
+        self._hashes = np.zeros((capacity, 32), dtype=np.uint8)
         self._n = 0
         self.max_id = 0
         self._recent: set[int] = set()
@@ -77,23 +187,32 @@ class VersionIndex:
         return self._n
 
     @property
+    def quantized(self) -> bool:
+        return isinstance(self._rows, QuantizedRows)
+
+    @property
     def nbytes(self) -> int:
-        return int(self._matrix.nbytes + self._hashes.nbytes)
+        return int(self._rows.nbytes + self._hashes.nbytes)
+
+    def _storage(self, capacity: int) -> ExactRows | QuantizedRows:
+        if capacity > self.quantize_above:
+            return QuantizedRows(capacity, self.dim)
+        return ExactRows(capacity, self.dim)
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            return Snapshot(self._matrix[: self._n], self._hashes[: self._n])
+            return Snapshot(self._rows.scorer(self._n), self._hashes[: self._n])
 
     def _reserve(self, extra: int) -> None:
         need = self._n + extra
-        if need <= len(self._matrix):
+        if need <= len(self._rows):
             return
         capacity = need + _headroom(need)
-        matrix = np.zeros((capacity, self.dim), dtype=np.float32)
+        rows = self._storage(capacity)
+        rows.copy_from(self._rows, self._n)
         hashes = np.zeros((capacity, 32), dtype=np.uint8)
-        matrix[: self._n] = self._matrix[: self._n]
         hashes[: self._n] = self._hashes[: self._n]
-        self._matrix, self._hashes = matrix, hashes
+        self._rows, self._hashes = rows, hashes
 
     def add(self, ids: list[int], digests: list[str], vectors: NDArray[np.float32]) -> int:
         """Append rows not seen yet (by id); returns how many were new."""
@@ -106,7 +225,7 @@ class VersionIndex:
                 return 0
             self._reserve(len(keep))
             start = self._n
-            self._matrix[start : start + len(keep)] = vectors[keep]
+            self._rows.put(start, np.ascontiguousarray(vectors[keep], dtype=np.float32))
             raw = b"".join(bytes.fromhex(digests[i]) for i in keep)
             self._hashes[start : start + len(keep)] = np.frombuffer(raw, np.uint8).reshape(-1, 32)
             self._n += len(keep)
@@ -175,8 +294,9 @@ def _shape(engine: Engine, version: str) -> tuple[int, int | None]:
 class SearchIndex:
     """Every loaded version of this process; a version is loaded once, on first need."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, quantize_above: int = QUANTIZE_ABOVE) -> None:
         self.engine = engine
+        self.quantize_above = quantize_above
         self._versions: dict[str, VersionIndex] = {}
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
@@ -205,13 +325,16 @@ class SearchIndex:
             count, dim = _shape(self.engine, version)
             if dim is None:
                 return None
-            index = VersionIndex(version, dim, capacity=count + _headroom(count))
+            index = VersionIndex(
+                version, dim, capacity=count + _headroom(count), quantize_above=self.quantize_above
+            )
             index.load_rows(self.engine, 0)
             self._versions[version] = index
             log.info(
-                "event=index_loaded version=%s rows=%d mbytes=%.1f seconds=%.2f",
+                "event=index_loaded version=%s rows=%d quantized=%s mbytes=%.1f seconds=%.2f",
                 version,
                 len(index),
+                str(index.quantized).lower(),
                 index.nbytes / 1e6,
                 time.perf_counter() - started,
             )

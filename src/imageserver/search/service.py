@@ -1,6 +1,7 @@
 """Search rules: encode the query, rank every stored vector of the version, resolve hits.
 
-Ranking is exact: one matrix-vector product over the whole version's matrix, then the
+Ranking scores every stored vector of the version (exactly, or by the int8 scan with a
+float16 rescore of its best rows past SEARCH_QUANTIZE_ABOVE: see search/index.py), then the
 best rows above the threshold are resolved to live photos in rounds (4x limit, then 4x
 more, ...) so a library filter that excludes most top rows never sorts the whole matrix
 and never copies it. A hash is one hit (its oldest visible path), best first.
@@ -49,7 +50,9 @@ class Query:
 def search_index(ctx: AppContext) -> SearchIndex:
     found = ctx.services.get(INDEX_KEY)
     if not isinstance(found, SearchIndex):
-        found = ctx.services[INDEX_KEY] = SearchIndex(ctx.engine)
+        found = ctx.services[INDEX_KEY] = SearchIndex(
+            ctx.engine, ctx.settings.search_quantize_above
+        )
     return found
 
 
