@@ -22,7 +22,19 @@ from pathlib import Path
 
 from bench import refs
 from bench.context import BenchContext
-from bench.rows import faces, hashing, indexing, load, metadata, scaleout, thumbs, tick, video, web
+from bench.rows import (
+    faces,
+    hashing,
+    indexing,
+    load,
+    metadata,
+    scaleout,
+    search,
+    thumbs,
+    tick,
+    video,
+    web,
+)
 from bench.table import Row, render, write_json
 
 GROUPS: dict[str, Callable[[BenchContext], list[Row]]] = {
@@ -33,6 +45,7 @@ GROUPS: dict[str, Callable[[BenchContext], list[Row]]] = {
     "tick": tick.run,
     "video": video.run,
     "faces": faces.run,
+    "search": search.run,
     "web": web.run,
     "scaleout": scaleout.run,
     "load": load.run,
