@@ -37,6 +37,7 @@ from imageserver.media.metadata import (
     with_video,
 )
 from imageserver.media.probe import VideoInfo
+from tests.conftest import skip_outside_ci
 from tests.fixtures import make_jpeg, make_png, make_video
 
 JPEG, HEIC, CR2, MP4 = FORMATS["jpeg"], FORMATS["heic"], FORMATS["cr2"], FORMATS["mp4"]
@@ -388,7 +389,7 @@ def test_motion_from_xmp() -> None:
 @pytest.fixture(scope="module")
 def reader() -> Iterator[ExifToolReader]:
     if not HAS_TOOLS:
-        pytest.skip("exiftool/ffmpeg not installed")
+        skip_outside_ci("exiftool/ffmpeg not installed")
     opened = md.open_reader()
     yield opened
     opened.close()
@@ -398,7 +399,7 @@ def reader() -> Iterator[ExifToolReader]:
 def slow_reader() -> Iterator[ExifToolReader]:
     """exiftool for every JPEG too: the fast path must give the same answers."""
     if not HAS_TOOLS:
-        pytest.skip("exiftool/ffmpeg not installed")
+        skip_outside_ci("exiftool/ffmpeg not installed")
     opened = ExifToolReader(fast_jpeg=False)
     yield opened
     opened.close()

@@ -49,7 +49,7 @@ from imageserver.scan.context import TickContext
 from imageserver.scan.pipeline import STAGES, Stage
 from imageserver.scan.watcher import Watcher
 from imageserver.video import layout
-from tests.conftest import login, make_settings, truncate_all
+from tests.conftest import login, make_settings, skip_outside_ci, truncate_all
 from tests.fixtures import make_jpeg, make_png, make_video
 from tests.video.helpers import read_only_dir, temp_entries, tmpfs
 
@@ -402,7 +402,7 @@ def test_artefact_state_moves_from_retry_to_done(
 def bind_mount(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     """(source folder, mount point) with the source bind-mounted on the mount point."""
     if os.geteuid() != 0:
-        pytest.skip("bind mounts need root")
+        skip_outside_ci("bind mounts need root")
     source, point = tmp_path / "disk", tmp_path / "nas"
     source.mkdir()
     point.mkdir()
@@ -413,7 +413,7 @@ def bind_mount(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
 def mount(source: Path, point: Path) -> None:
     done = subprocess.run(["mount", "--bind", str(source), str(point)], capture_output=True)
     if done.returncode != 0:
-        pytest.skip(f"cannot bind-mount: {done.stderr!r}")
+        skip_outside_ci(f"cannot bind-mount: {done.stderr!r}")
 
 
 class _OsWithHook:

@@ -10,9 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from imageserver.video import layout
+from tests.conftest import skip_outside_ci
 
 
 @dataclass
@@ -144,12 +143,12 @@ def tmpfs(path: Path, options: str) -> Iterator[None]:
     """A tmpfs mounted at `path` (root only: skips otherwise)."""
     path.mkdir(parents=True, exist_ok=True)
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
+        skip_outside_ci("mounting a tmpfs needs root")
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True
     )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {done.stderr!r}")
+        skip_outside_ci(f"cannot mount a tmpfs: {done.stderr!r}")
     try:
         yield
     finally:
