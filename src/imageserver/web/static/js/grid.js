@@ -47,6 +47,9 @@ export class VirtualGrid {
     this.resizeObserver = new ResizeObserver(() => { this.layout(); this.schedule(); });
     this.resizeObserver.observe(this.scroller);
     this.scroller.addEventListener('keydown', (e) => this.onKey(e));
+    // Once the user moves on, a focus still waiting for a reload must not jump back later.
+    this.scroller.addEventListener('pointerdown', () => { this.pendingFocus = null; });
+    this.scroller.addEventListener('keydown', () => { this.pendingFocus = null; }, { capture: true });
     this.scroller.addEventListener('focus', (e) => { if (e.target === this.scroller) this.focusFirstVisible(); });
     this.setupScrubber();
     this.stopTick = onTick(() => this.refresh());
