@@ -202,34 +202,29 @@ def lease(
     return {r[0] for r in conn.execute(stmt)}
 
 
-def release(conn: Connection, kind: str, hashes: Sequence[str]) -> None:
-    """Give back leases this process will not use (work left undone this tick)."""
+def _set_my_leases(conn: Connection, kind: str, hashes: Sequence[str], until: float | None) -> None:
+    """Set lease_until on this process's leases of `kind` on `hashes` (None: release)."""
     if not hashes:
         return
-    conn.execute(
-        artefacts.update()
-        .where(
-            artefacts.c.kind == kind,
-            artefacts.c.content_hash.in_(list(hashes)),
-            artefacts.c.lease_owner == leases.owner(),
-        )
-        .values(lease_owner=None, lease_until=None)
+    mine = artefacts.update().where(
+        artefacts.c.kind == kind,
+        artefacts.c.content_hash.in_(list(hashes)),
+        artefacts.c.lease_owner == leases.owner(),
     )
+    if until is None:
+        conn.execute(mine.values(lease_owner=None, lease_until=None))
+    else:
+        conn.execute(mine.values(lease_until=until))
+
+
+def release(conn: Connection, kind: str, hashes: Sequence[str]) -> None:
+    """Give back leases this process will not use (work left undone this tick)."""
+    _set_my_leases(conn, kind, hashes, None)
 
 
 def renew(conn: Connection, kind: str, hashes: Sequence[str], until: float) -> None:
     """Extend this process's live leases (long work that outlasts one lease)."""
-    if not hashes:
-        return
-    conn.execute(
-        artefacts.update()
-        .where(
-            artefacts.c.kind == kind,
-            artefacts.c.content_hash.in_(list(hashes)),
-            artefacts.c.lease_owner == leases.owner(),
-        )
-        .values(lease_until=until)
-    )
+    _set_my_leases(conn, kind, hashes, until)
 
 
 def claim(
