@@ -9,6 +9,9 @@ from pathlib import Path
 
 import piexif
 from PIL import Image
+from sqlalchemy import Engine
+
+from imageserver.db.tables import libraries
 
 
 def _rational(value: float, denominator: int = 1_000_000) -> tuple[int, int]:
@@ -124,3 +127,20 @@ def make_video(
         subprocess.run(remux, check=True, timeout=120)
         encoded.unlink()
     return path
+
+
+def insert_library(engine: Engine, name: str, root: Path) -> None:
+    """A library row written straight to the database: for roots the API would refuse or
+    that must not be probed yet (a data folder's parent, a mount point not mounted)."""
+    with engine.begin() as conn:
+        conn.execute(
+            libraries.insert().values(
+                name=name,
+                root_path=str(root),
+                enabled=True,
+                excluded_dirs=[],
+                created_at=0.0,
+                updated_at=0.0,
+                health="unknown",
+            )
+        )

@@ -26,13 +26,13 @@ from imageserver.background import close_services
 from imageserver.bootstrap import bootstrap
 from imageserver.clock import FakeClock
 from imageserver.context import AppContext
-from imageserver.db.tables import artefacts, libraries, media
+from imageserver.db.tables import artefacts, media
 from imageserver.media.decode import MAX_PIXELS
 from imageserver.ml.encoders import close_encoder
 from imageserver.scan.context import TickContext
 from imageserver.scan.watcher import Watcher
 from tests.conftest import login, make_settings, require_corpus
-from tests.fixtures import make_jpeg
+from tests.fixtures import insert_library, make_jpeg
 from tests.ml.tiny_clip import TinyClip
 from tests.reliability.badfiles import (
     BOMBS,
@@ -121,18 +121,7 @@ def indexed(
     )
     clock = FakeClock()
     ctx = bootstrap(settings, clock=clock).ctx
-    with ctx.engine.begin() as conn:
-        conn.execute(
-            libraries.insert().values(
-                name="bad",
-                root_path=str(root),
-                enabled=True,
-                excluded_dirs=[],
-                created_at=0.0,
-                updated_at=0.0,
-                health="unknown",
-            )
-        )
+    insert_library(ctx.engine, "bad", root)
     watcher = Watcher(ctx)
     ticks: list[TickContext | None] = []
     with Peak() as peak:

@@ -50,7 +50,7 @@ from imageserver.scan.pipeline import STAGES, Stage
 from imageserver.scan.watcher import Watcher
 from imageserver.video import layout
 from tests.conftest import login, make_settings, skip_outside_ci, truncate_all
-from tests.fixtures import make_jpeg, make_png, make_video
+from tests.fixtures import insert_library, make_jpeg, make_png, make_video
 from tests.video.helpers import read_only_dir, temp_entries, tmpfs
 
 FILES = 8
@@ -460,18 +460,7 @@ def test_root_unmounted_mid_walk_is_stale_and_retires_nothing(
     teardown.append(ctx)
     names = make_tree(source)
     mount(source, point)
-    with ctx.engine.begin() as conn:
-        conn.execute(
-            libraries.insert().values(
-                name="nas",
-                root_path=str(point),
-                enabled=True,
-                excluded_dirs=[],
-                created_at=0.0,
-                updated_at=0.0,
-                health="unknown",
-            )
-        )
+    insert_library(ctx.engine, "nas", point)
     s = Setup(ctx, clock, point, 1)
     watcher = Watcher(ctx)
     watcher.tick(full=True)

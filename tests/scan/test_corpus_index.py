@@ -20,10 +20,11 @@ from imageserver.background import close_services
 from imageserver.bootstrap import bootstrap
 from imageserver.clock import FakeClock
 from imageserver.context import AppContext
-from imageserver.db.tables import artefacts, libraries, media
+from imageserver.db.tables import artefacts, media
 from imageserver.scan.context import TickContext
 from imageserver.scan.watcher import Watcher
 from tests.conftest import make_settings, require_corpus
+from tests.fixtures import insert_library
 
 pytestmark = [pytest.mark.corpus, pytest.mark.slow]
 
@@ -57,18 +58,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> 
     clock = FakeClock()
     ctx = bootstrap(settings, clock=clock).ctx
     before = digest_tree(corpus)
-    with ctx.engine.begin() as conn:
-        conn.execute(
-            libraries.insert().values(
-                name="corpus",
-                root_path=str(corpus),
-                enabled=True,
-                excluded_dirs=[],
-                created_at=0.0,
-                updated_at=0.0,
-                health="unknown",
-            )
-        )
+    insert_library(ctx.engine, "corpus", corpus)
     watcher = Watcher(ctx)
     ticks = [watcher.tick(full=True)]
     while sum(ticks[-1][0].pending.values()) and len(ticks) < 20:

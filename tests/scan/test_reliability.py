@@ -11,11 +11,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from imageserver.context import AppContext
-from imageserver.db.tables import libraries, media
+from imageserver.db.tables import media
 from imageserver.media.layout import thumb_path
 from imageserver.scan import findwalk, pipeline
 from imageserver.scan.watcher import Watcher
-from tests.fixtures import make_jpeg, make_png
+from tests.fixtures import insert_library, make_jpeg, make_png
 from tests.scan.test_watcher import add_library, rows
 
 
@@ -219,18 +219,7 @@ def test_data_dir_inside_a_library_is_never_indexed(
     # The library root contains the server's data folder (a user serving their home dir).
     root = ctx.settings.data_dir.parent
     make_jpeg(root / "photo.jpg", size=(32, 32))
-    with ctx.engine.begin() as conn:
-        conn.execute(
-            libraries.insert().values(
-                name="home",
-                root_path=str(root),
-                enabled=True,
-                excluded_dirs=[],
-                created_at=0.0,
-                updated_at=0.0,
-                health="unknown",
-            )
-        )
+    insert_library(ctx.engine, "home", root)
     Watcher(ctx).tick(full=True)
     with ctx.engine.connect() as conn:
         paths = {r.rel_path for r in conn.execute(select(media.c.rel_path))}
