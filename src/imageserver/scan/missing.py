@@ -13,6 +13,7 @@ would then look deleted.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from imageserver.libraries import health
 from imageserver.media import repo
@@ -22,6 +23,28 @@ from imageserver.scan.walker import Excludes
 from imageserver.telemetry.metrics import RETIRED
 
 log = logging.getLogger("imageserver.scan")
+
+
+def root_still_reachable(
+    t: TickContext, live_rows: Callable[[], int], during: str, **context: int
+) -> bool:
+    """Probe the root again mid-tick (a disk can go between the probe stage and now); when
+    it is gone the tick turns stale, the health is recorded and logged, and False returns."""
+    result = health.probe(t.library.root, live_rows)
+    if result.reachable:
+        return True
+    t.stale, t.stale_reason = True, result.reason
+    with t.app.engine.begin() as conn:
+        health.record(conn, t.library.id, t.library.name, result, t.now)
+    extra = "".join(f" {key}={value}" for key, value in context.items())
+    log.warning(
+        "event=library_stale library=%s reason=%r during=%s%s",
+        t.library.name,
+        result.reason,
+        during,
+        extra,
+    )
+    return False
 
 
 def _under(rel_path: str, folders: list[str]) -> bool:
@@ -47,17 +70,7 @@ def missing_stage(t: TickContext) -> None:
         gone.append(media_id)
     if not gone:
         return
-    result = health.probe(t.library.root, lambda: len(live))
-    if not result.reachable:
-        t.stale, t.stale_reason = True, result.reason
-        with t.app.engine.begin() as conn:
-            health.record(conn, t.library.id, t.library.name, result, t.now)
-        log.warning(
-            "event=library_stale library=%s reason=%r during=missing would_retire=%d",
-            t.library.name,
-            result.reason,
-            len(gone),
-        )
+    if not root_still_reachable(t, lambda: len(live), "missing", would_retire=len(gone)):
         return
     with t.app.engine.begin() as conn:
         repo.retire(conn, gone, t.now)

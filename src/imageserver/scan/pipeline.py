@@ -79,16 +79,8 @@ def walk_stage(t: TickContext) -> None:
         t.walk = WALK(t.library.root, t.library.excludes, owned)
     # The root can vanish mid-walk (a disk unplugged): probe again before trusting the walk.
     if t.walk.unreadable_dirs:
-        result = health.probe(t.library.root, lambda: max(1, len(t.walk.files) if t.walk else 1))
-        if not result.reachable:
-            t.stale, t.stale_reason = True, result.reason
-            with t.app.engine.begin() as conn:
-                health.record(conn, t.library.id, t.library.name, result, t.now)
-            log.warning(
-                "event=library_stale library=%s reason=%r during=walk",
-                t.library.name,
-                result.reason,
-            )
+        found = max(1, len(t.walk.files))
+        missing.root_still_reachable(t, lambda: found, "walk")
 
 
 STAGES: list[Stage] = [
