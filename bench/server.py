@@ -49,7 +49,7 @@ def cli_argv() -> list[str]:
     script = Path(sys.executable).with_name("imageserver")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "from imageserver.cli import main; main()"]
+    return [sys.executable, "-c", "from imageserver.server.cli import main; main()"]
 
 
 def scan_env(data_dir: Path, root: Path) -> dict[str, str]:
@@ -123,8 +123,8 @@ def indexed(ctx: BenchContext, name: str, root: Path) -> ScanRun:
 
 def open_in_process(data_dir: Path, root: Path) -> Any:
     """An AppContext on an existing data folder, as the server process would build it."""
-    from imageserver.bootstrap import bootstrap
     from imageserver.config import LibrarySeed, Settings
+    from imageserver.server.bootstrap import bootstrap
 
     settings = Settings(
         _env_file=None,

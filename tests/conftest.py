@@ -20,14 +20,14 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from imageserver.app import create_app
-from imageserver.bootstrap import Bootstrapped, bootstrap
 from imageserver.clock import FakeClock
 from imageserver.config import Settings
-from imageserver.context import AppContext
 from imageserver.db import migrate
 from imageserver.db.engine import make_engine
 from imageserver.db.tables import metadata
+from imageserver.server.app import create_app
+from imageserver.server.bootstrap import Bootstrapped, bootstrap
+from imageserver.work.context import AppContext
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -151,7 +151,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 def booted(settings: Settings, clock: FakeClock) -> Iterator[Bootstrapped]:
     result = bootstrap(settings, clock=clock)
     yield result
-    from imageserver.background import close_services
+    from imageserver.server.background import close_services
 
     close_services(result.ctx)
     result.ctx.engine.dispose()

@@ -21,7 +21,7 @@ def run_cli(
     args: list[str], env: dict[str, str], stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "imageserver.cli", *args],
+        [sys.executable, "-m", "imageserver.server.cli", *args],
         env=env,
         input=stdin,
         capture_output=True,
@@ -80,7 +80,7 @@ def test_serve_prints_password_once_and_it_logs_in(tmp_path: Path, sqlite_url: s
         IMAGESERVER_HOST="127.0.0.1",
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "imageserver.cli", "serve", str(library)],
+        [sys.executable, "-m", "imageserver.server.cli", "serve", str(library)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -116,7 +116,7 @@ def test_serve_prints_password_once_and_it_logs_in(tmp_path: Path, sqlite_url: s
         proc.wait(timeout=30)
     # A second start neither prints a new password nor adds the library twice.
     proc2 = subprocess.Popen(
-        [sys.executable, "-m", "imageserver.cli", "serve", str(library)],
+        [sys.executable, "-m", "imageserver.server.cli", "serve", str(library)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

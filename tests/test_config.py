@@ -60,7 +60,7 @@ def test_cli_start_fails_with_one_line(tmp_path: Path) -> None:
         "IMAGESERVER_DATA_DIR": str(tmp_path),
     }
     result = subprocess.run(
-        [sys.executable, "-m", "imageserver.cli", "migrate"],
+        [sys.executable, "-m", "imageserver.server.cli", "migrate"],
         env=env,
         capture_output=True,
         text=True,

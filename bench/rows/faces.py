@@ -33,9 +33,9 @@ UPSAMPLE = re.compile(r"\bup=(\d+)")
 
 def indexed_library(images: int, corpus: Path, workdir: Path) -> Any:
     """An AppContext whose library of `images` face pictures is indexed, faces not scanned."""
-    from imageserver.bootstrap import bootstrap
     from imageserver.config import LibrarySeed, Settings
     from imageserver.scan.watcher import Watcher
+    from imageserver.server.bootstrap import bootstrap
 
     sources = [s for s in find_sources(corpus) if s.rel.startswith("faces/")]
     lib = build_library(workdir / "lib", sources, images)
@@ -60,7 +60,7 @@ def reset_faces(ctx: Any) -> None:
     from sqlalchemy import delete
 
     from imageserver.db.tables import artefacts, faces, people
-    from imageserver.scan.artefacts import FACES_KIND
+    from imageserver.work.artefacts import FACES_KIND
 
     with ctx.engine.begin() as conn:
         conn.execute(delete(faces))
@@ -93,7 +93,7 @@ def scanned_previews(ctx: Any) -> list[tuple[Path, int]]:
 
     from imageserver.db.tables import artefacts
     from imageserver.media.layout import thumb_path
-    from imageserver.scan.artefacts import FACES_KIND
+    from imageserver.work.artefacts import FACES_KIND
 
     with ctx.engine.connect() as conn:
         rows = conn.execute(

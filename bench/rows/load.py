@@ -94,7 +94,7 @@ def free_port() -> int:
 
 def cli() -> list[str]:
     script = Path(sys.executable).with_name("imageserver")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "imageserver.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "imageserver.server.cli"]
 
 
 def env_for(data_dir: Path, model: Path, port: int, faces: bool) -> dict[str, str]:

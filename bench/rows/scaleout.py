@@ -38,9 +38,7 @@ def fresh_database() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(
-            hide_password=False
-        )
+        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -65,7 +63,7 @@ def settings_env(db_url: str, data_dir: Path, root: Path) -> dict[str, str]:
 def ingest_only(env: dict[str, str]) -> None:
     """Walk once so rows exist; no drain runs (the timed runs start from the same state)."""
     code = (
-        "from imageserver.bootstrap import bootstrap\n"
+        "from imageserver.server.bootstrap import bootstrap\n"
         "from imageserver.config import Settings\n"
         "from imageserver.scan.watcher import Watcher\n"
         "Watcher(bootstrap(Settings()).ctx, drains=frozenset()).tick(full=True)\n"
@@ -116,7 +114,14 @@ def run_workers(env: dict[str, str], db_url: str, files: int, count: int) -> flo
     start = time.perf_counter()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "imageserver.cli", "worker", "--drains", "hash,thumbnails"],
+            [
+                sys.executable,
+                "-m",
+                "imageserver.server.cli",
+                "worker",
+                "--drains",
+                "hash,thumbnails",
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -138,7 +143,7 @@ def in_process_drains(env: dict[str, str], files: int) -> float:
     """The hash and thumbnail drains in this process, one thread: claim, work, record."""
     code = (
         "import time\n"
-        "from imageserver.bootstrap import bootstrap\n"
+        "from imageserver.server.bootstrap import bootstrap\n"
         "from imageserver.config import Settings\n"
         "from imageserver.scan.watcher import Watcher\n"
         "ctx = bootstrap(Settings()).ctx\n"

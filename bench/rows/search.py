@@ -234,7 +234,7 @@ def bare_loop(model: Path, files: list[Path]) -> float:
 
 
 def drain_rows(images: int, corpus: Path, workdir: Path) -> list[Row]:
-    from imageserver.bootstrap import bootstrap
+    from imageserver.server.bootstrap import bootstrap
     from imageserver.config import Settings
     from imageserver.media.layout import thumb_path
     from imageserver.ml.drain import embeddings_stage

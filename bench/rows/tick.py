@@ -57,8 +57,8 @@ def _timed_stages(acc: dict[str, list[float]]) -> list[Any]:
 
 def time_ticks(ctx: BenchContext, data_dir: Path, root: Path, repeats: int) -> dict[str, Any]:
     """Median in-process quick tick, per-stage medians, and (with --profile) a cProfile."""
-    from imageserver.background import close_services
     from imageserver.scan.watcher import Watcher
+    from imageserver.server.background import close_services
 
     app = server.open_in_process(data_dir, root)
     try:

@@ -259,9 +259,9 @@ def fill(engine: Any, count: int) -> dict[str, int]:
 def stats_latency(ctx: BenchContext, name: str, database_url: str | None) -> Row:
     from fastapi.testclient import TestClient
 
-    from imageserver.app import create_app
-    from imageserver.bootstrap import bootstrap
     from imageserver.config import Settings
+    from imageserver.server.app import create_app
+    from imageserver.server.bootstrap import bootstrap
 
     data_dir = ctx.path(f"stats-{name}")
     settings = Settings(  # type: ignore[call-arg]

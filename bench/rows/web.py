@@ -112,10 +112,10 @@ def index_and_fill(ctx: BenchContext, data_dir: Path, root: Path, count: int) ->
     """Index the seed photos, then insert `count` rows copying them; returns live rows."""
     from sqlalchemy import func, select
 
-    from imageserver.background import close_services
     from imageserver.db.tables import artefacts, media
-    from imageserver.scan.artefacts import THUMB_KIND
     from imageserver.scan.watcher import Watcher
+    from imageserver.server.background import close_services
+    from imageserver.work.artefacts import THUMB_KIND
 
     app = server.open_in_process(data_dir, root)
     try:

@@ -6,8 +6,9 @@ and a test keeps the two in step, so a knob added here is documented by construc
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -340,3 +341,12 @@ def config_table_markdown() -> str:
         description = (field.description or "").replace("|", "\\|")
         rows.append(f"| `{ENV_PREFIX}{name.upper()}` | {type_name} | `{default}` | {description} |")
     return "\n".join(rows)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (+ overrides); a bad value exits with one clear line."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        print(describe_validation_error(exc), file=sys.stderr)
+        raise SystemExit(2) from None

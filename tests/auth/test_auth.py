@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from imageserver.auth import service, tokens
 from imageserver.clock import FakeClock
-from imageserver.context import AppContext
+from imageserver.work.context import AppContext
 from tests.conftest import ADMIN_PASSWORD, login
 
 PROTECTED = "/libraries"

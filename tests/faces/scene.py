@@ -11,12 +11,12 @@ import numpy.typing as npt
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from imageserver.context import AppContext
 from imageserver.db.tables import media
 from imageserver.faces import repo, service
-from imageserver.scan import artefacts
-from imageserver.scan.artefacts import FACES_KIND, Outcome
 from imageserver.scan.watcher import Watcher
+from imageserver.work import artefacts
+from imageserver.work.artefacts import FACES_KIND, Outcome
+from imageserver.work.context import AppContext
 from tests.faces.synthetic import faces_of, identities
 from tests.fixtures import make_jpeg
 from tests.scan.test_watcher import add_library

@@ -9,12 +9,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from imageserver.config import Settings
-from imageserver.context import AppContext
 from imageserver.db.tables import media
 from imageserver.faces import repo, service
 from imageserver.faces.crops import crop_path
 from imageserver.scan.watcher import Watcher
 from imageserver.telemetry.metrics import REGISTRY
+from imageserver.work.context import AppContext
 from tests.conftest import make_settings
 from tests.faces.scene import Scene, build, face_row
 from tests.faces.synthetic import faces_of, identities

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from imageserver.bootstrap import bootstrap
 from imageserver.db.tables import artefacts, faces, media
-from imageserver.scan.artefacts import FACES_KIND
 from imageserver.scan.watcher import Watcher
+from imageserver.server.bootstrap import bootstrap
+from imageserver.work.artefacts import FACES_KIND
 from tests.conftest import make_settings
 
 BROKEN = ("broken/corrupt-header.jpg", "broken/clap-overflow-divide-zero.heic")

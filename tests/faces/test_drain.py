@@ -13,14 +13,14 @@ from sqlalchemy import select
 
 from imageserver.clock import FakeClock
 from imageserver.config import Settings
-from imageserver.context import AppContext
 from imageserver.db.tables import faces, media
 from imageserver.faces import drain
 from imageserver.media.layout import thumb_path
-from imageserver.scan import artefacts
-from imageserver.scan.artefacts import FACES_KIND
 from imageserver.scan.pipeline import Stage
 from imageserver.scan.watcher import Watcher, summary_line
+from imageserver.work import artefacts
+from imageserver.work.artefacts import FACES_KIND
+from imageserver.work.context import AppContext
 from tests.conftest import make_settings
 from tests.fixtures import make_jpeg
 from tests.scan.test_watcher import add_library

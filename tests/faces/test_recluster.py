@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from imageserver.config import Settings
-from imageserver.context import AppContext
 from imageserver.faces import repo
+from imageserver.work.context import AppContext
 from tests.conftest import make_settings
 from tests.faces.scene import Scene, build, face_row
 from tests.faces.synthetic import faces_of, identities

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from imageserver.context import AppContext
+from imageserver.work.context import AppContext
 
 
 def make_root(tmp_path: Path, name: str = "photos") -> Path:

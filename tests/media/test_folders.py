@@ -6,8 +6,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from imageserver.context import AppContext
 from imageserver.scan.watcher import Watcher
+from imageserver.work.context import AppContext
 from tests.fixtures import make_jpeg
 from tests.scan.test_watcher import add_library
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from imageserver.context import AppContext
 from imageserver.scan.watcher import Watcher
+from imageserver.work.context import AppContext
 from tests.fixtures import make_jpeg, make_png
 from tests.scan.test_watcher import add_library
 

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from imageserver.app import create_app
-from imageserver.background import close_services
-from imageserver.bootstrap import bootstrap
 from imageserver.clock import FakeClock
-from imageserver.context import AppContext
 from imageserver.ml.encoders import close_encoder
-from imageserver.scan.context import TickContext
 from imageserver.scan.pipeline import STAGES, Stage
 from imageserver.scan.watcher import Watcher
+from imageserver.server.app import create_app
+from imageserver.server.background import close_services
+from imageserver.server.bootstrap import bootstrap
+from imageserver.work.context import AppContext
+from imageserver.work.tick import TickContext
 from tests.conftest import login, make_settings
 from tests.ml.tiny_clip import TinyClip, build_tiny_clip
 

@@ -10,7 +10,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from imageserver.context import AppContext
 from imageserver.db.tables import artefacts, clip_embeddings, media
 from imageserver.media.layout import thumb_path
 from imageserver.ml.encoders import get_encoder
@@ -19,6 +18,7 @@ from imageserver.ml.encoders.remote import RemoteEncoder
 from imageserver.scan.pipeline import STAGES
 from imageserver.scan.watcher import Watcher
 from imageserver.search.service import search_index
+from imageserver.work.context import AppContext
 from tests.fixtures import make_jpeg
 from tests.ml.ml_fixtures import add_library, search_stages, tick_until_drained
 from tests.ml.tiny_clip import build_tiny_clip

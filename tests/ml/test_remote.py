@@ -176,8 +176,8 @@ def test_server_error_on_one_image_is_transient_for_that_image() -> None:
 
 
 def test_cli_serve_refuses_without_model_and_pull_names_immich_repos(tmp_path: Path) -> None:
-    from imageserver.cli import app
     from imageserver.ml.cli import repo_id_for
+    from imageserver.server.cli import app
 
     env = {"IMAGESERVER_DATA_DIR": str(tmp_path)}
     result = CliRunner().invoke(app, ["encoder", "serve", "--port", "1"], env=env)

@@ -21,16 +21,16 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import select
 
-from imageserver.app import create_app
-from imageserver.background import close_services
-from imageserver.bootstrap import bootstrap
 from imageserver.clock import FakeClock
-from imageserver.context import AppContext
 from imageserver.db.tables import artefacts, media
 from imageserver.media.decode import MAX_PIXELS
 from imageserver.ml.encoders import close_encoder
-from imageserver.scan.context import TickContext
 from imageserver.scan.watcher import Watcher
+from imageserver.server.app import create_app
+from imageserver.server.background import close_services
+from imageserver.server.bootstrap import bootstrap
+from imageserver.work.context import AppContext
+from imageserver.work.tick import TickContext
 from tests.conftest import login, make_settings, require_corpus
 from tests.fixtures import insert_library, make_jpeg
 from tests.ml.tiny_clip import TinyClip

@@ -89,7 +89,7 @@ class Server:
         self.starts += 1
         log = (self.tmp / f"server-{self.starts}.log").open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "imageserver.cli", "serve"],
+            [sys.executable, "-m", "imageserver.server.cli", "serve"],
             env=self.env,
             cwd=self.tmp,
             stdout=log,

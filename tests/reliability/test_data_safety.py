@@ -25,12 +25,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from imageserver.app import create_app
-from imageserver.background import close_services
-from imageserver.bootstrap import bootstrap
 from imageserver.clock import FakeClock
 from imageserver.ml.encoders import close_encoder
 from imageserver.scan.watcher import Watcher
+from imageserver.server.app import create_app
+from imageserver.server.background import close_services
+from imageserver.server.bootstrap import bootstrap
 from imageserver.video import orphans
 from tests.conftest import login, make_settings
 from tests.fixtures import make_jpeg, make_png, make_video

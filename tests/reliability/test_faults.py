@@ -34,21 +34,21 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, select
 
 import imageserver.scan.walker as walker_module
-from imageserver.app import create_app
-from imageserver.background import close_services
-from imageserver.bootstrap import bootstrap
 from imageserver.clock import FakeClock
-from imageserver.context import AppContext
 from imageserver.db import engine as engine_module
 from imageserver.db.engine import make_engine
 from imageserver.db.tables import artefacts, libraries, media
-from imageserver.leases import DRAIN_LEASE_SECONDS
 from imageserver.media import hashing
 from imageserver.media.layout import thumb_path
-from imageserver.scan.context import TickContext
 from imageserver.scan.pipeline import STAGES, Stage
 from imageserver.scan.watcher import Watcher
+from imageserver.server.app import create_app
+from imageserver.server.background import close_services
+from imageserver.server.bootstrap import bootstrap
 from imageserver.video import layout
+from imageserver.work.context import AppContext
+from imageserver.work.leases import DRAIN_LEASE_SECONDS
+from imageserver.work.tick import TickContext
 from tests.conftest import login, make_settings, skip_outside_ci, truncate_all
 from tests.fixtures import insert_library, make_jpeg, make_png, make_video
 from tests.video.helpers import read_only_dir, temp_entries, tmpfs
@@ -376,8 +376,8 @@ def test_a_recovered_video_is_recorded_done(
 def test_artefact_state_moves_from_retry_to_done(
     tmp_path: Path, sqlite_url: str, request: pytest.FixtureRequest, db: str
 ) -> None:
-    from imageserver.scan import artefacts as artefact_states
-    from imageserver.scan.artefacts import Outcome
+    from imageserver.work import artefacts as artefact_states
+    from imageserver.work.artefacts import Outcome
 
     url = sqlite_url
     if db == "postgres":

@@ -17,18 +17,18 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from imageserver.app import create_app
-from imageserver.background import close_services
-from imageserver.bootstrap import bootstrap
 from imageserver.clock import FakeClock
-from imageserver.context import AppContext
 from imageserver.db.tables import libraries, media
 from imageserver.faces import repo as faces_repo
 from imageserver.faces import service as faces_service
 from imageserver.ml.encoders import close_encoder
-from imageserver.scan import artefacts
-from imageserver.scan.artefacts import FACES_KIND, Outcome
 from imageserver.scan.watcher import Watcher
+from imageserver.server.app import create_app
+from imageserver.server.background import close_services
+from imageserver.server.bootstrap import bootstrap
+from imageserver.work import artefacts
+from imageserver.work.artefacts import FACES_KIND, Outcome
+from imageserver.work.context import AppContext
 from tests.conftest import ADMIN_PASSWORD, make_settings
 from tests.faces.scene import face_row
 from tests.faces.synthetic import faces_of, identities

@@ -53,7 +53,10 @@ def env_for(tmp_path: Path, db_url: str, library: Path, **extra: str) -> dict[st
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     handle = log.open("wb")
     return subprocess.Popen(
-        [sys.executable, "-m", "imageserver.cli", *args], env=env, stdout=handle, stderr=handle
+        [sys.executable, "-m", "imageserver.server.cli", *args],
+        env=env,
+        stdout=handle,
+        stderr=handle,
     )
 
 
@@ -98,9 +101,7 @@ def test_three_workers_do_every_item_exactly_once(tmp_path: Path, pg_url: str) -
         IMAGESERVER_THUMBNAIL_BATCH_PER_TICK="3",
     )  # fmt: skip
     logs = [tmp_path / f"worker{i}.log" for i in range(3)]
-    workers = [
-        start(["worker", "--drains", "hash,metadata,thumbnails"], env, log) for log in logs
-    ]
+    workers = [start(["worker", "--drains", "hash,metadata,thumbnails"], env, log) for log in logs]
     engine = make_engine(pg_url, poolclass=sa.NullPool)
 
     def all_done() -> bool:
@@ -147,9 +148,7 @@ def big_png(path: Path) -> None:
     )
 
 
-def test_a_killed_worker_loses_its_lease_and_another_finishes(
-    tmp_path: Path, pg_url: str
-) -> None:
+def test_a_killed_worker_loses_its_lease_and_another_finishes(tmp_path: Path, pg_url: str) -> None:
     library = tmp_path / "lib"
     big_png(library / "huge.png")
     env = env_for(tmp_path, pg_url, library, IMAGESERVER_LEASE_SECONDS="3")
@@ -167,9 +166,11 @@ def test_a_killed_worker_loses_its_lease_and_another_finishes(
 
     def thumb_state() -> sa.RowMapping | None:
         with engine.connect() as conn:
-            return conn.execute(
-                sa.select(artefacts).where(artefacts.c.kind == "thumb")
-            ).mappings().first()
+            return (
+                conn.execute(sa.select(artefacts).where(artefacts.c.kind == "thumb"))
+                .mappings()
+                .first()
+            )
 
     first = start(["worker", "--drains", "thumbnails"], env, tmp_path / "first.log")
     try:
@@ -182,8 +183,11 @@ def test_a_killed_worker_loses_its_lease_and_another_finishes(
     assert killed is not None and killed["status"] == "pending" and killed["lease_owner"]
     second = start(["worker", "--drains", "thumbnails"], env, tmp_path / "second.log")
     try:
-        wait_until(lambda: (s := thumb_state()) is not None and s["status"] == "done", 90,
-                   "another worker to finish the item after the lease expired")
+        wait_until(
+            lambda: (s := thumb_state()) is not None and s["status"] == "done",
+            90,
+            "another worker to finish the item after the lease expired",
+        )
     finally:
         stop([second])
     done = thumb_state()

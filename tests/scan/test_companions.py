@@ -7,9 +7,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from imageserver.context import AppContext
 from imageserver.scan.companions import desired_links
 from imageserver.scan.watcher import Watcher
+from imageserver.work.context import AppContext
 from tests.conftest import CORPUS
 from tests.fixtures import make_jpeg, make_video
 from tests.scan.test_watcher import add_library, rows

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from imageserver.background import close_services
-from imageserver.bootstrap import bootstrap
 from imageserver.clock import FakeClock
-from imageserver.context import AppContext
 from imageserver.db.tables import artefacts, media
-from imageserver.scan.context import TickContext
 from imageserver.scan.pipeline import STAGES
 from imageserver.scan.watcher import Watcher
+from imageserver.server.background import close_services
+from imageserver.server.bootstrap import bootstrap
+from imageserver.work.context import AppContext
+from imageserver.work.tick import TickContext
 from tests.conftest import make_settings, require_corpus
 from tests.fixtures import insert_library
 

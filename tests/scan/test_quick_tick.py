@@ -13,11 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from imageserver.clock import FakeClock
-from imageserver.context import AppContext
 from imageserver.media import repo as media_repo
 from imageserver.media import thumbs
 from imageserver.scan.watcher import Watcher
 from imageserver.telemetry.metrics import STAGE_SECONDS
+from imageserver.work.context import AppContext
 from tests.fixtures import make_jpeg
 from tests.scan.test_watcher import add_library, rows
 

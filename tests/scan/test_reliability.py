@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from imageserver.context import AppContext
 from imageserver.db.tables import media
 from imageserver.media.layout import thumb_path
 from imageserver.scan import findwalk, pipeline
 from imageserver.scan.watcher import Watcher
+from imageserver.work.context import AppContext
 from tests.fixtures import insert_library, make_jpeg, make_png
 from tests.scan.test_watcher import add_library, rows
 

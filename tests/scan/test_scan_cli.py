@@ -9,8 +9,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from imageserver.context import AppContext
 from imageserver.scan.watcher import Watcher
+from imageserver.work.context import AppContext
 from tests.fixtures import make_jpeg
 from tests.scan.test_watcher import add_library
 
@@ -26,7 +26,7 @@ def test_scan_command_indexes_and_summarises(tmp_path: Path, sqlite_url: str) ->
         IMAGESERVER_LIBRARIES=f"pics={library}",
         IMAGESERVER_ADMIN_PASSWORD="scan-admin-pw",
     )
-    cmd = [sys.executable, "-m", "imageserver.cli", "scan", "--full"]
+    cmd = [sys.executable, "-m", "imageserver.server.cli", "scan", "--full"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     summary = [ln for ln in done.stderr.splitlines() if ln.startswith("scan done")]

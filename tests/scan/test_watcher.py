@@ -10,12 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from imageserver.app import create_app
-from imageserver.bootstrap import bootstrap
-from imageserver.context import AppContext
 from imageserver.db.tables import artefacts, media
 from imageserver.media.layout import thumb_path
 from imageserver.scan.watcher import Watcher
+from imageserver.server.app import create_app
+from imageserver.server.bootstrap import bootstrap
+from imageserver.work.context import AppContext
 from tests.conftest import login, make_settings
 from tests.fixtures import make_jpeg, make_png
 

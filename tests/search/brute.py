@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy import func, select
 
-from imageserver.context import AppContext
 from imageserver.db.tables import clip_embeddings, libraries, media
+from imageserver.work.context import AppContext
 
 
 def brute_force(

@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from imageserver.context import AppContext
 from imageserver.db.tables import artefacts
 from imageserver.ml.encoders import get_encoder
+from imageserver.work.context import AppContext
 from tests.ml.ml_fixtures import add_library, tick_until_drained
 from tests.search.brute import assert_same_ranking, brute_force
 

@@ -11,11 +11,11 @@ import numpy as np
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from imageserver.app import create_app
-from imageserver.context import AppContext
 from imageserver.ml.encoders import get_encoder
 from imageserver.scan.watcher import Watcher
 from imageserver.search.service import INDEX_KEY
+from imageserver.server.app import create_app
+from imageserver.work.context import AppContext
 from tests.fixtures import make_jpeg
 from tests.ml.ml_fixtures import add_library, search_stages, tick_until_drained
 from tests.search.brute import assert_same_ranking, brute_force

@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from imageserver.auth import tokens
-from imageserver.context import AppContext
 from imageserver.db.tables import artefacts, media
 from imageserver.scan.watcher import Watcher
 from imageserver.video import layout
+from imageserver.work.context import AppContext
 from tests.fixtures import make_jpeg, make_video
 from tests.scan.test_watcher import add_library
 

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import update
 
 from imageserver.clock import FakeClock
-from imageserver.context import AppContext
 from imageserver.db.tables import libraries
 from imageserver.libraries import repo as libraries_repo
 from imageserver.video import orphans
 from imageserver.video.housekeeping import OrphanLoop
+from imageserver.work.context import AppContext
 
 LIVE = "aa" + "1" * 62
 ORPHAN = "aa" + "2" * 62
@@ -166,7 +166,7 @@ def test_loop_waits_one_interval_before_its_first_cycle(
 ) -> None:
     import anyio
 
-    from imageserver.bootstrap import bootstrap
+    from imageserver.server.bootstrap import bootstrap
     from tests.conftest import make_settings
 
     settings = make_settings(tmp_path, sqlite_url, orphan_cleanup_interval_seconds=0.3)

@@ -13,13 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from imageserver.app import create_app
-from imageserver.bootstrap import bootstrap
-from imageserver.context import AppContext
 from imageserver.db.tables import artefacts
+from imageserver.server.app import create_app
+from imageserver.server.bootstrap import bootstrap
 from imageserver.telemetry.metrics import HLS_QUEUE_DEPTH, HLS_WITH_PLAYLIST
 from imageserver.video import jobs, service
 from imageserver.video.queue import SERVICE_NAME, VideoQueue
+from imageserver.work.context import AppContext
 from tests.conftest import login, make_settings
 from tests.fixtures import make_video
 from tests.scan.test_watcher import add_library, wait_for
@@ -161,9 +161,9 @@ def test_a_running_job_keeps_its_lease_and_a_dead_ones_lapses(
 ) -> None:
     """Job leases are short and renewed while the work runs: ffmpeg may take longer than
     one lease, yet a killed process's video is taken over within one lease."""
-    from imageserver import leases
     from imageserver.db.engine import make_engine
-    from imageserver.scan import artefacts as states
+    from imageserver.work import artefacts as states
+    from imageserver.work import leases
 
     monkeypatch.setattr(leases, "_lease_seconds", 0.6)
     engine = make_engine(sqlite_url)

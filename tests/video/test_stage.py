@@ -12,12 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 
-from imageserver.context import AppContext
 from imageserver.db.tables import artefacts, media
 from imageserver.scan.pipeline import STAGES
 from imageserver.scan.watcher import Watcher
 from imageserver.telemetry.metrics import TRANSCODES
 from imageserver.video import layout
+from imageserver.work.context import AppContext
 from tests.fixtures import make_video
 from tests.scan.test_watcher import add_library
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from sqlalchemy import Connection, insert
 
-from imageserver.context import AppContext
 from imageserver.db.tables import media
 from imageserver.libraries import repo as libraries_repo
-from imageserver.scan import artefacts
-from imageserver.scan.artefacts import HLS_KIND, Outcome
 from imageserver.telemetry.metrics import HLS_PENDING, HLS_TOTAL, HLS_UNSUPPORTED, HLS_WITH_PLAYLIST
 from imageserver.video import stats
+from imageserver.work import artefacts
+from imageserver.work.artefacts import HLS_KIND, Outcome
+from imageserver.work.context import AppContext
 
 
 def insert_media(

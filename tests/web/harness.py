@@ -21,11 +21,11 @@ from typing import Any
 
 import httpx
 
-from imageserver.background import close_services
-from imageserver.bootstrap import bootstrap
 from imageserver.config import Settings
 from imageserver.ml.encoders import close_encoder
 from imageserver.scan.watcher import Watcher
+from imageserver.server.background import close_services
+from imageserver.server.bootstrap import bootstrap
 
 ADMIN_PASSWORD = "correct horse battery"
 JWT_SECRET = "web-test-secret-" + "x" * 32
@@ -168,7 +168,7 @@ def start_server(
     log = base / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "imageserver.cli", "serve"],
+            [sys.executable, "-m", "imageserver.server.cli", "serve"],
             cwd=base,
             env=server_env(values),
             stdout=out,

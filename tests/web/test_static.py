@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from imageserver.app import create_app
-from imageserver.bootstrap import bootstrap
+from imageserver.server.app import create_app
+from imageserver.server.bootstrap import bootstrap
 from imageserver.web import api as web_api
 from tests.conftest import login, make_settings
 

@@ -6,9 +6,10 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from imageserver.auth import service, tokens
-from imageserver.deps import Ctx, ReadConn, User, current_user
+from imageserver.auth.deps import User, current_user
 from imageserver.errors import error_responses
 from imageserver.inputs import PRINTABLE
+from imageserver.work.deps import Ctx, ReadConn
 
 
 class LoginRequest(BaseModel):

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 from sqlalchemy import Connection, RowMapping
 
-from imageserver.deps import Ctx, IdPath, ReadConn, WriteConn, current_user
+from imageserver.auth.deps import current_user
 from imageserver.errors import NotFound, error_responses
 from imageserver.faces import crops, repo, service, stats
 from imageserver.faces.schemas import (
@@ -31,8 +31,9 @@ from imageserver.faces.schemas import (
     stats_row,
 )
 from imageserver.media import repo as media_repo
-from imageserver.scan import artefacts
-from imageserver.scan.artefacts import FACES_KIND
+from imageserver.work import artefacts
+from imageserver.work.artefacts import FACES_KIND
+from imageserver.work.deps import Ctx, IdPath, ReadConn, WriteConn
 
 router = APIRouter(tags=["faces"], dependencies=[Depends(current_user)])
 

@@ -10,9 +10,9 @@ faces_app = typer.Typer(no_args_is_help=True, help="Faces and people.")
 @faces_app.command("recluster")
 def recluster() -> None:
     """Regroup every face into people; named or hidden people and your own assignments stay."""
-    from imageserver.bootstrap import bootstrap
-    from imageserver.cli import load_settings
+    from imageserver.config import load_settings
     from imageserver.faces import service
+    from imageserver.server.bootstrap import bootstrap
     from imageserver.telemetry.logging import configure_logging
 
     settings = load_settings()

@@ -21,10 +21,10 @@ from imageserver.config import Settings
 from imageserver.faces import detector, geometry, repo, service, source, stats
 from imageserver.faces.cluster import Matcher
 from imageserver.media.drains import pool
-from imageserver.scan import artefacts
-from imageserver.scan.artefacts import FACES_KIND, Outcome
-from imageserver.scan.context import TickContext
 from imageserver.telemetry.metrics import BACKLOG, DRAIN_DONE, DRAIN_FAILED
+from imageserver.work import artefacts
+from imageserver.work.artefacts import FACES_KIND, Outcome
+from imageserver.work.tick import TickContext
 
 log = logging.getLogger("imageserver.faces")
 

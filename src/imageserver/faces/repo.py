@@ -20,8 +20,8 @@ from sqlalchemy import (
 )
 
 from imageserver.db.tables import artefacts, faces, libraries, media, people
-from imageserver.scan import artefacts as artefacts_state
-from imageserver.scan.artefacts import FACES_KIND, THUMB_KIND
+from imageserver.work import artefacts as artefacts_state
+from imageserver.work.artefacts import FACES_KIND, THUMB_KIND
 
 EMBEDDING_DIM = 128
 CHUNK = 500

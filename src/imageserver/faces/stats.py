@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, case, func, select
 
 from imageserver.db.tables import artefacts, faces, libraries, media
-from imageserver.scan.artefacts import FACES_KIND
 from imageserver.telemetry.metrics import FACES_DETECTED, FACES_IMAGES
+from imageserver.work.artefacts import FACES_KIND
 
 AGGREGATE_LABEL = "_all"
 STATES = ("images", "scanned", "with_faces", "pending", "failed", "hashless")

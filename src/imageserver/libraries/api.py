@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
-from imageserver.deps import Ctx, IdPath, ReadConn, WriteConn, current_user
+from imageserver.auth.deps import current_user
 from imageserver.errors import error_responses
 from imageserver.libraries import repo, service
 from imageserver.libraries.schemas import LibraryCreate, LibraryOut, LibraryPatch
+from imageserver.work.deps import Ctx, IdPath, ReadConn, WriteConn
 
 router = APIRouter(tags=["libraries"], dependencies=[Depends(current_user)])
 

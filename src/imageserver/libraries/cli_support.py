@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imageserver.context import AppContext
 from imageserver.errors import ImageServerError
 from imageserver.libraries import repo, service
 from imageserver.libraries.schemas import LibraryCreate
+from imageserver.work.context import AppContext
 
 
 def _free_name(taken: set[str], wanted: str) -> str:

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 from sqlalchemy import Connection, RowMapping, select
 
+from imageserver.auth.deps import current_user
 from imageserver.db.tables import libraries, media
-from imageserver.deps import Ctx, IdPath, ReadConn, current_user
 from imageserver.errors import LibraryStale, NotFound, Unsupported, error_responses
 from imageserver.inputs import MAX_ID, PRINTABLE, DbId
 from imageserver.media import query, repo
@@ -27,8 +27,9 @@ from imageserver.media.schemas import (
     detail,
     summary,
 )
-from imageserver.scan import artefacts
-from imageserver.scan.artefacts import THUMB_KIND
+from imageserver.work import artefacts
+from imageserver.work.artefacts import THUMB_KIND
+from imageserver.work.deps import Ctx, IdPath, ReadConn
 
 router = APIRouter(tags=["media"], dependencies=[Depends(current_user)])
 

@@ -17,17 +17,17 @@ from typing import Any, TypeVar
 
 from sqlalchemy import RowMapping
 
-from imageserver.context import AppContext
 from imageserver.media import hashing, repo, thumbs
 from imageserver.media.formats import FORMATS
 from imageserver.media.layout import thumb_path
 from imageserver.media.metadata import MediaMetadata, MetadataError, open_reader
-from imageserver.runtime import release_free_memory
-from imageserver.scan import artefacts
-from imageserver.scan.artefacts import THUMB_KIND, Outcome
-from imageserver.scan.context import TickContext
 from imageserver.scan.ingest import mtime_datetime
 from imageserver.telemetry.metrics import BACKLOG, DRAIN_DONE, DRAIN_FAILED
+from imageserver.work import artefacts
+from imageserver.work.artefacts import THUMB_KIND, Outcome
+from imageserver.work.context import AppContext
+from imageserver.work.runtime import release_free_memory
+from imageserver.work.tick import TickContext
 
 log = logging.getLogger("imageserver.drains")
 

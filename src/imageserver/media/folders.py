@@ -14,11 +14,12 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Connection, func, or_, select
 
+from imageserver.auth.deps import current_user
 from imageserver.db.tables import libraries, media
-from imageserver.deps import ReadConn, current_user
 from imageserver.errors import NotFound, error_responses
 from imageserver.inputs import MAX_ID
 from imageserver.media.paths import clean_rel_path
+from imageserver.work.deps import ReadConn
 
 router = APIRouter(tags=["media"], dependencies=[Depends(current_user)])
 

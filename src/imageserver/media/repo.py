@@ -19,8 +19,8 @@ from sqlalchemy import (
     update,
 )
 
-from imageserver import leases
 from imageserver.db.tables import media
+from imageserver.work import leases
 
 CHUNK = 500
 

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from imageserver.deps import Ctx, current_user
+from imageserver.auth.deps import current_user
 from imageserver.inputs import PRINTABLE
 from imageserver.ml import stats
+from imageserver.work.deps import Ctx
 
 router = APIRouter(tags=["ml"], dependencies=[Depends(current_user)])
 

@@ -27,7 +27,7 @@ MODEL_FILES = [
 
 
 def _settings() -> Settings:
-    from imageserver.cli import load_settings
+    from imageserver.config import load_settings
 
     return load_settings()
 

@@ -27,15 +27,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from imageserver.context import AppContext
 from imageserver.media.drains import chunks, pool
 from imageserver.media.layout import thumb_path
 from imageserver.ml import encoders, repo
 from imageserver.ml.encoders import BatchFailed, Encoder, EncoderUnavailable, ItemFailure
-from imageserver.scan import artefacts
-from imageserver.scan.artefacts import THUMB_KIND, Outcome, clip_kind
-from imageserver.scan.context import TickContext
 from imageserver.telemetry.metrics import BACKLOG, DRAIN_DONE, DRAIN_FAILED
+from imageserver.work import artefacts
+from imageserver.work.artefacts import THUMB_KIND, Outcome, clip_kind
+from imageserver.work.context import AppContext
+from imageserver.work.tick import TickContext
 
 log = logging.getLogger("imageserver.ml.drain")
 

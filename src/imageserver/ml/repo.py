@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from imageserver.db.tables import artefacts, clip_embeddings, libraries, media
-from imageserver.scan.artefacts import THUMB_KIND, clip_kind
+from imageserver.work.artefacts import THUMB_KIND, clip_kind
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ from dataclasses import asdict, dataclass
 
 from sqlalchemy import Connection, case, func, select
 
-from imageserver.context import AppContext
 from imageserver.db.engine import read_only
 from imageserver.db.tables import libraries, media
 from imageserver.ml import encoders
 from imageserver.ml.repo import clip_state_is, has_embedding
 from imageserver.telemetry.metrics import ML_IMAGES
+from imageserver.work.context import AppContext
 
 ALL = "_all"
 

@@ -14,8 +14,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from imageserver.db.engine import read_only
-from imageserver.deps import Ctx
 from imageserver.telemetry.metrics import REGISTRY
+from imageserver.work.deps import Ctx
 
 log = logging.getLogger("imageserver.ops")
 

@@ -14,10 +14,11 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Connection, and_, case, func, select
 
+from imageserver.auth.deps import current_user
 from imageserver.db.tables import artefacts, libraries, media
-from imageserver.deps import Ctx, ReadConn, current_user
 from imageserver.inputs import DbId
-from imageserver.scan.artefacts import THUMB_KIND
+from imageserver.work.artefacts import THUMB_KIND
+from imageserver.work.deps import Ctx, ReadConn
 
 router = APIRouter(tags=["operations"], dependencies=[Depends(current_user)])
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from imageserver.db.tables import media
 from imageserver.media import repo
 from imageserver.media.formats import RAW_FORMATS
-from imageserver.scan.context import TickContext
+from imageserver.work.tick import TickContext
 
 LIVE_MAX_SECONDS = 10.0
 _STILL_PRIORITY = {"jpeg": 0, "heic": 1, "avif": 2, "webp": 3, "png": 4, "tiff": 5}

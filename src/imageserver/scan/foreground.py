@@ -7,10 +7,10 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from imageserver.background import close_services
-from imageserver.context import AppContext
-from imageserver.scan.context import TickContext
 from imageserver.scan.watcher import SUMMARY_KEYS, Watcher
+from imageserver.server.background import close_services
+from imageserver.work.context import AppContext
+from imageserver.work.tick import TickContext
 
 
 def run_foreground_scan(ctx: AppContext, library: str | None, full: bool, drain: bool) -> int:

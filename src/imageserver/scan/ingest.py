@@ -16,8 +16,8 @@ from typing import Any
 
 from imageserver.media import repo
 from imageserver.media.formats import Classified, classify
-from imageserver.scan.context import TickContext
 from imageserver.scan.walker import Excludes, FileStat
+from imageserver.work.tick import TickContext
 
 log = logging.getLogger("imageserver.scan")
 

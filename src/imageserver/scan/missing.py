@@ -17,10 +17,10 @@ from collections.abc import Callable
 
 from imageserver.libraries import health
 from imageserver.media import repo
-from imageserver.scan.context import TickContext
 from imageserver.scan.ingest import still_there
 from imageserver.scan.walker import Excludes
 from imageserver.telemetry.metrics import RETIRED
+from imageserver.work.tick import TickContext
 
 log = logging.getLogger("imageserver.scan")
 

@@ -23,9 +23,9 @@ from imageserver.media import drains
 from imageserver.media import repo as media_repo
 from imageserver.ml import drain as ml_drain
 from imageserver.scan import companions, findwalk, ingest, missing
-from imageserver.scan.context import TickContext
 from imageserver.scan.walker import WalkResult, walk
 from imageserver.video import stage as video_stage
+from imageserver.work.tick import TickContext
 
 log = logging.getLogger("imageserver.scan")
 

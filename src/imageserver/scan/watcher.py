@@ -18,17 +18,17 @@ from pathlib import Path
 
 import anyio
 
-from imageserver.context import AppContext
 from imageserver.db.engine import read_only
 from imageserver.libraries import repo as libraries_repo
 from imageserver.media import repo as media_repo
-from imageserver.scan.context import LibraryView, TickContext
 from imageserver.scan.idle import IdleTracker, read_watermark
 from imageserver.scan.ingest import NonMediaCache, WalkCache
 from imageserver.scan.lock import WalkerLock
 from imageserver.scan.pipeline import STAGES, Stage
 from imageserver.scan.walker import Excludes
 from imageserver.telemetry.metrics import MEDIA_COUNT, STAGE_SECONDS, TICK_FAILURES, TICK_SECONDS
+from imageserver.work.context import AppContext
+from imageserver.work.tick import LibraryView, TickContext
 
 log = logging.getLogger("imageserver.watcher")
 

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 
-from imageserver.deps import Ctx, IdPath, ReadConn, current_user
+from imageserver.auth.deps import current_user
 from imageserver.errors import Invalid, error_responses
 from imageserver.inputs import PRINTABLE, DbId
 from imageserver.search import service
 from imageserver.search.schemas import SearchResults
+from imageserver.work.deps import Ctx, IdPath, ReadConn
 
 # 404: an unknown library (or item); 503: no encoder configured or reachable.
 router = APIRouter(

@@ -19,7 +19,6 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Connection
 
-from imageserver.context import AppContext
 from imageserver.errors import Invalid, NotFound, ServiceUnavailable
 from imageserver.media import decode, thumbs
 from imageserver.ml import encoders
@@ -29,6 +28,7 @@ from imageserver.search import repo
 from imageserver.search.index import SearchIndex, Snapshot
 from imageserver.search.schemas import SearchHit, SearchResults
 from imageserver.telemetry.metrics import SEARCH_SECONDS
+from imageserver.work.context import AppContext
 
 log = logging.getLogger("imageserver.search")
 

@@ -20,17 +20,8 @@ from sqlalchemy import Connection, RowMapping, select
 
 from imageserver.auth import repo as users_repo
 from imageserver.auth import tokens
-from imageserver.context import AppContext
+from imageserver.auth.deps import CurrentUser, User, user_from_token
 from imageserver.db.tables import libraries
-from imageserver.deps import (
-    Ctx,
-    CurrentUser,
-    IdPath,
-    ReadConn,
-    User,
-    WriteConn,
-    user_from_token,
-)
 from imageserver.errors import (
     Forbidden,
     Invalid,
@@ -42,8 +33,6 @@ from imageserver.errors import (
 from imageserver.inputs import MAX_ID
 from imageserver.media import repo as media_repo
 from imageserver.media.paths import clean_rel_path
-from imageserver.scan import artefacts
-from imageserver.scan.artefacts import HLS_KIND
 from imageserver.video import layout, stats
 from imageserver.video.jobs import PREVIEW_KIND, Job
 from imageserver.video.queue import SERVICE_NAME, VideoQueue
@@ -55,6 +44,10 @@ from imageserver.video.schemas import (
     VideoInfo,
 )
 from imageserver.video.state import inspect, needs_generation, source_mtime
+from imageserver.work import artefacts
+from imageserver.work.artefacts import HLS_KIND
+from imageserver.work.context import AppContext
+from imageserver.work.deps import Ctx, IdPath, ReadConn, WriteConn
 
 router = APIRouter(tags=["video"])
 

@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import anyio
 
-from imageserver.context import AppContext
 from imageserver.db.engine import read_only
-from imageserver.scan.context import TickContext
 from imageserver.video import generator, legacy, orphans, stats
+from imageserver.work.context import AppContext
+from imageserver.work.tick import TickContext
 
 log = logging.getLogger("imageserver.video")
 

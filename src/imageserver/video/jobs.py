@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imageserver.media import probe
-from imageserver.scan.artefacts import Outcome
 from imageserver.video import generator, runner
 from imageserver.video.generator import GenerationError, Transient, Unsupported
 from imageserver.video.plan import (
@@ -23,6 +22,7 @@ from imageserver.video.plan import (
     plan_preview,
     source_info,
 )
+from imageserver.work.artefacts import Outcome
 
 log = logging.getLogger("imageserver.video")
 

@@ -18,11 +18,11 @@ from functools import partial
 
 import anyio
 
-from imageserver.context import AppContext
 from imageserver.telemetry.metrics import HLS_QUEUE_DEPTH
 from imageserver.video import housekeeping, jobs, service
 from imageserver.video.plan import HlsOptions
 from imageserver.video.runner import RunControl
+from imageserver.work.context import AppContext
 
 log = logging.getLogger("imageserver.video")
 

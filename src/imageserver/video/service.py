@@ -18,15 +18,14 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, RowMapping, and_, select
 
-from imageserver import leases
 from imageserver.db.tables import artefacts as artefacts_table
 from imageserver.db.tables import libraries, media
-from imageserver.scan import artefacts
-from imageserver.scan.artefacts import HLS_KIND, Outcome
 from imageserver.telemetry.metrics import DRAIN_DONE, DRAIN_FAILED, TRANSCODE_SECONDS, TRANSCODES
 from imageserver.video import generator
 from imageserver.video.jobs import PREVIEW_KIND, Job, JobResult
 from imageserver.video.state import inspect, needs_generation, source_mtime
+from imageserver.work import artefacts, leases
+from imageserver.work.artefacts import HLS_KIND, Outcome
 
 log = logging.getLogger("imageserver.video")
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from imageserver.scan import artefacts
-from imageserver.scan.artefacts import HLS_KIND
-from imageserver.scan.context import TickContext
 from imageserver.telemetry.metrics import BACKLOG
 from imageserver.video import housekeeping, jobs, service, stats
 from imageserver.video.plan import HlsOptions
 from imageserver.video.queue import SERVICE_NAME, VideoQueue
+from imageserver.work import artefacts
+from imageserver.work.artefacts import HLS_KIND
+from imageserver.work.tick import TickContext
 
 
 def hls_stage(t: TickContext) -> None:

@@ -29,13 +29,13 @@ from sqlalchemy import (
 )
 
 from imageserver.db.tables import artefacts, libraries, media
-from imageserver.scan.artefacts import HLS_KIND
 from imageserver.telemetry.metrics import (
     HLS_PENDING,
     HLS_TOTAL,
     HLS_UNSUPPORTED,
     HLS_WITH_PLAYLIST,
 )
+from imageserver.work.artefacts import HLS_KIND
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ import logging
 import threading
 
 from imageserver.config import Settings
-from imageserver.context import AppContext
 from imageserver.ml.encoders.base import (
     BatchFailed,
     Encoder,
@@ -20,6 +19,7 @@ from imageserver.ml.encoders.base import (
     ItemFailure,
     ModelError,
 )
+from imageserver.work.context import AppContext
 
 __all__ = [
     "BatchFailed",

@@ -13,13 +13,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from imageserver.context import AppContext
 from imageserver.scan.lock import walker_lock
 from imageserver.scan.watcher import Watcher
 from imageserver.video.housekeeping import OrphanLoop, gauges_after_full
 from imageserver.video.queue import VideoQueue
+from imageserver.work.context import AppContext
 
-log = logging.getLogger("imageserver.background")
+log = logging.getLogger("imageserver.server.background")
 
 RESTART_PAUSE_SECONDS = 5.0
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imageserver.context import AppContext
 from imageserver.scan.walker import Excludes, WalkResult
+from imageserver.work.context import AppContext
 
 
 @dataclass(frozen=True)

@@ -1,48 +1,19 @@
-"""FastAPI dependencies shared by every router: context, connections, the current user."""
+"""The current user of a request: the FastAPI dependency every protected router uses."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Connection
 
 from imageserver.auth import repo as users_repo
 from imageserver.auth import tokens
-from imageserver.context import AppContext
 from imageserver.db.engine import read_only
 from imageserver.errors import Unauthorized
-from imageserver.inputs import MAX_ID
-
-
-def get_ctx(request: Request) -> AppContext:
-    ctx: AppContext = request.app.state.ctx
-    return ctx
-
-
-Ctx = Annotated[AppContext, Depends(get_ctx)]
-
-
-def read_conn(ctx: Ctx) -> Iterator[Connection]:
-    """A read-only connection for handlers that only query."""
-    with read_only(ctx.engine) as conn:
-        yield conn
-
-
-def write_conn(ctx: Ctx) -> Iterator[Connection]:
-    """One transaction per request, committed once when the handler returns."""
-    with ctx.engine.begin() as conn:
-        yield conn
-
-
-# An id in a route's path: bounded, so an oversized number is a 422, never a driver error.
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-
-ReadConn = Annotated[Connection, Depends(read_conn)]
-WriteConn = Annotated[Connection, Depends(write_conn)]
+from imageserver.work.context import AppContext
+from imageserver.work.deps import Ctx
 
 _bearer = HTTPBearer(auto_error=False, description="JWT from POST /auth/login")
 

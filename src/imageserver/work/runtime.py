@@ -6,7 +6,7 @@ import ctypes
 import ctypes.util
 import logging
 
-log = logging.getLogger("imageserver.runtime")
+log = logging.getLogger("imageserver.work.runtime")
 
 M_ARENA_MAX = -8  # glibc mallopt parameter
 MALLOC_ARENAS = 2

@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from imageserver import leases
 from imageserver.auth import service as auth_service
 from imageserver.auth.tokens import load_or_create_secret
 from imageserver.clock import Clock, system_clock
 from imageserver.config import Settings
-from imageserver.context import AppContext
 from imageserver.db import migrate
 from imageserver.db.engine import make_engine
 from imageserver.libraries import service as libraries_service
+from imageserver.work import leases
+from imageserver.work.context import AppContext
 
-log = logging.getLogger("imageserver.bootstrap")
+log = logging.getLogger("imageserver.server.bootstrap")
 
 
 @dataclass

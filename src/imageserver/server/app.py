@@ -10,7 +10,6 @@ from fastapi import FastAPI
 
 from imageserver import __version__
 from imageserver.auth import api as auth_api
-from imageserver.context import AppContext
 from imageserver.errors import install_error_handlers
 from imageserver.faces import api as faces_api
 from imageserver.libraries import api as libraries_api
@@ -23,8 +22,9 @@ from imageserver.search import api as search_api
 from imageserver.search import service as search_service
 from imageserver.video import api as video_api
 from imageserver.web import api as web_api
+from imageserver.work.context import AppContext
 
-log = logging.getLogger("imageserver.app")
+log = logging.getLogger("imageserver.server.app")
 
 
 def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
@@ -33,7 +33,7 @@ def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        from imageserver.background import Background
+        from imageserver.server.background import Background
 
         runner = Background(ctx)
         ctx.services["background"] = runner

@@ -5,12 +5,11 @@ from __future__ import annotations
 import getpass
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
-from imageserver.config import Settings, config_table_markdown, describe_validation_error
+from imageserver.config import Settings, config_table_markdown, load_settings
 from imageserver.faces.cli import faces_app
 from imageserver.ml import cli as ml_cli
 
@@ -20,15 +19,6 @@ app.add_typer(users_app, name="users")
 app.add_typer(ml_cli.models_app, name="models")
 app.add_typer(ml_cli.encoder_app, name="encoder")
 app.add_typer(faces_app, name="faces")
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment (+ overrides); a bad value exits with one clear line."""
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        typer.echo(describe_validation_error(exc), err=True)
-        raise typer.Exit(2) from None
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -63,9 +53,9 @@ def serve(
     """Run the HTTP server (and, by default, the watcher and every drain)."""
     import uvicorn
 
-    from imageserver.app import create_app
-    from imageserver.bootstrap import bootstrap
     from imageserver.libraries.cli_support import ensure_cli_libraries
+    from imageserver.server.app import create_app
+    from imageserver.server.bootstrap import bootstrap
 
     settings = load_settings(host=host, port=port)
     _configure_logging(settings)
@@ -96,9 +86,9 @@ def worker(
     import asyncio
     import signal
 
-    from imageserver.background import Background
-    from imageserver.bootstrap import bootstrap
     from imageserver.scan.pipeline import DRAIN_NAMES
+    from imageserver.server.background import Background
+    from imageserver.server.bootstrap import bootstrap
 
     selected = frozenset(d.strip() for d in drains.split(",") if d.strip())
     unknown = selected - set(DRAIN_NAMES)
@@ -151,8 +141,8 @@ def scan(
     ] = True,
 ) -> None:
     """Index in the foreground once, with a progress bar and an end summary."""
-    from imageserver.bootstrap import bootstrap
     from imageserver.scan.foreground import run_foreground_scan
+    from imageserver.server.bootstrap import bootstrap
 
     settings = load_settings()
     _configure_logging(settings)
@@ -208,8 +198,8 @@ def users_add(
 ) -> None:
     """Create a user."""
     from imageserver.auth import service
-    from imageserver.bootstrap import bootstrap
     from imageserver.errors import ImageServerError
+    from imageserver.server.bootstrap import bootstrap
 
     settings = load_settings()
     ctx = bootstrap(settings).ctx
@@ -227,8 +217,8 @@ def users_add(
 def users_list() -> None:
     """List users."""
     from imageserver.auth import repo
-    from imageserver.bootstrap import bootstrap
     from imageserver.db.engine import read_only
+    from imageserver.server.bootstrap import bootstrap
 
     ctx = bootstrap(load_settings()).ctx
     with read_only(ctx.engine) as conn:
@@ -246,8 +236,8 @@ def users_passwd(
 ) -> None:
     """Change a user's password (their existing tokens stop working)."""
     from imageserver.auth import service
-    from imageserver.bootstrap import bootstrap
     from imageserver.errors import ImageServerError
+    from imageserver.server.bootstrap import bootstrap
 
     ctx = bootstrap(load_settings()).ctx
     password = _read_password(password_stdin)
@@ -261,7 +251,7 @@ def users_passwd(
 
 
 def main() -> None:
-    from imageserver.runtime import limit_malloc_arenas
+    from imageserver.work.runtime import limit_malloc_arenas
 
     limit_malloc_arenas()
     app()

@@ -15,8 +15,8 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Connection, RowMapping, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from imageserver import leases
 from imageserver.db.tables import artefacts, libraries, media
+from imageserver.work import leases
 
 log = logging.getLogger("imageserver.artefacts")
 
