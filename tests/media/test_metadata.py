@@ -17,25 +17,16 @@ from typing import Any
 
 import pytest
 
-from imageserver.media import metadata as md
 from imageserver.media.exiftool import MESSAGES_KEY, ExifToolFailure
 from imageserver.media.formats import FORMATS, classify
-from imageserver.media.metadata import (
-    ExifToolReader,
-    MediaMetadata,
-    MetadataError,
-    from_exiftool,
-    gps,
-    image_size,
-    jpeg_record,
-    motion_from_xmp,
-    orientation,
-    parse_datetime,
-    parse_offset,
-    samsung_trailer,
-    taken_at,
-    with_video,
-)
+from imageserver.media.metadata import ExifToolReader, MediaMetadata, MetadataError, open_reader
+from imageserver.media.metadata.dates import parse_datetime, parse_offset, taken_at
+from imageserver.media.metadata.exif import from_exiftool, image_size, orientation
+from imageserver.media.metadata.gps import gps
+from imageserver.media.metadata.jpeg import jpeg_record
+from imageserver.media.metadata.motion import ReadAt, motion_from_xmp, samsung_trailer
+from imageserver.media.metadata.record import fit_columns
+from imageserver.media.metadata.video import merge_video, with_video
 from imageserver.media.probe import VideoInfo
 from tests.conftest import skip_outside_ci
 from tests.fixtures import make_jpeg, make_png, make_video
@@ -318,12 +309,12 @@ def test_with_video_swaps_quarter_turns_and_flags_hdr() -> None:
 def test_merge_video_outcomes() -> None:
     meta = MediaMetadata(reader="exiftool", duration=2.0)
     broken = MetadataError("ffprobe: moov atom not found")
-    kept = md._merge_video(meta, broken)
+    kept = merge_video(meta, broken)
     assert isinstance(kept, MediaMetadata) and kept.extra["probe_error"] == broken.reason
-    assert md._merge_video(MediaMetadata(reader="exiftool"), broken) is broken
+    assert merge_video(MediaMetadata(reader="exiftool"), broken) is broken
     transient = MetadataError("exiftool: timed out after 20s", permanent=False)
-    assert md._merge_video(transient, VideoInfo(video_codec="h264")) is transient
-    merged = md._merge_video(MetadataError("exiftool: no metadata found"), VideoInfo(duration=1))
+    assert merge_video(transient, VideoInfo(video_codec="h264")) is transient
+    merged = merge_video(MetadataError("exiftool: no metadata found"), VideoInfo(duration=1))
     assert isinstance(merged, MediaMetadata)
     assert merged.extra["exiftool_error"] == "exiftool: no metadata found"
 
@@ -342,7 +333,7 @@ def samsung_tail(name: bytes, payload: bytes, before: int) -> bytes:
     return block + sefh + struct.pack("<I", len(sefh)) + b"SEFT"
 
 
-def reader_of(data: bytes) -> md.ReadAt:
+def reader_of(data: bytes) -> ReadAt:
     return lambda offset, length: data[offset : offset + length]
 
 
@@ -390,7 +381,7 @@ def test_motion_from_xmp() -> None:
 def reader() -> Iterator[ExifToolReader]:
     if not HAS_TOOLS:
         skip_outside_ci("exiftool/ffmpeg not installed")
-    opened = md.open_reader()
+    opened = open_reader()
     yield opened
     opened.close()
 
@@ -608,7 +599,7 @@ def test_exiftool_failure_becomes_metadata_error(tmp_path: Path) -> None:
 
 
 def test_values_fit_the_media_columns() -> None:
-    meta = md.fit_columns(
+    meta = fit_columns(
         MediaMetadata(reader="exiftool", make="M" * 300, width=2**32, height=5, iso=-1)
     )
     assert meta.make == "M" * 255 and (meta.width, meta.height, meta.iso) == (None, 5, None)
@@ -616,7 +607,7 @@ def test_values_fit_the_media_columns() -> None:
 
 
 def test_closed_reader_answers_transiently(tmp_path: Path) -> None:
-    opened = md.open_reader()
+    opened = open_reader()
     opened.close()
     [result] = opened.read_many([(tmp_path / "x.jpg", JPEG)])
     assert isinstance(result, MetadataError) and not result.permanent

@@ -22,13 +22,8 @@ from typing import Any
 import pytest
 
 from imageserver.media.formats import Format, classify
-from imageserver.media.metadata import (
-    ExifToolReader,
-    MediaMetadata,
-    MetadataError,
-    jpeg_record,
-    open_reader,
-)
+from imageserver.media.metadata import ExifToolReader, MediaMetadata, MetadataError, open_reader
+from imageserver.media.metadata.jpeg import jpeg_record
 from tests.conftest import require_corpus
 
 pytestmark = pytest.mark.corpus
