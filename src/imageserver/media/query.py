@@ -1,4 +1,14 @@
-"""Listing queries: filters, keyset (cursor) pagination, timeline buckets, duplicates.
+"""The read side of media: every query the browsing routes run, and the pieces they share.
+
+Visibility is decided in one place. Every query here builds its WHERE clause from
+`visible()` (media rows) or `visible_library()` (the libraries table); a caller's
+visibility scope (which libraries a user may see) becomes one argument of those two
+helpers and reaches every read below without touching the queries themselves.
+
+Listings narrow `visible()` with `listed(f)`: rows of enabled libraries, the filter's
+conditions, companions folded into their main item. Folder counts and duplicates reuse
+`listed`, so a folder's number is what `/media?folder=` shows. Text a client sends into a
+LIKE (folder prefixes, the camera filter) is escaped: `%` and `_` match only themselves.
 
 Pagination is keyset on (taken_at, id), so a page boundary stays exact while rows are
 added or removed elsewhere: no item is skipped or shown twice, unlike OFFSET paging.
@@ -9,9 +19,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from typing import Literal
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -25,55 +34,64 @@ from sqlalchemy import (
 
 from imageserver.db.tables import faces, libraries, media
 from imageserver.errors import Invalid
+from imageserver.inputs import MAX_ID
+from imageserver.media.model import (
+    ITEM_FIELDS,
+    Cursor,
+    DuplicateMember,
+    DuplicateSet,
+    Granularity,
+    ItemPage,
+    MediaFilter,
+    MediaItem,
+    Order,
+)
 
-Order = Literal["desc", "asc"]
-
-
-@dataclass(frozen=True)
-class MediaFilter:
-    library_ids: tuple[int, ...] = ()
-    folder: str | None = None
-    recursive: bool = True
-    date_from: datetime | None = None
-    date_to: datetime | None = None  # exclusive
-    camera: str | None = None
-    kind: str | None = None
-    has_gps: bool | None = None
-    person_id: int | None = None
-    include_companions: bool = False
-
-
-def as_start(value: date | datetime | None) -> datetime | None:
-    """taken_at is a camera's wall clock: a bound's time zone, if any, is dropped."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
-    return datetime.combine(value, time.min)
+# Media rows with their library, for the conditions on `libraries.enabled`.
+WITH_LIBRARY = media.join(libraries, libraries.c.id == media.c.library_id)
+ITEM_COLUMNS = [media.c[name] for name in ITEM_FIELDS]
 
 
-def as_end(value: date | datetime | None) -> datetime | None:
-    """A date `to` includes that whole day; a datetime is an exclusive bound."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
-    if value == date.max:
-        return None  # "up to the last day there is": no bound (the next day overflows)
-    return datetime.combine(value, time.min) + timedelta(days=1)
+# --- where-clause builders -----------------------------------------------------------------
 
 
-def conditions(f: MediaFilter) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [
-        media.c.retired_at.is_(None),
-        libraries.c.enabled.is_(True),
-    ]
+def visible() -> list[ColumnElement[bool]]:
+    """The media rows a reader may see: live ones (a retired row is gone for every route).
+
+    Every media read of this module starts from this list: the one place where the
+    caller's visibility scope is applied.
+    """
+    return [media.c.retired_at.is_(None)]
+
+
+def visible_library(library_id: int) -> list[ColumnElement[bool]]:
+    """The library `library_id`, when the reader may see it (see `visible`)."""
+    return [libraries.c.id == library_id]
+
+
+def folder_within(folder: str) -> ColumnElement[bool]:
+    """Rows in `folder` or below it; the folder is literal text, never a LIKE pattern."""
+    return or_(media.c.folder == folder, media.c.folder.startswith(folder + "/", autoescape=True))
+
+
+def camera_contains(text: str) -> ColumnElement[bool]:
+    """Make or model contains `text` (case-insensitive, `%` and `_` taken literally)."""
+    needle = text.lower()
+    return or_(
+        func.lower(media.c.model).contains(needle, autoescape=True),
+        func.lower(media.c.make).contains(needle, autoescape=True),
+    )
+
+
+def listed(f: MediaFilter) -> list[ColumnElement[bool]]:
+    """What the grid lists for a filter (query over WITH_LIBRARY)."""
+    where = [*visible(), libraries.c.enabled.is_(True)]
     if f.library_ids:
         where.append(media.c.library_id.in_(f.library_ids))
     if f.folder is not None:
         folder = f.folder.strip("/")
         if f.recursive and folder:
-            where.append(or_(media.c.folder == folder, media.c.folder.startswith(folder + "/")))
+            where.append(folder_within(folder))
         elif not f.recursive:
             where.append(media.c.folder == folder)
     if f.date_from is not None:
@@ -81,10 +99,7 @@ def conditions(f: MediaFilter) -> list[ColumnElement[bool]]:
     if f.date_to is not None:
         where.append(media.c.taken_at < f.date_to)
     if f.camera:
-        pattern = f"%{f.camera.lower()}%"
-        where.append(
-            or_(func.lower(media.c.model).like(pattern), func.lower(media.c.make).like(pattern))
-        )
+        where.append(camera_contains(f.camera))
     if f.kind is not None:
         where.append(media.c.kind == f.kind)
     if f.has_gps is True:
@@ -99,52 +114,100 @@ def conditions(f: MediaFilter) -> list[ColumnElement[bool]]:
     return where
 
 
-def encode_cursor(row: RowMapping) -> str:
-    payload = json.dumps({"t": row["taken_at"].isoformat(), "i": row["id"]})
+# --- cursors -------------------------------------------------------------------------------
+
+
+def encode_cursor(item: MediaItem) -> str:
+    payload = json.dumps({"t": item.taken_at.isoformat(), "i": item.id})
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
+def decode_cursor(cursor: str) -> Cursor:
+    """A cursor this server issued, or Invalid (a 422): never a value the driver refuses."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
-        return datetime.fromisoformat(data["t"]), int(data["i"])
-    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        data: Any = json.loads(raw)
+        taken, last_id = data["t"], data["i"]
+        when = datetime.fromisoformat(taken)
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise Invalid("cursor: malformed") from exc
+    # An id is an INTEGER column: anything else (a float, a bool, 2**63, -1) is no cursor
+    # of ours, and out of range it would overflow in the driver.
+    if type(last_id) is not int or not 1 <= last_id <= MAX_ID or when.tzinfo is not None:
+        raise Invalid("cursor: malformed")
+    return Cursor(taken_at=when, id=last_id)
+
+
+def after(cursor: Cursor, order: Order) -> ColumnElement[bool]:
+    """Rows past the cursor in listing order (keyset condition on (taken_at, id))."""
+    if order == "desc":
+        return or_(
+            media.c.taken_at < cursor.taken_at,
+            and_(media.c.taken_at == cursor.taken_at, media.c.id < cursor.id),
+        )
+    return or_(
+        media.c.taken_at > cursor.taken_at,
+        and_(media.c.taken_at == cursor.taken_at, media.c.id > cursor.id),
+    )
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def to_item(row: RowMapping) -> MediaItem:
+    return MediaItem(**{name: row[name] for name in ITEM_FIELDS})
 
 
 def list_page(
-    conn: Connection, f: MediaFilter, limit: int, cursor: str | None, order: Order = "desc"
-) -> tuple[list[RowMapping], str | None]:
-    where = conditions(f)
-    if cursor:
-        taken, last_id = decode_cursor(cursor)
-        if order == "desc":
-            where.append(
-                or_(media.c.taken_at < taken, and_(media.c.taken_at == taken, media.c.id < last_id))
-            )
-        else:
-            where.append(
-                or_(media.c.taken_at > taken, and_(media.c.taken_at == taken, media.c.id > last_id))
-            )
+    conn: Connection, f: MediaFilter, limit: int, cursor: Cursor | None, order: Order = "desc"
+) -> ItemPage:
+    where = listed(f)
+    if cursor is not None:
+        where.append(after(cursor, order))
     ordering = (
         (media.c.taken_at.desc(), media.c.id.desc())
         if order == "desc"
         else (media.c.taken_at.asc(), media.c.id.asc())
     )
     query = (
-        select(media)
-        .select_from(media.join(libraries, libraries.c.id == media.c.library_id))
+        select(*ITEM_COLUMNS)
+        .select_from(WITH_LIBRARY)
         .where(*where)
         .order_by(*ordering)
         .limit(limit + 1)
     )
-    rows = list(conn.execute(query).mappings())
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    items = [to_item(r) for r in conn.execute(query).mappings()]
+    next_cursor = encode_cursor(items[limit - 1]) if len(items) > limit else None
+    return ItemPage(items=items[:limit], next_cursor=next_cursor)
 
 
-def bucket_expr(conn: Connection, granularity: Literal["month", "day"]) -> ColumnElement[str]:
+def item(conn: Connection, media_id: int) -> MediaItem | None:
+    query = select(*ITEM_COLUMNS).where(*visible(), media.c.id == media_id)
+    row = conn.execute(query).mappings().first()
+    return to_item(row) if row is not None else None
+
+
+def item_by_path(conn: Connection, library_id: int, rel_path: str) -> MediaItem | None:
+    query = select(*ITEM_COLUMNS).where(
+        *visible(), media.c.library_id == library_id, media.c.rel_path == rel_path
+    )
+    row = conn.execute(query).mappings().first()
+    return to_item(row) if row is not None else None
+
+
+def companions_of(conn: Connection, media_id: int) -> list[int]:
+    """Live files linked to this item (its RAW, its live video)."""
+    query = select(media.c.id).where(*visible(), media.c.companion_id == media_id)
+    return [int(r.id) for r in conn.execute(query)]
+
+
+def library_root(conn: Connection, library_id: int) -> str | None:
+    query = select(libraries.c.root_path).where(*visible_library(library_id))
+    root = conn.execute(query).scalar_one_or_none()
+    return str(root) if root is not None else None
+
+
+def bucket_expr(conn: Connection, granularity: Granularity) -> ColumnElement[str]:
     if conn.dialect.name == "postgresql":
         fmt = "YYYY-MM" if granularity == "month" else "YYYY-MM-DD"
         return func.to_char(media.c.taken_at, fmt)
@@ -152,35 +215,29 @@ def bucket_expr(conn: Connection, granularity: Literal["month", "day"]) -> Colum
     return func.strftime(fmt, media.c.taken_at)
 
 
-def timeline(
-    conn: Connection, f: MediaFilter, granularity: Literal["month", "day"]
-) -> list[tuple[str, int]]:
+def timeline(conn: Connection, f: MediaFilter, granularity: Granularity) -> list[tuple[str, int]]:
     bucket = bucket_expr(conn, granularity).label("bucket")
     query = (
         select(bucket, func.count().label("n"))
-        .select_from(media.join(libraries, libraries.c.id == media.c.library_id))
-        .where(*conditions(f))
+        .select_from(WITH_LIBRARY)
+        .where(*listed(f))
         .group_by(bucket)
         .order_by(bucket.desc())
     )
     return [(str(r.bucket), int(r.n)) for r in conn.execute(query)]
 
 
-def duplicate_groups(
+def duplicate_sets(
     conn: Connection, library_ids: tuple[int, ...], limit: int, offset: int
-) -> tuple[list[tuple[str, list[RowMapping]]], int]:
-    """Hashes present at two or more live paths, biggest files first."""
-    where: list[ColumnElement[bool]] = [
-        media.c.retired_at.is_(None),
+) -> tuple[list[DuplicateSet], int]:
+    """Hashes present at two or more live paths, biggest files first; and their number."""
+    where = [
+        *listed(MediaFilter(library_ids=library_ids, include_companions=True)),
         media.c.content_hash.is_not(None),
-        libraries.c.enabled.is_(True),
     ]
-    if library_ids:
-        where.append(media.c.library_id.in_(library_ids))
-    joined = media.join(libraries, libraries.c.id == media.c.library_id)
     grouped = (
         select(media.c.content_hash, func.max(media.c.size).label("size"))
-        .select_from(joined)
+        .select_from(WITH_LIBRARY)
         .where(*where)
         .group_by(media.c.content_hash)
         .having(func.count() > 1)
@@ -191,16 +248,30 @@ def duplicate_groups(
         .limit(limit)
         .offset(offset)
     ).all()
-    hashes = [r.content_hash for r in page]
+    sizes = {str(r.content_hash): int(r.size) for r in page}
+    hashes = list(sizes)
     if not hashes:
         return [], total
     members = conn.execute(
-        select(media.c.id, media.c.library_id, media.c.rel_path, media.c.content_hash, media.c.size)
-        .select_from(joined)
+        select(media.c.id, media.c.library_id, media.c.rel_path, media.c.content_hash)
+        .select_from(WITH_LIBRARY)
         .where(*where, media.c.content_hash.in_(hashes))
         .order_by(media.c.library_id, media.c.rel_path)
-    ).mappings()
-    by_hash: dict[str, list[RowMapping]] = {h: [] for h in hashes}
-    for member in members:
-        by_hash[member["content_hash"]].append(member)
-    return [(h, by_hash[h]) for h in hashes], total
+    ).all()
+    by_hash: dict[str, list[DuplicateMember]] = {h: [] for h in hashes}
+    for m in members:
+        by_hash[m.content_hash].append(DuplicateMember(m.id, m.library_id, m.rel_path))
+    sets = [DuplicateSet(h, sizes[h], found) for h, found in by_hash.items()]
+    return sets, total
+
+
+def folder_counts(conn: Connection, library_id: int, parent: str) -> dict[str, int]:
+    """folder -> item count as the grid lists it, for `parent` ("" = root) and below."""
+    f = MediaFilter(library_ids=(library_id,), folder=parent or None)
+    query = (
+        select(media.c.folder, func.count())
+        .select_from(WITH_LIBRARY)
+        .where(*listed(f))
+        .group_by(media.c.folder)
+    )
+    return {str(folder): int(n) for folder, n in conn.execute(query)}

@@ -1,4 +1,4 @@
-"""Response models of the media routes."""
+"""Response models of the media routes, and how the service's typed values become them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, WithJsonSchema
-from sqlalchemy import RowMapping
+
+from imageserver.media.model import DuplicateSet, FolderTree, ItemDetail, MediaItem
 
 # A camera's wall-clock time: ISO 8601 without an offset, which OpenAPI's "date-time"
 # (RFC 3339, offset required) does not describe.
@@ -104,57 +105,99 @@ class DuplicatesPage(BaseModel):
     total_groups: int
 
 
-def summary(row: RowMapping) -> MediaSummary:
+class Folder(BaseModel):
+    name: str
+    path: str = Field(description="library-relative folder path")
+    count: int = Field(description="items in this folder and below")
+
+
+class FolderListing(BaseModel):
+    library_id: int
+    parent: str = Field(description='the folder listed ("" is the library root)')
+    count: int = Field(description="items in parent and below")
+    direct: int = Field(description="items directly in parent")
+    folders: list[Folder]
+
+
+def summary(item: MediaItem) -> MediaSummary:
     return MediaSummary(
-        id=row["id"],
-        library_id=row["library_id"],
-        path=row["rel_path"],
-        name=row["name"],
-        kind=row["kind"],
-        format=row["format"],
-        taken_at=row["taken_at"],
-        width=row["width"],
-        height=row["height"],
-        duration=row["duration"],
-        content_hash=row["content_hash"],
-        companion_id=row["companion_id"],
-        companion_role=row["companion_role"],
+        id=item.id,
+        library_id=item.library_id,
+        path=item.rel_path,
+        name=item.name,
+        kind=item.kind,
+        format=item.format,
+        taken_at=item.taken_at,
+        width=item.width,
+        height=item.height,
+        duration=item.duration,
+        content_hash=item.content_hash,
+        companion_id=item.companion_id,
+        companion_role=item.companion_role,
     )
 
 
-def detail(row: RowMapping, companions: list[int], thumb: RowMapping | None) -> MediaDetail:
+def detail(found: ItemDetail) -> MediaDetail:
+    item, thumb = found.item, found.thumbnail
     gps = None
-    if row["latitude"] is not None and row["longitude"] is not None:
-        gps = Gps(latitude=row["latitude"], longitude=row["longitude"], altitude=row["altitude"])
-    base = summary(row).model_dump()
+    if item.latitude is not None and item.longitude is not None:
+        gps = Gps(latitude=item.latitude, longitude=item.longitude, altitude=item.altitude)
+    base = summary(item).model_dump()
     return MediaDetail(
         **base,
-        folder=row["folder"],
-        mime=row["mime"],
-        size=row["size"],
-        mtime_ns=row["mtime_ns"],
-        taken_at_offset_min=row["taken_at_offset_min"],
-        taken_at_source=row["taken_at_source"],
-        make=row["make"],
-        model=row["model"],
-        lens=row["lens"],
-        orientation=row["orientation"],
+        folder=item.folder,
+        mime=item.mime,
+        size=item.size,
+        mtime_ns=item.mtime_ns,
+        taken_at_offset_min=item.taken_at_offset_min,
+        taken_at_source=item.taken_at_source,
+        make=item.make,
+        model=item.model,
+        lens=item.lens,
+        orientation=item.orientation,
         gps=gps,
-        iso=row["iso"],
-        f_number=row["f_number"],
-        exposure_time=row["exposure_time"],
-        focal_length=row["focal_length"],
-        video_codec=row["video_codec"],
-        audio_codec=row["audio_codec"],
-        fps=row["fps"],
-        rotation=row["rotation"],
-        meta_status=row["meta_status"],
-        meta_error=row["meta_error"],
-        hash_error=row["hash_error"],
-        motion_photo=row["motion_offset"] is not None,
-        companions=companions,
-        thumbnail_status=thumb["status"] if thumb else "pending",
-        thumbnail_error=thumb["detail"] if thumb and thumb["status"] != "done" else None,
-        retired_at=row["retired_at"],
-        extra=row["extra"],
+        iso=item.iso,
+        f_number=item.f_number,
+        exposure_time=item.exposure_time,
+        focal_length=item.focal_length,
+        video_codec=item.video_codec,
+        audio_codec=item.audio_codec,
+        fps=item.fps,
+        rotation=item.rotation,
+        meta_status=item.meta_status,
+        meta_error=item.meta_error,
+        hash_error=item.hash_error,
+        motion_photo=item.motion_offset is not None,
+        companions=found.companions,
+        thumbnail_status=thumb.status if thumb else "pending",
+        thumbnail_error=thumb.detail if thumb and thumb.status != "done" else None,
+        retired_at=item.retired_at,
+        extra=item.extra,
+    )
+
+
+def duplicates_page(sets: list[DuplicateSet], total: int) -> DuplicatesPage:
+    return DuplicatesPage(
+        total_groups=total,
+        groups=[
+            DuplicateGroup(
+                content_hash=s.content_hash,
+                size=s.size,
+                items=[
+                    DuplicateItem(id=m.id, library_id=m.library_id, path=m.rel_path)
+                    for m in s.members
+                ],
+            )
+            for s in sets
+        ],
+    )
+
+
+def folder_listing(library_id: int, tree: FolderTree) -> FolderListing:
+    return FolderListing(
+        library_id=library_id,
+        parent=tree.parent,
+        count=tree.count,
+        direct=tree.direct,
+        folders=[Folder(name=f.name, path=f.path, count=f.count) for f in tree.folders],
     )
