@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from imageserver.inputs import MAX_ID
 from imageserver.scan.watcher import Watcher
 from imageserver.work.context import AppContext
 from tests.fixtures import make_jpeg, make_png
@@ -96,6 +99,62 @@ def test_filters(client: TestClient, auth: dict[str, str], library: Path) -> Non
     assert bad.status_code == 422
     assert client.get("/media", headers=auth, params={"cursor": "garbage!"}).status_code == 422
     assert client.get("/media", headers=auth, params={"folder": "../x"}).status_code == 422
+
+
+def cursor_of(payload: object) -> str:
+    """A cursor in the server's encoding (URL-safe base64 of JSON, unpadded)."""
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def test_bad_cursors_are_422_never_500(client: TestClient, auth: dict[str, str]) -> None:
+    when = "2020-01-01T00:00:00"
+    bad_ids: list[object] = [MAX_ID + 1, 2**63, 2**70, 0, -1, -(2**63), 1.5, True, "7", None]
+    cursors = [
+        *(cursor_of({"t": when, "i": i}) for i in bad_ids),
+        "garbage!",
+        base64.urlsafe_b64encode(b'{"t": "2020-01-01", "i": Infinity}').decode(),
+        cursor_of({"t": "2020-13-45T00:00:00", "i": 1}),
+        cursor_of({"t": when + "+02:00", "i": 1}),
+        cursor_of({"t": 20200101, "i": 1}),
+        cursor_of({"i": 1}),
+        cursor_of([when, 1]),
+        cursor_of("x"),
+        "%00%ff",
+    ]
+    for cursor in cursors:
+        response = client.get("/media", headers=auth, params={"cursor": cursor})
+        assert response.status_code == 422, (cursor, response.text)
+        assert response.json()["error"]["code"] == "invalid"
+    last = cursor_of({"t": when, "i": MAX_ID})
+    edge = client.get("/media", headers=auth, params={"cursor": last})
+    assert edge.status_code == 200 and edge.json() == {"items": [], "next_cursor": None}
+
+
+def test_like_wildcards_in_folder_and_camera_filters_match_only_themselves(
+    client: TestClient, auth: dict[str, str], ctx: AppContext, tmp_path: Path
+) -> None:
+    root = tmp_path / "wild"
+    # Each second file is what the first's name would match as an unescaped LIKE pattern.
+    make_jpeg(root / "50%_off" / "p.jpg", size=(32, 32), color=(10, 0, 0))
+    make_jpeg(root / "50XYoff" / "q.jpg", size=(32, 32), color=(20, 0, 0))
+    make_jpeg(root / "a_b" / "r.jpg", size=(32, 32), color=(30, 0, 0), make="Acme_1")
+    make_jpeg(root / "aXb" / "s.jpg", size=(32, 32), color=(40, 0, 0), make="AcmeX1")
+    make_jpeg(root / "t.jpg", size=(32, 32), color=(50, 0, 0), make="Ac/me")
+    library = add_library(client, auth, root)
+    Watcher(ctx).tick(full=True)
+
+    def paths(**params: object) -> set[str]:
+        return {i["path"] for i in all_pages(client, auth, {"library": library, **params})}
+
+    assert paths(folder="50%_off") == {"50%_off/p.jpg"}
+    assert paths(folder="a_b") == {"a_b/r.jpg"}
+    assert paths(folder="aXb") == {"aXb/s.jpg"}
+    assert paths(camera="acme_1") == {"a_b/r.jpg"}
+    assert paths(camera="%") == set() and paths(camera="_") == {"a_b/r.jpg"}
+    assert paths(camera="c/m") == {"t.jpg"}  # the escape character itself is literal too
+    for parent, count in (("50%_off", 1), ("a_b", 1), ("aXb", 1)):
+        body = client.get("/folders", headers=auth, params={"library": library, "parent": parent})
+        assert body.status_code == 200 and body.json()["count"] == count, (parent, body.text)
 
 
 def test_item_lookup_original_with_range(
