@@ -1,4 +1,9 @@
-"""SQL for media rows: what the walker knows, inserts, changes, retirements, drain batches."""
+"""SQL for media rows: what the walker knows, inserts, changes, retirements, drain batches.
+
+The browsing routes read through query.py instead (every read built on its `visible()`).
+`get` / `get_by_path` here return any row, retired ones too, as raw mappings: the video
+and faces routes still use them.
+"""
 
 from __future__ import annotations
 
