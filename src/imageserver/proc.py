@@ -11,12 +11,17 @@ status and the stderr kept, `ToolKilled`, `ToolCancelled`). Two shapes:
 
 Blocking by design: call it from a worker thread, never on the event loop.
 
-Children die with the server, even when it is SIGKILLed. Each child is started through
-util-linux's `setpriv --pdeathsig KILL -- argv...`, which sets prctl(PR_SET_PDEATHSIG,
-SIGKILL) and execs the tool (same pid, same cmdline); without setpriv, a ctypes prctl runs
-in a preexec_fn, which also checks that the parent did not die during the fork. The catch:
-Linux sends the death signal when the *thread* that forked the child exits, not the
-process. Our callers are worker threads (ThreadPoolExecutor, anyio's pool, whose idle
+Children die with the server, even when it is SIGKILLed. Each child is started as
+`setpriv --pdeathsig KILL -- sh -c '[ "$PPID" = <server> ] || exit 1; exec "$@"' argv...`:
+util-linux's setpriv sets prctl(PR_SET_PDEATHSIG, SIGKILL), and sh, already under it,
+checks that the server is still its parent before it execs the tool (same pid; cmdline
+and name are the tool's). Popen returns once setpriv is exec'd, before its prctl; without
+the check, a server SIGKILLed right after a spawn left that child to init (3 of 50 tries
+on the loaded machine, 0 of 50 with it). Without setpriv, a ctypes prctl plus the same
+check run in a preexec_fn.
+
+The catch: Linux sends the death signal when the *thread* that forked the child exits,
+not the process. Our callers are worker threads (ThreadPoolExecutor, anyio's pool, whose idle
 threads exit after 10 s), so a stay_open exiftool started from one of them would be killed
 seconds later and restarted over and over. So no caller forks: one dedicated daemon
 thread, started on first use and living as long as the process, does every Popen; the
@@ -29,9 +34,9 @@ Measured on the shared 2-core machine (Python 3.11, 50 spawns of `true`, noisy):
 started directly from a thread that then exits is dead (-9) 0.3 s later, one started
 through the spawner is alive. The wrapper was chosen over preexec_fn because a preexec_fn
 makes CPython fork instead of vfork, and fork copies the page tables of the server: with
-1 GB resident, fork+prctl took 78 ms a spawn against 6 ms for vfork+setpriv (7 ms plain
-vfork); with 100 MB, 9 ms against 4 ms. The hand-off to the spawner thread is lost in that
-noise. The one window left with setpriv is the ~1 ms between vfork and its prctl.
+1 GB resident, fork+prctl took 78-165 ms a spawn against 6-8 ms for proc.run (spawner
+hand-off, vfork, setpriv, sh; 4-7 ms for a plain vfork of `true`); with 100 MB, 9-54 ms
+against 4-10 ms.
 The death signal reaches only the direct child; our tools start no children of their own
 (a timeout or a stop kills the whole process group anyway).
 """
@@ -58,6 +63,7 @@ POLL_SECONDS = 0.2
 STDERR_KEEP = 64 * 1024  # bytes of stderr kept by default: the head and the tail
 STDERR_HEAD = 8 * 1024  # of which the start (ffmpeg and ffprobe put the real error first)
 _CHUNK = 1 << 16
+SPAWN_WAIT_SECONDS = 60.0  # a fork+exec takes milliseconds; this only guards against a hang
 _PR_SET_PDEATHSIG = 1
 
 
@@ -89,6 +95,7 @@ class ToolTimeout(ToolError):
 class ToolFailed(ToolError):
     """Exited with an error status; `stderr` (bounded) tells whether the input is at fault."""
 
+    # tool defaults to ffmpeg: video.runner.FfmpegFailed(returncode, stderr) is this class
     def __init__(self, returncode: int, stderr: str, *, tool: str = "ffmpeg") -> None:
         super().__init__(f"{tool} exited with status {returncode}", stderr, tool=tool)
         self.returncode = returncode
@@ -352,10 +359,13 @@ def _die_with(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+_SH = shutil.which("sh") or "/bin/sh"
+
+
 def _find_setpriv() -> str | None:
     """util-linux's setpriv (2.33+) when it takes --pdeathsig; None otherwise."""
     setpriv = shutil.which("setpriv")
-    if setpriv is None or _PRCTL is None:
+    if setpriv is None or _PRCTL is None or not os.path.exists(_SH):
         return None
     try:
         done = subprocess.run(
@@ -377,12 +387,17 @@ class _Spawner:
     """One daemon thread that forks every child, so the death signal outlives callers."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pid = -1
-        self._requests: list[_Request] = []
-        self._wake = threading.Condition(self._lock)
-        self.thread: threading.Thread | None = None
         self.setpriv: str | None = None
+        self._forget()
+        # a forked copy of the server has no spawner thread, and the lock may be held
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._requests: list[_Request] = []
+        self._pid = -1
+        self.thread: threading.Thread | None = None
 
     def popen(self, argv: Sequence[str], kwargs: dict[str, Any]) -> subprocess.Popen[bytes]:
         if _PRCTL is None:  # not Linux: no death signal to anchor, fork from the caller
@@ -399,7 +414,10 @@ class _Spawner:
             self._requests.append((argv, kwargs, future))
             self._wake.notify()
         try:
-            return future.result()
+            return future.result(timeout=SPAWN_WAIT_SECONDS)
+        except TimeoutError:
+            future.add_done_callback(_kill_started)
+            raise ToolMissing(f"cannot run {argv[0]}: no answer from the spawner thread") from None
         except BaseException:
             # interrupted while waiting: a child started anyway must not be left running
             future.add_done_callback(_kill_started)
@@ -432,7 +450,10 @@ class _Spawner:
         path = (os.environ if env is None else env).get("PATH", os.defpath)
         if shutil.which(argv[0], path=path) is None:  # setpriv would exit 127 instead
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
-        wrapped = [self.setpriv, "--pdeathsig", "KILL", "--", *argv]
+        # setpriv sets the death signal, then sh (already under it) checks that the server
+        # is still its parent: one killed before the prctl would never send the signal
+        guard = f'[ "$PPID" = {parent} ] || exit 1; exec "$@"'
+        wrapped = [self.setpriv, "--pdeathsig", "KILL", "--", _SH, "-c", guard, "sh", *argv]
         return subprocess.Popen(wrapped, start_new_session=True, **kwargs)
 
 
