@@ -146,6 +146,25 @@ def test_fake_round_trip_reuses_one_process(fake_exiftool: tuple[str, Path]) -> 
     assert starts.read_text().count("start") == 1
 
 
+def test_process_outlives_the_worker_thread_that_started_it(
+    fake_exiftool: tuple[str, Path],
+) -> None:
+    """Worker threads come and go (anyio's idle ones exit after 10 s); exiftool stays."""
+    exe, starts = fake_exiftool
+    tool = ExifTool(exe, processes=1)
+    try:
+        first: list[object] = []
+        worker = threading.Thread(target=lambda: first.extend(tool.read([Path("/x/a.jpg")])))
+        worker.start()
+        worker.join(30)
+        assert not worker.is_alive() and _names(first) == ["a.jpg"]
+        time.sleep(0.5)  # a death signal tied to the worker thread would have landed
+        assert _names(tool.read([Path("/x/b.jpg")])) == ["b.jpg"]
+    finally:
+        tool.close()
+    assert starts.read_text().count("start") == 1
+
+
 def test_hang_times_out_isolates_the_file_and_restarts(fake_exiftool: tuple[str, Path]) -> None:
     exe, starts = fake_exiftool
     tool = ExifTool(exe, processes=1, timeout=1.0, per_file_timeout=0.0)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from imageserver import proc
 from imageserver.media import videoframe
 from imageserver.media.videoframe import (
     Frame,
@@ -209,7 +210,7 @@ def test_grab_frame_falls_back_to_the_first_frame(
     calls: list[list[str]] = []
     run = videoframe._run
 
-    def spy(argv: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
+    def spy(argv: list[str], timeout: float) -> proc.Completed:
         calls.append(argv)
         return run(argv, timeout)
 

@@ -19,7 +19,6 @@ import queue
 import re
 import selectors
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -28,6 +27,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
+
+from imageserver import proc
 
 log = logging.getLogger("imageserver.exiftool")
 
@@ -130,34 +131,30 @@ class _Process:
 
     def __init__(self, argv: Sequence[str]) -> None:
         self._argv = list(argv)
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: proc.Child | None = None
         self._counter = 0
 
-    def _ensure(self) -> subprocess.Popen[bytes]:
+    def _ensure(self) -> proc.Child:
+        """The running process, started when there is none (from whichever worker thread
+        asks: proc ties its life to the server's, not to that thread's)."""
         if self._proc is None or self._proc.poll() is not None:
             self.stop()
             try:
-                self._proc = subprocess.Popen(
-                    [*self._argv, "-stay_open", "True", "-@", "-"],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                )
-            except OSError as exc:
-                raise ExifToolNotStarted(f"cannot start exiftool: {exc}") from exc
+                self._proc = proc.spawn([*self._argv, "-stay_open", "True", "-@", "-"])
+            except proc.ToolMissing as exc:
+                raise ExifToolNotStarted(f"cannot start exiftool: {exc.reason}") from exc
         return self._proc
 
     def request(self, options: Sequence[str], paths: Sequence[str], timeout: float) -> list[Record]:
-        proc = self._ensure()
+        child = self._ensure()
         self._counter += 1
         n = self._counter
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         try:
-            proc.stdin.write(request_payload(n, options, paths))
-            proc.stdin.flush()
+            child.stdin.write(request_payload(n, options, paths))
+            child.stdin.flush()
             out, err = _read_until(
-                proc.stdout,
-                proc.stderr,
+                child.stdout,
+                child.stderr,
                 stdout_marker(n).encode(),
                 stderr_marker(n).encode(),
                 timeout,
@@ -175,24 +172,17 @@ class _Process:
             raise ExifToolUnavailable(f"unreadable exiftool output: {exc}") from exc
 
     def stop(self, *, graceful: bool = True) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
+        child, self._proc = self._proc, None
+        if child is None:
             return
-        if proc.poll() is None and not graceful:
-            proc.kill()
-            proc.wait()
-        elif proc.poll() is None:
+        if child.poll() is None and graceful:
             try:
-                assert proc.stdin is not None
-                proc.stdin.write(b"-stay_open\nFalse\n")
-                proc.stdin.close()
-                proc.wait(timeout=2)
-            except (OSError, subprocess.TimeoutExpired):
-                proc.kill()
-                proc.wait()
-        for stream in (proc.stdin, proc.stdout, proc.stderr):
-            if stream is not None and not stream.closed:
-                stream.close()
+                child.stdin.write(b"-stay_open\nFalse\n")
+                child.stdin.close()
+                child.wait(timeout=2)
+            except (OSError, proc.ToolTimeout):
+                pass
+        child.kill()  # reaps it and closes the pipes; a no-op signal when it exited
 
 
 def _read_until(
@@ -258,8 +248,8 @@ class ExifTool:
         self._per_file = per_file_timeout
         self._idle: queue.SimpleQueue[_Process] = queue.SimpleQueue()
         self._all = [_Process([executable]) for _ in range(self.processes)]
-        for proc in self._all:
-            self._idle.put(proc)
+        for process in self._all:
+            self._idle.put(process)
         self._alias_dir: Path | None = None
         self._alias_lock = threading.Lock()
         self._aliases = 0
@@ -296,11 +286,11 @@ class ExifTool:
     def _request(self, names: list[str], options: list[str]) -> list[Record]:
         if self._closed:
             raise ExifToolNotStarted("exiftool: reader closed")
-        proc = self._idle.get()
+        process = self._idle.get()
         try:
-            return proc.request(options, names, self._timeout + self._per_file * len(names))
+            return process.request(options, names, self._timeout + self._per_file * len(names))
         finally:
-            self._idle.put(proc)
+            self._idle.put(process)
 
     def _argument(self, path: Path, aliases: list[str]) -> str:
         """The path as one safe argument line: absolute (so never a leading dash), valid
@@ -326,8 +316,8 @@ class ExifTool:
 
     def close(self) -> None:
         self._closed = True
-        for proc in self._all:
-            proc.stop()
+        for process in self._all:
+            process.stop()
         if self._alias_dir is not None:
             shutil.rmtree(self._alias_dir, ignore_errors=True)
             self._alias_dir = None

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+
+from imageserver import proc
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -174,17 +175,11 @@ def probe(
 ) -> VideoInfo:
     """Run ffprobe on one file; ProbeError(permanent=False) for timeouts and a missing tool."""
     try:
-        done = subprocess.run(
-            probe_argv(path, executable),
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired as exc:
+        done = proc.run(probe_argv(path, executable), timeout=timeout, check=False)
+    except proc.ToolTimeout as exc:
         raise ProbeError(f"ffprobe: timed out after {timeout:.0f}s", permanent=False) from exc
-    except OSError as exc:
-        raise ProbeError(f"ffprobe: cannot run: {exc}", permanent=False) from exc
+    except proc.ToolError as exc:
+        raise ProbeError(f"ffprobe: {exc.reason}", permanent=False) from exc
     stderr = done.stderr.decode("utf-8", "replace")
     if done.returncode != 0:
         raise ProbeError(error_reason(stderr, path))

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from imageserver import proc
 
 SEEK_FRACTION = 0.1
 PROBE_TIMEOUT = 30.0
@@ -197,15 +198,13 @@ def grab_frame(
     raise FrameError(f"no decodable video frame: {reason}")
 
 
-def _run(argv: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
+def _run(argv: list[str], timeout: float) -> proc.Completed:
     try:
-        return subprocess.run(
-            argv, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
-        )
-    except subprocess.TimeoutExpired as exc:
+        return proc.run(argv, timeout=timeout, check=False)
+    except proc.ToolTimeout as exc:
         raise FrameError(f"{argv[0]} timed out after {timeout:.0f}s", permanent=False) from exc
-    except OSError as exc:
-        raise FrameError(f"cannot run {argv[0]}: {exc}", permanent=False) from exc
+    except proc.ToolError as exc:
+        raise FrameError(exc.reason, permanent=False) from exc
 
 
 def _seconds(value: Any) -> float | None:

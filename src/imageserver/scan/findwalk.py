@@ -18,10 +18,10 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
+from imageserver import proc
 from imageserver.media.formats import is_candidate
 from imageserver.scan import walker
 from imageserver.scan.walker import (
@@ -44,12 +44,10 @@ def available() -> bool:
 
 def _is_gnu(find: str) -> bool:
     try:
-        out = subprocess.run(
-            [find, "--version"], capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        out = proc.run([find, "--version"], timeout=10, check=False)
+    except proc.ToolError:
         return False
-    return "GNU findutils" in out.stdout
+    return b"GNU findutils" in out.stdout
 
 
 def _glob_literal(text: str) -> str:
@@ -120,8 +118,14 @@ def _run(
     root_str = os.fspath(root)
     skip = [os.path.realpath(p) for p in skip_dirs]
     env = {**os.environ, "LC_ALL": "C"}  # plain-ASCII error messages we can parse
-    proc = subprocess.run(
-        find_argv(root_str, excludes, skip, since), capture_output=True, env=env, check=False
+    # no timeout (as before: a slow disk is waited for); all of stderr is kept, since every
+    # folder find could not list must be kept from retirement
+    done = proc.run(
+        find_argv(root_str, excludes, skip, since),
+        timeout=None,
+        env=env,
+        check=False,
+        stderr_limit=None,
     )
     result = WalkResult()
     result.dirs_walked = 1
@@ -129,7 +133,7 @@ def _run(
         result.dirs.add("")
     files = result.files
     # One decode for the whole listing (as os.fsdecode would, name by name).
-    fields = iter(proc.stdout.decode("utf-8", "surrogateescape").split("\0"))
+    fields = iter(done.stdout.decode("utf-8", "surrogateescape").split("\0"))
     for kind, size, mtime, rel in zip(fields, fields, fields, fields, strict=False):
         if kind == "d":
             result.dirs_walked += 1
@@ -147,7 +151,7 @@ def _run(
             files[rel] = FileStat(rel, st.st_size, st.st_mtime_ns)
             continue
         files[rel] = FileStat(rel, int(size), _mtime_ns(mtime))
-    _record_errors(result, proc.stderr, root_str)
+    _record_errors(result, done.stderr, root_str)
     return result
 
 
