@@ -206,3 +206,53 @@ def test_threads_get_the_same_answers(gc: Geocoder) -> None:
 def test_module_lookup_is_the_shared_instance(gc: Geocoder) -> None:
     assert geocode.geocoder() is gc
     assert geocode.lookup(48.5722, 7.8150) == gc.lookup(48.5722, 7.8150)
+
+
+@pytest.mark.parametrize(
+    ("label", "lat", "lon", "cc"),
+    [
+        # time-zone lines that are not national borders leave Natural Earth's answer
+        ("Ramallah", 31.9038, 35.2034, "PS"),
+        ("Bethlehem", 31.7054, 35.2024, "PS"),
+        ("Jerusalem, Jaffa Road", 31.7833, 35.2167, "IL"),
+        # Kosovo shares Serbia's zone: refinement must not move it to Serbia
+        ("Podujevo, Kosovo (10 km from Serbia)", 42.9106, 21.1933, "XK"),
+        ("Mitrovica, Kosovo", 42.8914, 20.8660, "XK"),
+        ("Kursumlija, Serbia", 43.1403, 21.2714, "RS"),
+        # an Italian enclave inside Switzerland, 1 km across Lake Lugano from Italy
+        ("Campione d'Italia", 45.9686, 8.9718, "IT"),
+        ("Lugano", 46.0037, 8.9511, "CH"),
+    ],
+)
+def test_zone_refinement_edge_cases(
+    gc: Geocoder, label: str, lat: float, lon: float, cc: str
+) -> None:
+    p = gc.lookup(lat, lon)
+    assert p is not None and p.country_code == cc, (label, p)
+
+
+def test_naming_rules() -> None:
+    from imageserver.places import regions
+
+    assert regions.country_of("SOL", "-99", "Somaliland") == ("SO", "Somalia")
+    assert regions.country_of("PGA", "-99", "Spratly Is.") == ("", "")
+    assert regions.country_of("USA", "US", "United States of America") == ("US", "United States")
+    assert regions.country_of("XXX", "-1", "Nowhere") == ("", "")
+    herts = {"geonunit": "England", "region": "East"}
+    assert regions.first_level("GB", herts, "Hertfordshire", "GB-HRT") == ("England", "GB-ENG")
+    navarra = {"region": "Foral de Navarra", "region_cod": "ES.NA"}
+    assert regions.first_level("ES", navarra, "Navarra", "ES-NA") == ("Navarra", "ES-NC")
+    bw = {"region": "", "region_cod": ""}
+    assert regions.first_level("DE", bw, "Baden-Württemberg", "DE-BW") == (
+        "Baden-Württemberg",
+        "DE-BW",
+    )
+
+
+def test_large_batches_are_chunked_and_keep_order(gc: Geocoder) -> None:
+    lat = [48.5722, 46.2102, 0.0] * 3000  # 9000 points: three chunks
+    lon = [7.8150, 6.1423, 0.0] * 3000
+    out = gc.lookup_many(lat, lon)
+    assert len(out) == 9000
+    assert [p.country_code if p else None for p in out[-3:]] == ["DE", "CH", None]
+    assert out[0] == out[8997] and out[8999] is None

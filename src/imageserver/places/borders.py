@@ -16,7 +16,8 @@ by the time-zone data.
    only in countries other than the polygon's (tzdata's zone.tab and zone1970.tab, vendored
    with the boundaries), the nearest polygon of one of the zone's countries within
    `BORDER_KM` replaces it. Zones shared across a border (Europe/Zurich covers CH, DE and
-   LI; Europe/Rome IT, SM, VA) leave Natural Earth's answer alone.
+   LI; Europe/Rome IT, SM, VA) leave Natural Earth's answer alone, and so do the zones
+   of `NOT_BORDERS`, whose lines are not national borders.
 
 The lock serialises the GEOS calls: prepared geometries build their index lazily on first
 use, which is not safe to race from two threads.
@@ -36,6 +37,10 @@ from imageserver.places.geo import haversine_km
 
 COASTAL_KM = 20.0
 BORDER_KM = 10.0
+# Zones whose boundaries are not national borders: timezone-boundary-builder files Israeli
+# settlements in the West Bank under Asia/Jerusalem and Palestinian areas under Asia/Hebron;
+# there Natural Earth's line is kept.
+NOT_BORDERS = frozenset({"Asia/Jerusalem", "Asia/Hebron", "Asia/Gaza"})
 
 
 def timezone_at(lat: float, lon: float) -> str | None:
@@ -71,7 +76,7 @@ class Borders:
         (polygon, zone) when the point is inside a polygon its zone agrees with; None
         when it needs the full path (sea, border refinement)."""
         zone = timezone_at(lat, lon)
-        allowed = self.zones.get(zone) if zone else None
+        allowed = self.zones.get(zone) if zone and zone not in NOT_BORDERS else None
         with self._lock:
             for part in self.tree.query(shapely.Point(lon, lat)).tolist():
                 if shapely.contains_xy(self.parts[part], lon, lat):
@@ -103,7 +108,7 @@ class Borders:
             if len(missing):
                 self._snap_offshore(missing, lat, lon, points, polygon, offshore)
             for i, zone in enumerate(zones):
-                allowed = self.zones.get(zone) if zone else None
+                allowed = self.zones.get(zone) if zone and zone not in NOT_BORDERS else None
                 if not allowed or polygon[i] < 0:
                     continue
                 if self.boundaries[polygon[i]].country_code not in allowed:

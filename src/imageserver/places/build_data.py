@@ -81,8 +81,11 @@ def zone_countries(tables: list[Path]) -> dict[str, list[str]]:
                 continue
             codes, _, zone = line.split("\t")[:3]
             for cc in codes.split(","):
-                if cc not in out.setdefault(zone, []):
-                    out[zone].append(cc)
+                for code in (cc, regions.TERRITORY_PARENT.get(cc)):
+                    if code and code not in out.setdefault(zone, []):
+                        out[zone].append(code)
+    for zone, extra in regions.ZONE_EXTRA_COUNTRIES.items():
+        out.setdefault(zone, []).extend(cc for cc in extra if cc not in out.get(zone, []))
     return dict(sorted(out.items()))
 
 

@@ -38,6 +38,7 @@ from imageserver.places.geo import EARTH_KM, chord_to_km, unit_vectors, valid_ma
 MAX_PLACE_KM = 100.0
 TOWN_SLACK_KM = 3.0
 CANDIDATES = 16  # nearest cities tried before a per-region tree is built
+CHUNK = 4096  # points per vectorised step of lookup_many
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +163,20 @@ class Geocoder:
         return city, dist
 
     def lookup_many(self, lats: Coords, lons: Coords) -> list[Place | None]:
-        """`lookup` for many points at once (the drain's batch path)."""
+        """`lookup` for many points at once (the drain's batch path), `CHUNK` points at a
+        time so the temporaries stay small whatever the batch."""
         lat = np.asarray(lats, dtype=np.float64).ravel()
         lon = np.asarray(lons, dtype=np.float64).ravel()
         if lat.shape != lon.shape:
             raise ValueError("lats and lons differ in length")
+        out: list[Place | None] = []
+        for start in range(0, len(lat), CHUNK):
+            out += self._lookup_chunk(lat[start : start + CHUNK], lon[start : start + CHUNK])
+        return out
+
+    def _lookup_chunk(
+        self, lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]
+    ) -> list[Place | None]:
         idx = np.flatnonzero(valid_mask(lat, lon))
         out: list[Place | None] = [None] * len(lat)
         la, lo = lat[idx], lon[idx]

@@ -71,6 +71,21 @@ ES_COMMUNITIES: dict[str, tuple[str, str]] = {
     "Valenciana": ("Comunitat Valenciana", "ES-VC"),
 }
 
+# Zone -> extra countries, for the border refinement (borders.py): Kosovo is no ISO 3166-1
+# country, so tzdata's tables file its zone under Serbia; and Natural Earth folds some
+# territories that tzdata lists apart into their parent country.
+ZONE_EXTRA_COUNTRIES: dict[str, list[str]] = {"Europe/Belgrade": ["XK"]}
+TERRITORY_PARENT: dict[str, str] = {
+    "GF": "FR",
+    "GP": "FR",
+    "MQ": "FR",
+    "RE": "FR",
+    "YT": "FR",
+    "CX": "AU",
+    "CC": "AU",
+    "SJ": "NO",
+}
+
 IT_NAMES: dict[str, str] = {"Apulia": "Puglia", "Sicily": "Sicilia"}
 
 
