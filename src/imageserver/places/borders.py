@@ -25,6 +25,7 @@ use, which is not safe to race from two threads.
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Any
 
@@ -37,6 +38,7 @@ from imageserver.places.geo import haversine_km
 
 COASTAL_KM = 20.0
 BORDER_KM = 10.0
+CELL_DEG = 0.25  # grid of the one-point path's candidate cache
 # Zones whose boundaries are not national borders: timezone-boundary-builder files Israeli
 # settlements in the West Bank under Asia/Jerusalem and Palestinian areas under Asia/Hebron;
 # there Natural Earth's line is kept.
@@ -66,25 +68,65 @@ class Borders:
         self.tree = shapely.STRtree(self.parts)
         self.zones = zones
         self._lock = threading.Lock()
+        self._part_owner_list: list[int] = self.part_owner.tolist()
+        self._cells: dict[tuple[int, int], tuple[int, tuple[int, ...]]] = {}
 
     @classmethod
     def load(cls) -> Borders:
         return cls(*data.load_boundaries())
 
-    def locate_one(self, lat: float, lon: float) -> tuple[int, str | None] | None:
-        """The common case of `locate` for one point without numpy's per-call overhead:
-        (polygon, zone) when the point is inside a polygon its zone agrees with; None
-        when it needs the full path (sea, border refinement)."""
+    def locate_one(self, lat: float, lon: float) -> tuple[int, float, str | None] | None:
+        """`locate` for one point in scalar code (numpy costs microseconds per call):
+        (polygon or -1, km offshore, zone); None when the point needs the batch path
+        (its zone disagrees with its polygon: border refinement)."""
         zone = timezone_at(lat, lon)
         allowed = self.zones.get(zone) if zone and zone not in NOT_BORDERS else None
+        offshore = 0.0
         with self._lock:
-            for part in self.tree.query(shapely.Point(lon, lat)).tolist():
-                if shapely.contains_xy(self.parts[part], lon, lat):
-                    owner = int(self.part_owner[part])
-                    if allowed and self.boundaries[owner].country_code not in allowed:
-                        return None
-                    return owner, zone
-        return None
+            inside, parts = self._cell(lat, lon)
+            owner = inside
+            if owner < 0:
+                for part in parts:
+                    if shapely.contains_xy(self.parts[part], lon, lat):
+                        owner = self._part_owner_list[part]
+                        break
+            if owner < 0:
+                owner, offshore = self._snap_one(lat, lon)
+        if owner >= 0 and allowed and self.boundaries[owner].country_code not in allowed:
+            return None
+        return owner, offshore, zone
+
+    def _snap_one(self, lat: float, lon: float) -> tuple[int, float]:
+        """The nearest polygon within COASTAL_KM of a point at sea, and its distance."""
+        reach = round(COASTAL_KM / 111.0 / max(math.cos(math.radians(lat)), 0.05), 2)
+        point = shapely.Point(lon, lat)
+        found = self.tree.query_nearest(point, max_distance=reach, all_matches=False)
+        if not len(found):
+            return -1, 0.0
+        part = int(found[0])
+        end = shapely.get_coordinates(shapely.shortest_line(point, self.parts[part]))[1]
+        km = float(haversine_km(lat, lon, end[1], end[0]))
+        if km > COASTAL_KM:
+            return -1, 0.0
+        return self._part_owner_list[part], round(km, 3)
+
+    def _cell(self, lat: float, lon: float) -> tuple[int, tuple[int, ...]]:
+        """(polygon covering the whole grid cell or -1, candidate parts) for the point's
+        CELL_DEG cell, computed on first use and kept (at most 360/CELL x 180/CELL cells).
+        Caller holds the lock."""
+        key = (int((lon + 180.0) // CELL_DEG), int((lat + 90.0) // CELL_DEG))
+        found = self._cells.get(key)
+        if found is None:
+            x0, y0 = key[0] * CELL_DEG - 180.0, key[1] * CELL_DEG - 90.0
+            box = shapely.box(x0, y0, x0 + CELL_DEG, y0 + CELL_DEG)
+            cand = self.tree.query(box)
+            cand = cand[shapely.intersects(self.parts[cand], box)]
+            covering = cand[shapely.covers(self.parts[cand], box)] if len(cand) else cand
+            owners = {self._part_owner_list[p] for p in cand.tolist()}
+            whole = int(self.part_owner[covering[0]]) if len(covering) and len(owners) == 1 else -1
+            found = (whole, tuple(cand.tolist()))
+            self._cells[key] = found
+        return found
 
     def locate(
         self, lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]

@@ -224,7 +224,9 @@ class Geocoder:
         located = self.borders.locate_one(lat, lon)
         if located is None:
             return None
-        polygon, zone = located
+        polygon, offshore, zone = located
+        if polygon < 0:
+            return Place("", "", "", "", "", "", None, None, None, zone, 0.0) if zone else None
         la, lo = math.radians(lat), math.radians(lon)
         xyz = (math.cos(la) * math.cos(lo), math.cos(la) * math.sin(lo), math.sin(la))
         chords, cands = self.city_tree.query(xyz, k=CANDIDATES)
@@ -257,7 +259,7 @@ class Geocoder:
             round(km, 3) if near else None,
             int(self.cities.population[c]) if near else None,
             zone,
-            0.0,
+            offshore,
         )
 
 
