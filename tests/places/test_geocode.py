@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -256,3 +257,18 @@ def test_large_batches_are_chunked_and_keep_order(gc: Geocoder) -> None:
     assert len(out) == 9000
     assert [p.country_code if p else None for p in out[-3:]] == ["DE", "CH", None]
     assert out[0] == out[8997] and out[8999] is None
+
+
+def test_build_zone_table(tmp_path: Path) -> None:
+    from imageserver.places.build_data import zone_countries
+
+    table = tmp_path / "zone1970.tab"
+    table.write_text(
+        "# comment\nCH,DE,LI\t+4723+00832\tEurope/Zurich\tBusingen\n"
+        "RS,BA,HR\t+4450+02030\tEurope/Belgrade\nGF\t+0456-05220\tAmerica/Cayenne\n",
+        encoding="utf-8",
+    )
+    zones = zone_countries([table])
+    assert zones["Europe/Zurich"] == ["CH", "DE", "LI"]
+    assert zones["Europe/Belgrade"] == ["RS", "BA", "HR", "XK"]  # Kosovo added
+    assert zones["America/Cayenne"] == ["GF", "FR"]  # Natural Earth files it under France
