@@ -121,9 +121,10 @@ class Borders:
             box = shapely.box(x0, y0, x0 + CELL_DEG, y0 + CELL_DEG)
             cand = self.tree.query(box)
             cand = cand[shapely.intersects(self.parts[cand], box)]
-            covering = cand[shapely.covers(self.parts[cand], box)] if len(cand) else cand
             owners = {self._part_owner_list[p] for p in cand.tolist()}
-            whole = int(self.part_owner[covering[0]]) if len(covering) and len(owners) == 1 else -1
+            whole = -1
+            if len(owners) == 1 and bool(shapely.covers(self.parts[cand], box).any()):
+                whole = owners.pop()
             found = (whole, tuple(cand.tolist()))
             self._cells[key] = found
         return found
