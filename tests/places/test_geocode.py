@@ -272,3 +272,17 @@ def test_build_zone_table(tmp_path: Path) -> None:
     assert zones["Europe/Zurich"] == ["CH", "DE", "LI"]
     assert zones["Europe/Belgrade"] == ["RS", "BA", "HR", "XK"]  # Kosovo added
     assert zones["America/Cayenne"] == ["GF", "FR"]  # Natural Earth files it under France
+
+
+def test_antimeridian_and_the_edges_of_the_range(gc: Geocoder) -> None:
+    # Fiji's Northern Division straddles 180 degrees: both sides are Fiji
+    east, west = gc.lookup(-16.5, 179.9999), gc.lookup(-16.5, -179.9999)
+    assert east is not None and west is not None
+    assert (east.country_code, west.country_code) == ("FJ", "FJ")
+    assert east.timezone == west.timezone == "Pacific/Fiji"
+    chukotka = gc.lookup(65.0, -180.0)
+    assert chukotka is not None and chukotka.country_code == "RU"
+    for lat, lon in [(90.0, 180.0), (-90.0, -180.0), (89.99, -179.99), (45.0, 180.0)]:
+        single, batch = gc.lookup(lat, lon), gc.lookup_many([lat], [lon])[0]
+        assert single == batch and single is not None and single.timezone
+    assert gc.lookup(0.0, -0.0) is None
