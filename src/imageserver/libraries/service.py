@@ -79,13 +79,14 @@ def validate_root(root_path: str, data_dirs: list[Path], other_roots: Sequence[s
     path = Path(root_path)
     if not path.is_absolute():
         raise Invalid("root_path: must be an absolute path")
+    # Placement first, on the real path: a refused place is refused whether it exists or not.
+    check_placement(root_path, _real(path), data_dirs, other_roots)
     try:
         resolved = path.resolve(strict=True)
     except (OSError, RuntimeError) as exc:
         raise Invalid(f"root_path: {root_path} does not exist") from exc
     if not resolved.is_dir():
         raise Invalid(f"root_path: {root_path} is not a directory")
-    check_placement(root_path, resolved, data_dirs, other_roots)
     if not os.access(resolved, os.R_OK | os.X_OK):
         raise Invalid(f"root_path: {root_path} is not readable")
     return str(resolved)
@@ -208,7 +209,7 @@ def seed(
             continue
         try:
             root = validate_root(str(seed_.root_path), data_dirs, others)
-        except Invalid as exc:
+        except (Invalid, Conflict) as exc:
             # A missing disk at first start still gets its library (it will show stale).
             log.warning("event=library_seed_unverified name=%s reason=%r", seed_.name, exc.message)
             root = str(seed_.root_path)
