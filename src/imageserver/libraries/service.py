@@ -49,6 +49,12 @@ def check_placement(
 ) -> None:
     """Refuse "/", system folders, the server's own folders (inside or around them) and
     roots inside or around another library's; `resolved` is a real path."""
+    check_system(shown, resolved, data_dirs)
+    check_overlap(shown, resolved, other_roots)
+
+
+def check_system(shown: str, resolved: Path, data_dirs: list[Path]) -> None:
+    """422 for "/", a system folder or the server's own folders (inside or around)."""
     if resolved == Path("/"):
         raise Invalid("root_path: the file system root cannot be a library")
     for system in SYSTEM_ROOTS:
@@ -61,6 +67,10 @@ def check_placement(
             raise Invalid(f"root_path: {shown} is inside the server's data folder")
         if own_resolved.is_relative_to(resolved):
             raise Invalid(f"root_path: {shown} contains the server's data folder")
+
+
+def check_overlap(shown: str, resolved: Path, other_roots: Sequence[str]) -> None:
+    """409 for a root inside or around (or equal to) another library's root."""
     for other in other_roots:
         if _overlaps(resolved, _real(Path(other))):
             raise Conflict(f"root_path: {shown} is inside or around another library's root")
@@ -79,14 +89,15 @@ def validate_root(root_path: str, data_dirs: list[Path], other_roots: Sequence[s
     path = Path(root_path)
     if not path.is_absolute():
         raise Invalid("root_path: must be an absolute path")
-    # Placement first, on the real path: a refused place is refused whether it exists or not.
-    check_placement(root_path, _real(path), data_dirs, other_roots)
+    # System and server folders first, on the real path: refused whether they exist or not.
+    check_system(root_path, _real(path), data_dirs)
     try:
         resolved = path.resolve(strict=True)
     except (OSError, RuntimeError) as exc:
         raise Invalid(f"root_path: {root_path} does not exist") from exc
     if not resolved.is_dir():
         raise Invalid(f"root_path: {root_path} is not a directory")
+    check_overlap(root_path, resolved, other_roots)
     if not os.access(resolved, os.R_OK | os.X_OK):
         raise Invalid(f"root_path: {root_path} is not readable")
     return str(resolved)
