@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -165,15 +165,6 @@ def rank(
     return hits
 
 
-def narrow(scope: Scope, library_ids: Sequence[int]) -> Scope:
-    """The part of the caller's scope a `library=` filter asks for; a library outside the
-    scope is "not found", exactly like one that does not exist."""
-    outside = sorted(set(library_ids) - scope.library_ids)
-    if outside:
-        raise NotFound(f"library {outside[0]} not found")
-    return scope.narrowed(library_ids)
-
-
 def _search(
     ctx: AppContext,
     conn: Connection,
@@ -213,7 +204,7 @@ def search_text(
             f"model_version: text can only be encoded by the loaded model {version!r}; "
             f"{model_version!r} is searchable by image (GET /photos/{{id}}/similar)"
         )
-    scope = narrow(scope, q.library_ids)
+    scope = scope.narrow(q.library_ids)
     try:
         vector = encoder.encode_text([text])[0]
     except EncoderUnavailable as exc:
@@ -236,7 +227,7 @@ def search_similar(
     if row is None:
         raise NotFound(f"media {media_id} not found")
     version = model_version or require_encoder(ctx).model_version
-    scope = narrow(scope, q.library_ids)
+    scope = scope.narrow(q.library_ids)
     digest = row["content_hash"]
     vector = ml_repo.stored_vector(conn, digest, version) if digest else None
     if vector is None:
@@ -268,7 +259,7 @@ def search_image(
     if not data:
         raise Invalid("image: empty upload")
     encoder = require_encoder(ctx)
-    scope = narrow(scope, q.library_ids)
+    scope = scope.narrow(q.library_ids)
     preview = upload_preview(ctx, data)
     try:
         vector = encoder.encode_images([preview])[0]

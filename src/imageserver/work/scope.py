@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, false
 
+from imageserver.errors import NotFound
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -41,6 +43,14 @@ class Scope:
         """The part of this scope a request asked for (all of it when it asked for none)."""
         asked = frozenset(wanted)
         return self if not asked else Scope(self.library_ids & asked)
+
+    def narrow(self, wanted: Iterable[int]) -> Scope:
+        """A `library=` filter applied to the scope: a library outside it is "not found",
+        with the very message a library that does not exist gets (existence stays hidden)."""
+        outside = sorted(set(wanted) - self.library_ids)
+        if outside:
+            raise NotFound(f"library {outside[0]} not found")
+        return self.narrowed(wanted)
 
     def where(self, library_id_column: ColumnElement[int]) -> ColumnElement[bool]:
         """SQL: the row's library is in scope (a constant false for an empty scope)."""
