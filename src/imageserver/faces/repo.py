@@ -148,10 +148,6 @@ def _named_faces() -> Any:
     )
 
 
-def named_face(conn: Connection, face_id: int) -> RowMapping | None:
-    return conn.execute(_named_faces().where(faces.c.id == face_id)).mappings().first()
-
-
 def faces_of_hash(conn: Connection, content_hash: str) -> list[RowMapping]:
     query = _named_faces().where(faces.c.content_hash == content_hash).order_by(faces.c.face_index)
     return list(conn.execute(query).mappings())
