@@ -9,9 +9,9 @@ from pathlib import Path
 
 import piexif
 from PIL import Image
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
-from imageserver.db.tables import libraries
+from imageserver.db.tables import libraries, library_members, users
 
 
 def _rational(value: float, denominator: int = 1_000_000) -> tuple[int, int]:
@@ -129,18 +129,28 @@ def make_video(
     return path
 
 
-def insert_library(engine: Engine, name: str, root: Path) -> None:
+def insert_library(engine: Engine, name: str, root: Path, library_id: int | None = None) -> int:
     """A library row written straight to the database: for roots the API would refuse or
-    that must not be probed yet (a data folder's parent, a mount point not mounted)."""
+    that must not be probed yet (a data folder's parent, a mount point not mounted).
+    Granted to every admin, as a library an admin creates is."""
+    values: dict[str, object] = {
+        "name": name,
+        "root_path": str(root),
+        "enabled": True,
+        "excluded_dirs": [],
+        "created_at": 0.0,
+        "updated_at": 0.0,
+        "health": "unknown",
+    }
+    if library_id is not None:
+        values["id"] = library_id
     with engine.begin() as conn:
-        conn.execute(
-            libraries.insert().values(
-                name=name,
-                root_path=str(root),
-                enabled=True,
-                excluded_dirs=[],
-                created_at=0.0,
-                updated_at=0.0,
-                health="unknown",
-            )
+        new_id = int(
+            conn.execute(libraries.insert().values(**values).returning(libraries.c.id)).scalar_one()
         )
+        admins = conn.execute(select(users.c.id).where(users.c.is_admin.is_(True))).all()
+        for (user_id,) in admins:
+            conn.execute(
+                library_members.insert().values(library_id=new_id, user_id=user_id, created_at=0.0)
+            )
+    return new_id

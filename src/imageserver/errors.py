@@ -111,7 +111,7 @@ _ERROR_DESCRIPTIONS = {
     304: "not modified (If-None-Match matched the ETag)",
     400: "malformed request body",
     401: "missing, malformed, expired or revoked token",
-    403: "the token does not grant this resource",
+    403: "the token does not grant this resource (or the operation needs an admin)",
     404: "not found",
     409: "conflicts with an existing resource",
     416: "the Range cannot be satisfied",

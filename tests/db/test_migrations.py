@@ -48,3 +48,34 @@ def test_upgrade_is_idempotent_and_downgrade_works(empty_engine: sa.Engine) -> N
     assert remaining == set()
     migrate.upgrade(empty_engine)
     assert migrate.current_revision(empty_engine) == migrate.head_revision()
+
+
+def test_grants_migration_grants_existing_libraries_to_existing_admins(
+    empty_engine: sa.Engine,
+) -> None:
+    """An upgraded server hides nothing from its admins: every library is granted to them."""
+    migrate.upgrade(empty_engine, "20261125_0005")
+    with empty_engine.begin() as conn:
+        for user_id, name, admin in ((1, "root", True), (2, "kid", False)):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO users (id, username, password_hash, is_admin, created_at, "
+                    "password_changed_at) VALUES (:i, :n, 'x', :a, 0, 0)"
+                ),
+                {"i": user_id, "n": name, "a": admin},
+            )
+        for library_id in (7, 8):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO libraries (id, name, root_path, enabled, excluded_dirs, "
+                    "created_at, updated_at, health) "
+                    "VALUES (:i, :n, '/srv/x', true, '[]', 5, 5, 'unknown')"
+                ),
+                {"i": library_id, "n": f"lib{library_id}"},
+            )
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT library_id, user_id FROM library_members ORDER BY library_id")
+        ).all()
+    assert [tuple(r) for r in rows] == [(7, 1), (8, 1)]

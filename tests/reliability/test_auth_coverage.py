@@ -76,6 +76,7 @@ def path_values(world: World, path: str) -> dict[str, str]:
         "face_id": str(world.faces[0]),
         "content_hash": world.video_hash,
         "segment": "seg_00000.ts",
+        "user_id": "1",  # the admin: granting a library to its owner again is a no-op
     }
 
 

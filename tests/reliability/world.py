@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from imageserver.clock import FakeClock
-from imageserver.db.tables import libraries, media
+from imageserver.db.tables import media
 from imageserver.faces import repo as faces_repo
 from imageserver.faces import service as faces_service
 from imageserver.ml.encoders import close_encoder
@@ -32,7 +32,7 @@ from imageserver.work.context import AppContext
 from tests.conftest import ADMIN_PASSWORD, make_settings
 from tests.faces.scene import face_row
 from tests.faces.synthetic import faces_of, identities
-from tests.fixtures import make_jpeg, make_png, make_video
+from tests.fixtures import insert_library, make_jpeg, make_png, make_video
 from tests.ml.tiny_clip import TinyClip
 
 LIBRARY_NAME = "family"
@@ -101,21 +101,7 @@ def build_world(tmp: Path, db_url: str, sources: Path, model: TinyClip) -> World
     ctx = bootstrap(settings, clock=FakeClock()).ctx
     root = tmp / "lib"
     shutil.copytree(sources, root)
-    with ctx.engine.begin() as conn:
-        library_id = conn.execute(
-            libraries.insert()
-            .values(
-                id=LIBRARY_ID,
-                name=LIBRARY_NAME,
-                root_path=str(root),
-                enabled=True,
-                excluded_dirs=[],
-                created_at=0.0,
-                updated_at=0.0,
-                health="unknown",
-            )
-            .returning(libraries.c.id)
-        ).scalar_one()
+    library_id = insert_library(ctx.engine, LIBRARY_NAME, root, LIBRARY_ID)
     watcher = Watcher(ctx)
     results = watcher.tick(full=True)
     for _ in range(10):

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Table,
@@ -88,6 +89,18 @@ libraries = Table(
     Column("health_checked_at", Float, nullable=True),
     Column("last_quick_scan_at", Float, nullable=True),
     Column("last_full_scan_at", Float, nullable=True),
+)
+
+# Library grants: a user sees the media of exactly the libraries granted here (admins
+# included: they manage every library but see the media of the granted ones only).
+library_members = Table(
+    "library_members",
+    metadata,
+    Column("library_id", Integer, ForeignKey("libraries.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    PrimaryKeyConstraint("library_id", "user_id"),
+    Index("ix_library_members_user_id", "user_id"),
 )
 
 media = Table(

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from imageserver.db.tables import artefacts, faces, libraries, media, people
 from imageserver.work import artefacts as artefacts_state
 from imageserver.work.artefacts import FACES_KIND, THUMB_KIND
+from imageserver.work.scope import Scope
 
 EMBEDDING_DIM = 128
 CHUNK = 500
@@ -147,10 +148,6 @@ def _named_faces() -> Any:
     )
 
 
-def named_face(conn: Connection, face_id: int) -> RowMapping | None:
-    return conn.execute(_named_faces().where(faces.c.id == face_id)).mappings().first()
-
-
 def faces_of_hash(conn: Connection, content_hash: str) -> list[RowMapping]:
     query = _named_faces().where(faces.c.content_hash == content_hash).order_by(faces.c.face_index)
     return list(conn.execute(query).mappings())
@@ -229,15 +226,18 @@ def move_faces(conn: Connection, sources: Sequence[int], target: int) -> int:
     return int(result.rowcount or 0)
 
 
-def media_ids_by_hash(conn: Connection, hashes: Iterable[str]) -> dict[str, list[int]]:
-    """Live media rows showing each hash (the same bytes may sit at several paths)."""
+def media_ids_by_hash(
+    conn: Connection, scope: Scope, hashes: Iterable[str]
+) -> dict[str, list[int]]:
+    """Live media rows in scope showing each hash (the same bytes may sit at several
+    paths, in several libraries: only the scope's are named)."""
     wanted = sorted(set(hashes))
     found: dict[str, list[int]] = {h: [] for h in wanted}
     for start in range(0, len(wanted), CHUNK):
         rows = conn.execute(
             select(media.c.content_hash, media.c.id)
             .where(media.c.content_hash.in_(wanted[start : start + CHUNK]))
-            .where(media.c.retired_at.is_(None))
+            .where(media.c.retired_at.is_(None), scope.where(media.c.library_id))
             .order_by(media.c.id)
         )
         for row in rows:
@@ -245,41 +245,80 @@ def media_ids_by_hash(conn: Connection, hashes: Iterable[str]) -> dict[str, list
     return found
 
 
-# --- people --------------------------------------------------------------------------------
+# --- people ----------------------------------------------------------------------------------
+#
+# What a caller sees is decided here, by the `Scope` every user-facing query takes: a face
+# is visible while a live media row of a library in scope shows its picture; a person
+# exists for the caller while at least one of its faces is visible, and shows only those
+# (counts and cover included). `scope=None` is internal work (drains, recluster): every
+# live picture counts.
 
 
-def _visible_face() -> ColumnElement[bool]:
-    """A face counts while some live media row shows its picture."""
-    return (
-        select(media.c.id)
-        .where(media.c.content_hash == faces.c.content_hash, media.c.retired_at.is_(None))
-        .exists()
-    )
+def _visible_face(scope: Scope | None) -> ColumnElement[bool]:
+    """A face counts while some live media row (of a library in scope) shows its picture."""
+    where = [media.c.content_hash == faces.c.content_hash, media.c.retired_at.is_(None)]
+    if scope is not None:
+        where.append(scope.where(media.c.library_id))
+    return select(media.c.id).where(*where).exists()
 
 
-def _people_query() -> Any:
+def _cover_order() -> list[Any]:
+    """User-confirmed first, then the largest, then newest."""
+    return [
+        case((faces.c.assignment == "user", 0), else_=1),
+        (faces.c.box_w * faces.c.box_h).desc(),
+        faces.c.id.desc(),
+    ]
+
+
+def _people_query(scope: Scope) -> Any:
+    """People with at least one visible face, their visible counts and a visible cover
+    (the chosen cover while it is visible, else the best visible face)."""
     counts = (
         select(
             faces.c.person_id,
             func.count().label("face_count"),
             func.count(func.distinct(faces.c.content_hash)).label("image_count"),
         )
-        .where(faces.c.person_id.is_not(None), _visible_face())
+        .where(faces.c.person_id.is_not(None), _visible_face(scope))
         .group_by(faces.c.person_id)
         .subquery()
     )
+    chosen = (
+        select(faces.c.id)
+        .where(
+            faces.c.id == people.c.cover_face_id,
+            faces.c.person_id == people.c.id,
+            _visible_face(scope),
+        )
+        .scalar_subquery()
+    )
+    best = (
+        select(faces.c.id)
+        .where(faces.c.person_id == people.c.id, _visible_face(scope))
+        .order_by(*_cover_order())
+        .limit(1)
+        .scalar_subquery()
+    )
+    columns = [c for c in people.c if c.name != "cover_face_id"]
     query = select(
-        people,
-        func.coalesce(counts.c.face_count, 0).label("face_count"),
-        func.coalesce(counts.c.image_count, 0).label("image_count"),
-    ).select_from(people.outerjoin(counts, counts.c.person_id == people.c.id))
+        *columns,
+        func.coalesce(chosen, best).label("cover_face_id"),
+        counts.c.face_count,
+        counts.c.image_count,
+    ).select_from(people.join(counts, counts.c.person_id == people.c.id))
     return query, counts
 
 
 def list_people(
-    conn: Connection, include_hidden: bool, named: bool | None, limit: int, offset: int
+    conn: Connection,
+    scope: Scope,
+    include_hidden: bool,
+    named: bool | None,
+    limit: int,
+    offset: int,
 ) -> tuple[list[RowMapping], int]:
-    query, counts = _people_query()
+    query, counts = _people_query(scope)
     where: list[ColumnElement[bool]] = []
     if not include_hidden:
         where.append(people.c.hidden.is_(False))
@@ -287,12 +326,16 @@ def list_people(
         where.append(people.c.name.is_not(None))
     elif named is False:
         where.append(people.c.name.is_(None))
-    total = conn.execute(select(func.count()).select_from(people).where(*where)).scalar_one()
+    total = conn.execute(
+        select(func.count())
+        .select_from(people.join(counts, counts.c.person_id == people.c.id))
+        .where(*where)
+    ).scalar_one()
     page = conn.execute(
         query.where(*where)
         .order_by(
             case((people.c.name.is_(None), 1), else_=0),
-            func.coalesce(counts.c.face_count, 0).desc(),
+            counts.c.face_count.desc(),
             people.c.id,
         )
         .limit(limit)
@@ -301,9 +344,23 @@ def list_people(
     return list(page), int(total)
 
 
-def get_person(conn: Connection, person_id: int) -> RowMapping | None:
-    query, _ = _people_query()
+def get_person(conn: Connection, scope: Scope, person_id: int) -> RowMapping | None:
+    """The person as the scope sees it; None when none of its faces is visible."""
+    query, _ = _people_query(scope)
     return conn.execute(query.where(people.c.id == person_id)).mappings().first()
+
+
+def visible_face(conn: Connection, scope: Scope, face_id: int) -> RowMapping | None:
+    """A face (with its person's name) whose picture the scope may see, else None."""
+    query = _named_faces().where(faces.c.id == face_id, _visible_face(scope))
+    return conn.execute(query).mappings().first()
+
+
+def live_media(conn: Connection, scope: Scope, media_id: int) -> RowMapping | None:
+    query = select(media.c.id, media.c.content_hash).where(
+        media.c.id == media_id, media.c.retired_at.is_(None), scope.where(media.c.library_id)
+    )
+    return conn.execute(query).mappings().first()
 
 
 def person_row(conn: Connection, person_id: int) -> RowMapping | None:
@@ -339,10 +396,12 @@ def delete_people(conn: Connection, person_ids: Sequence[int]) -> None:
         conn.execute(delete(people).where(people.c.id.in_(chunk)))
 
 
-def person_faces(conn: Connection, person_id: int, limit: int, offset: int) -> list[RowMapping]:
+def person_faces(
+    conn: Connection, scope: Scope, person_id: int, limit: int, offset: int
+) -> list[RowMapping]:
     query = (
         _named_faces()
-        .where(faces.c.person_id == person_id, _visible_face())
+        .where(faces.c.person_id == person_id, _visible_face(scope))
         .order_by(faces.c.id.desc())
         .limit(limit)
         .offset(offset)
@@ -351,15 +410,12 @@ def person_faces(conn: Connection, person_id: int, limit: int, offset: int) -> l
 
 
 def best_cover(conn: Connection, person_id: int) -> int | None:
-    """The face to show for a person: user-confirmed first, then the largest, then newest."""
+    """The stored cover of a person (internal: any live picture counts): user-confirmed
+    first, then the largest, then newest. Callers see `_people_query`'s scoped cover."""
     query = (
         select(faces.c.id)
-        .where(faces.c.person_id == person_id, _visible_face())
-        .order_by(
-            case((faces.c.assignment == "user", 0), else_=1),
-            (faces.c.box_w * faces.c.box_h).desc(),
-            faces.c.id.desc(),
-        )
+        .where(faces.c.person_id == person_id, _visible_face(None))
+        .order_by(*_cover_order())
         .limit(1)
     )
     found = conn.execute(query).scalar_one_or_none()

@@ -17,6 +17,7 @@ from imageserver.config import Settings
 from imageserver.errors import Invalid, NotFound
 from imageserver.faces import repo
 from imageserver.faces.cluster import Matcher, plan_recluster
+from imageserver.work.scope import Scope
 
 # Faces per person a new face is compared with: bounds the work per tick on big libraries.
 EXEMPLARS_PER_PERSON = 64
@@ -159,25 +160,28 @@ def recluster(conn: Connection, settings: Settings, now: float) -> ReclusterSumm
 # --- user actions --------------------------------------------------------------------------
 
 
-def person_or_404(conn: Connection, person_id: int) -> RowMapping:
-    person = repo.get_person(conn, person_id)
+def person_or_404(conn: Connection, scope: Scope, person_id: int) -> RowMapping:
+    """The person as the caller sees it; a person none of whose faces the caller may see
+    is "not found", exactly like an id that does not exist."""
+    person = repo.get_person(conn, scope, person_id)
     if person is None:
         raise NotFound(f"person {person_id} not found")
     return person
 
 
-def face_or_404(conn: Connection, face_id: int) -> RowMapping:
-    face = repo.get_face(conn, face_id)
+def face_or_404(conn: Connection, scope: Scope, face_id: int) -> RowMapping:
+    """A face whose picture the caller may see (with its person's name), else 404."""
+    face = repo.visible_face(conn, scope, face_id)
     if face is None:
         raise NotFound(f"face {face_id} not found")
     return face
 
 
 def update_person(
-    conn: Connection, person_id: int, changes: dict[str, Any], now: float
+    conn: Connection, scope: Scope, person_id: int, changes: dict[str, Any], now: float
 ) -> RowMapping:
     """Rename, hide/show or choose the cover face; only the fields given change."""
-    person_or_404(conn, person_id)
+    person_or_404(conn, scope, person_id)
     values: dict[str, Any] = {}
     if "name" in changes:
         name = (changes["name"] or "").strip()
@@ -188,26 +192,28 @@ def update_person(
         values["hidden"] = bool(changes["hidden"])
     if "cover_face_id" in changes:
         cover = changes["cover_face_id"]
-        if cover is not None and face_or_404(conn, cover)["person_id"] != person_id:
+        if cover is not None and face_or_404(conn, scope, cover)["person_id"] != person_id:
             raise Invalid(f"cover_face_id: face {cover} is not a face of person {person_id}")
         values["cover_face_id"] = cover
     if values:
         repo.update_person(conn, person_id, {**values, "updated_at": now})
     if "cover_face_id" in values and values["cover_face_id"] is None:
         ensure_cover(conn, person_id, now, force=True)
-    return person_or_404(conn, person_id)
+    return person_or_404(conn, scope, person_id)
 
 
-def merge(conn: Connection, target_id: int, source_ids: Sequence[int], now: float) -> RowMapping:
+def merge(
+    conn: Connection, scope: Scope, target_id: int, source_ids: Sequence[int], now: float
+) -> RowMapping:
     """Move every face of the sources into the target (as the user's decision) and remove
     the sources. The target keeps its name; an unnamed target takes the first source name."""
-    target = person_or_404(conn, target_id)
+    target = person_or_404(conn, scope, target_id)
     sources = sorted(set(source_ids))
     if not sources:
         raise Invalid("ids: name at least one person to merge")
     if target_id in sources:
         raise Invalid("ids: a person cannot be merged into itself")
-    found = [person_or_404(conn, pid) for pid in sources]
+    found = [person_or_404(conn, scope, pid) for pid in sources]
     repo.move_faces(conn, sources, target_id)
     values: dict[str, Any] = {"updated_at": now}
     if target["name"] is None:
@@ -217,13 +223,13 @@ def merge(conn: Connection, target_id: int, source_ids: Sequence[int], now: floa
     repo.update_person(conn, target_id, values)
     repo.delete_people(conn, sources)
     ensure_cover(conn, target_id, now)
-    return person_or_404(conn, target_id)
+    return person_or_404(conn, scope, target_id)
 
 
-def unassign(conn: Connection, person_id: int, face_id: int, now: float) -> None:
+def unassign(conn: Connection, scope: Scope, person_id: int, face_id: int, now: float) -> None:
     """Take a face away from a person; it is never auto-assigned again."""
-    person_or_404(conn, person_id)
-    face = face_or_404(conn, face_id)
+    person_or_404(conn, scope, person_id)
+    face = face_or_404(conn, scope, face_id)
     if face["person_id"] != person_id:
         raise NotFound(f"face {face_id} is not a face of person {person_id}")
     repo.assign(conn, [face_id], None, "rejected")
@@ -231,17 +237,19 @@ def unassign(conn: Connection, person_id: int, face_id: int, now: float) -> None
     drop_if_empty(conn, [person_id])
 
 
-def assign_face(conn: Connection, face_id: int, person_id: int | None, now: float) -> RowMapping:
+def assign_face(
+    conn: Connection, scope: Scope, face_id: int, person_id: int | None, now: float
+) -> RowMapping:
     """A user's assignment of one face (to a person, or to nobody = rejected)."""
-    face = face_or_404(conn, face_id)
+    face = face_or_404(conn, scope, face_id)
     previous = face["person_id"]
     if person_id is None:
         repo.assign(conn, [face_id], None, "rejected")
     else:
-        person_or_404(conn, person_id)
+        person_or_404(conn, scope, person_id)
         repo.assign(conn, [face_id], person_id, "user")
         ensure_cover(conn, person_id, now)
     if previous is not None and previous != person_id:
         ensure_cover(conn, previous, now)
         drop_if_empty(conn, [previous])
-    return face_or_404(conn, face_id)
+    return face_or_404(conn, scope, face_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from imageserver.auth import repo as users_repo
 from imageserver.errors import ImageServerError
 from imageserver.libraries import repo, service
 from imageserver.libraries.schemas import LibraryCreate
@@ -21,6 +22,9 @@ def ensure_cli_libraries(ctx: AppContext, paths: list[Path]) -> list[str]:
     """Create a library for every path not already a library root; messages for the user."""
     messages: list[str] = []
     with ctx.engine.begin() as conn:
+        # Named on the server's own command line: the configured admin's libraries.
+        admin = users_repo.get_by_username(conn, ctx.settings.admin_username)
+        owner = int(admin["id"]) if admin is not None else None
         rows = repo.list_all(conn)
         roots = {r["root_path"] for r in rows}
         names = {r["name"] for r in rows}
@@ -31,7 +35,7 @@ def ensure_cli_libraries(ctx: AppContext, paths: list[Path]) -> list[str]:
             name = _free_name(names, resolved.name)
             try:
                 body = LibraryCreate(name=name, root_path=str(resolved))
-                service.create(conn, body, ctx.settings.owned_dirs(), ctx.clock())
+                service.create(conn, body, ctx.settings.owned_dirs(), ctx.clock(), owner)
             except ImageServerError as exc:
                 raise SystemExit(f"cannot add library {path}: {exc.message}") from None
             roots.add(str(resolved))

@@ -95,14 +95,30 @@ class LibraryHealth(BaseModel):
     checked_at: float | None = None
 
 
+class LibraryCounts(BaseModel):
+    photos: int = Field(default=0, description="live photos (a RAW beside its JPEG counts once)")
+    videos: int = Field(default=0, description="live videos")
+
+
 class LibraryOut(BaseModel):
+    """A library. `root_path`, `excluded_dirs` and `health.reason` are null for a member:
+    they name server folders only an admin manages."""
+
     id: int
     name: str
-    root_path: str
+    root_path: str | None
     enabled: bool
-    excluded_dirs: list[str]
+    excluded_dirs: list[str] | None
     created_at: float
     updated_at: float
     health: LibraryHealth
     last_quick_scan_at: float | None
     last_full_scan_at: float | None
+    counts: LibraryCounts
+
+
+class LibraryMember(BaseModel):
+    user_id: int
+    username: str
+    is_admin: bool
+    granted_at: float

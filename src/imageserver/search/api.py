@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, File, Query, UploadFile
 from imageserver.auth.deps import current_user
 from imageserver.errors import Invalid, error_responses
 from imageserver.inputs import PRINTABLE, DbId
+from imageserver.libraries.access import UserScope
 from imageserver.search import service
 from imageserver.search.schemas import SearchResults
 from imageserver.work.deps import Ctx, IdPath, ReadConn
@@ -49,6 +50,7 @@ def _query(
 def search(
     ctx: Ctx,
     conn: ReadConn,
+    scope: UserScope,
     q: Annotated[str, Query(min_length=1, max_length=1000, description="what to look for")],
     limit: Limit = 50,
     threshold: Threshold = None,
@@ -56,13 +58,15 @@ def search(
     model_version: Version = None,
 ) -> SearchResults:
     """Photos ranked by cosine similarity to the text, best first, one hit per content."""
-    return service.search_text(ctx, conn, q, _query(ctx, limit, threshold, library), model_version)
+    query = _query(ctx, limit, threshold, library)
+    return service.search_text(ctx, conn, scope, q, query, model_version)
 
 
 @router.post("/photos/search/image", response_model=SearchResults)
 def search_by_image(
     ctx: Ctx,
     conn: ReadConn,
+    scope: UserScope,
     image: Annotated[UploadFile, File(description="an image file (JPEG, PNG, WebP, HEIC ...)")],
     limit: Limit = 50,
     threshold: Threshold = None,
@@ -72,13 +76,14 @@ def search_by_image(
     data = image.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise Invalid(f"image: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB")
-    return service.search_image(ctx, conn, data, _query(ctx, limit, threshold, library))
+    return service.search_image(ctx, conn, scope, data, _query(ctx, limit, threshold, library))
 
 
 @router.get("/photos/{media_id}/similar", response_model=SearchResults)
 def similar(
     ctx: Ctx,
     conn: ReadConn,
+    scope: UserScope,
     media_id: IdPath,
     limit: Limit = 50,
     threshold: Threshold = None,
@@ -87,4 +92,4 @@ def similar(
 ) -> SearchResults:
     """Photos that look like this one (its stored embedding), itself excluded."""
     query = _query(ctx, limit, threshold, library)
-    return service.search_similar(ctx, conn, media_id, query, model_version)
+    return service.search_similar(ctx, conn, scope, media_id, query, model_version)

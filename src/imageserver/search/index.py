@@ -30,9 +30,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import simsimd
@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Engine, func, select
 
 from imageserver.db.engine import read_only
-from imageserver.db.tables import clip_embeddings
+from imageserver.db.tables import changes, clip_embeddings, media
 
 log = logging.getLogger("imageserver.search.index")
 
@@ -56,8 +56,13 @@ def _headroom(rows: int) -> int:
     return max(256, rows // 32)
 
 
+Mask = NDArray[np.bool_]
+
+
 class Scorer(Protocol):
-    def __call__(self, query: NDArray[np.float32]) -> NDArray[np.float32]: ...
+    def __call__(
+        self, query: NDArray[np.float32], mask: Mask | None = None
+    ) -> NDArray[np.float32]: ...
 
 
 class ExactRows:
@@ -83,8 +88,11 @@ class ExactRows:
     def scorer(self, n: int) -> Scorer:
         view = self.vectors[:n]
 
-        def scores(query: NDArray[np.float32]) -> NDArray[np.float32]:
-            return np.asarray(view @ query.astype(np.float32, copy=False), dtype=np.float32)
+        def scores(query: NDArray[np.float32], mask: Mask | None = None) -> NDArray[np.float32]:
+            out = np.asarray(view @ query.astype(np.float32, copy=False), dtype=np.float32)
+            if mask is not None:
+                out[~mask] = -np.inf
+            return out
 
         return scores
 
@@ -131,18 +139,25 @@ class QuantizedRows:
     def scorer(self, n: int) -> Scorer:
         codes, scale, half = self.codes[:n], self.scale[:n], self.half[:n]
 
-        def scores(query: NDArray[np.float32]) -> NDArray[np.float32]:
+        def scores(query: NDArray[np.float32], mask: Mask | None = None) -> NDArray[np.float32]:
             q = query.astype(np.float32, copy=False)
             q_codes, q_scale = _quantize(q[None, :])
             raw = simsimd.cdist(q_codes, codes, metric="dot", threads=THREADS)
             out = np.asarray(raw, dtype=np.float32).reshape(-1)
             out *= scale
             out *= q_scale[0]
+            if mask is not None:
+                # Before the refine: the rescored rows are the best rows the caller may see.
+                out[~mask] = -np.inf
             if n > REFINE:
                 best = np.argpartition(-out, REFINE - 1)[:REFINE]
+                if mask is not None:
+                    best = best[mask[best]]
                 out[best] = half[best].astype(np.float32) @ q
-            else:
+            elif mask is None:
                 out[:] = half.astype(np.float32) @ q
+            else:
+                out[mask] = half[mask].astype(np.float32) @ q
             return out
 
         return scores
@@ -152,14 +167,25 @@ class QuantizedRows:
 class Snapshot:
     scorer: Scorer
     hashes: NDArray[np.uint8]  # (n, 32) raw digests (not numpy "S32": it drops trailing NULs)
+    # raw digest -> row, shared with the version (rows only ever get added; rows >= n ignored)
+    row_of: dict[bytes, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.hashes.shape[0])
 
-    def scores(self, query: NDArray[np.float32]) -> NDArray[np.float32]:
+    def scores(self, query: NDArray[np.float32], mask: Mask | None = None) -> NDArray[np.float32]:
+        """Cosine of every row; rows outside `mask` (when given) score -inf, inside the scan."""
         if len(self) == 0:
             return np.zeros(0, dtype=np.float32)
-        return self.scorer(query)
+        return self.scorer(query, mask)
+
+    def mask(self, digests: Iterable[bytes]) -> Mask:
+        """Rows whose raw 32-byte digest is among `digests`."""
+        mask = np.zeros(len(self), dtype=np.bool_)
+        rows = [r for r in (self.row_of.get(d) for d in digests) if r is not None and r < len(mask)]
+        if rows:
+            mask[np.asarray(rows, dtype=np.intp)] = True
+        return mask
 
     def hash_at(self, row: int) -> str:
         return bytes(self.hashes[row].tobytes()).hex()
@@ -180,6 +206,7 @@ class VersionIndex:
         self._n = 0
         self.max_id = 0
         self._recent: set[int] = set()
+        self._row_of: dict[bytes, int] = {}
         self._lock = threading.Lock()
         self.refreshed_at = time.monotonic()
 
@@ -201,7 +228,7 @@ class VersionIndex:
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            return Snapshot(self._rows.scorer(self._n), self._hashes[: self._n])
+            return Snapshot(self._rows.scorer(self._n), self._hashes[: self._n], self._row_of)
 
     def _reserve(self, extra: int) -> None:
         need = self._n + extra
@@ -226,8 +253,11 @@ class VersionIndex:
             self._reserve(len(keep))
             start = self._n
             self._rows.put(start, np.ascontiguousarray(vectors[keep], dtype=np.float32))
-            raw = b"".join(bytes.fromhex(digests[i]) for i in keep)
+            raws = [bytes.fromhex(digests[i]) for i in keep]
+            raw = b"".join(raws)
             self._hashes[start : start + len(keep)] = np.frombuffer(raw, np.uint8).reshape(-1, 32)
+            for offset, digest in enumerate(raws):
+                self._row_of.setdefault(digest, start + offset)
             self._n += len(keep)
             for i in keep:
                 self._recent.add(ids[i])
@@ -291,6 +321,63 @@ def _shape(engine: Engine, version: str) -> tuple[int, int | None]:
     return int(count), dim
 
 
+class LibraryHashes:
+    """The photo hashes each library holds, to mask the scan to what a caller may see.
+
+    Shared by every version (it is about media rows, not vectors). A library's set is read
+    once and kept while the `changes` counter of the media table (bumped by triggers on
+    every hash, retirement and move, in any process) stands still; one tiny query a search
+    checks it. Companions and disabled libraries are included: the mask only has to be a
+    superset, the SQL resolve of the hits (search/repo.py) is what decides visibility.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._seq: int | None = None
+        self._sets: dict[int, frozenset[bytes]] = {}
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._sets.clear()
+            self._seq = None
+
+    def union(self, library_ids: Iterable[int]) -> set[bytes]:
+        wanted = sorted(set(library_ids))
+        with read_only(self.engine) as conn:
+            seq = conn.execute(
+                select(changes.c.seq).where(changes.c.name == "media")
+            ).scalar_one_or_none()
+            with self._lock:
+                if seq != self._seq:
+                    self._sets.clear()
+                    self._seq = seq
+                missing = [i for i in wanted if i not in self._sets]
+            loaded = {i: self._read(conn, i) for i in missing}
+        with self._lock:
+            if self._seq == seq:
+                self._sets.update(loaded)
+            sets = [self._sets.get(i) or loaded.get(i, frozenset()) for i in wanted]
+        out: set[bytes] = set()
+        for found in sets:
+            out |= found
+        return out
+
+    @staticmethod
+    def _read(conn: Any, library_id: int) -> frozenset[bytes]:
+        rows = conn.execute(
+            select(media.c.content_hash)
+            .where(
+                media.c.library_id == library_id,
+                media.c.retired_at.is_(None),
+                media.c.kind == "photo",
+                media.c.content_hash.is_not(None),
+            )
+            .distinct()
+        )
+        return frozenset(bytes.fromhex(r[0]) for r in rows)
+
+
 class SearchIndex:
     """Every loaded version of this process; a version is loaded once, on first need."""
 
@@ -300,6 +387,7 @@ class SearchIndex:
         self._versions: dict[str, VersionIndex] = {}
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
+        self.library_hashes = LibraryHashes(engine)
 
     def loaded(self, version: str) -> VersionIndex | None:
         return self._versions.get(version)
@@ -342,6 +430,7 @@ class SearchIndex:
 
     def refresh(self, version: str) -> None:
         """New rows were committed for `version` (by this process's drain)."""
+        self.library_hashes.invalidate()
         index = self._versions.get(version)
         if index is not None:
             index.refresh(self.engine)

@@ -1,4 +1,4 @@
-"""SQL of search: which live photo stands for a content hash, and library checks."""
+"""SQL of search: which live photo in the caller's scope stands for a content hash."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Connection, RowMapping, func, select
 
 from imageserver.db.tables import libraries, media
+from imageserver.work.scope import Scope
 
 CHUNK = 500
 
@@ -19,23 +20,19 @@ class Place:
     rel_path: str
 
 
-def _visible(library_ids: Sequence[int]) -> list[ColumnElement[bool]]:
-    """Live photos of enabled libraries, companions (a RAW beside its JPEG) hidden as in
-    listings; restricted to `library_ids` when given."""
-    where: list[ColumnElement[bool]] = [
+def _visible(scope: Scope) -> list[ColumnElement[bool]]:
+    """Live photos of enabled libraries in scope, companions (a RAW beside its JPEG)
+    hidden as in listings."""
+    return [
         media.c.retired_at.is_(None),
         media.c.kind == "photo",
         media.c.companion_id.is_(None),
         libraries.c.enabled.is_(True),
+        scope.where(media.c.library_id),
     ]
-    if library_ids:
-        where.append(media.c.library_id.in_(list(library_ids)))
-    return where
 
 
-def places(
-    conn: Connection, digests: Sequence[str], library_ids: Sequence[int]
-) -> dict[str, Place]:
+def places(conn: Connection, digests: Sequence[str], scope: Scope) -> dict[str, Place]:
     """hash -> its representative (oldest visible row) for the hashes that have one."""
     found: dict[str, Place] = {}
     joined = media.join(libraries, libraries.c.id == media.c.library_id)
@@ -44,7 +41,7 @@ def places(
         firsts = (
             select(func.min(media.c.id))
             .select_from(joined)
-            .where(*_visible(library_ids), media.c.content_hash.in_(chunk))
+            .where(*_visible(scope), media.c.content_hash.in_(chunk))
             .group_by(media.c.content_hash)
         )
         rows = conn.execute(
@@ -57,19 +54,12 @@ def places(
     return found
 
 
-def missing_libraries(conn: Connection, library_ids: Sequence[int]) -> list[int]:
-    if not library_ids:
-        return []
-    known = {
-        r[0]
-        for r in conn.execute(select(libraries.c.id).where(libraries.c.id.in_(list(library_ids))))
-    }
-    return sorted(set(library_ids) - known)
+def all_library_ids(conn: Connection) -> set[int]:
+    return {int(r[0]) for r in conn.execute(select(libraries.c.id))}
 
 
-def live_media(conn: Connection, media_id: int) -> RowMapping | None:
-    return (
-        conn.execute(select(media).where(media.c.id == media_id, media.c.retired_at.is_(None)))
-        .mappings()
-        .first()
+def live_media(conn: Connection, media_id: int, scope: Scope) -> RowMapping | None:
+    query = select(media).where(
+        media.c.id == media_id, media.c.retired_at.is_(None), scope.where(media.c.library_id)
     )
+    return conn.execute(query).mappings().first()

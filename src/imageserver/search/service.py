@@ -5,6 +5,10 @@ float16 rescore of its best rows past SEARCH_QUANTIZE_ABOVE: see search/index.py
 best rows above the threshold are resolved to live photos in rounds (4x limit, then 4x
 more, ...) so a library filter that excludes most top rows never sorts the whole matrix
 and never copies it. A hash is one hit (its oldest visible path), best first.
+
+Scope: the caller sees photos of granted libraries only. The scan itself is masked to the
+rows of those libraries (search/index.py LibraryHashes), so the rounds never spend their
+budget on rows the caller cannot see; the resolve applies the scope again in SQL.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +33,7 @@ from imageserver.search.index import SearchIndex, Snapshot
 from imageserver.search.schemas import SearchHit, SearchResults
 from imageserver.telemetry.metrics import SEARCH_SECONDS
 from imageserver.work.context import AppContext
+from imageserver.work.scope import Scope
 
 log = logging.getLogger("imageserver.search")
 
@@ -117,14 +122,32 @@ def ranked_rows(
         size *= 4
 
 
+def scan_mask(
+    index: SearchIndex, conn: Connection, snap: Snapshot, scope: Scope
+) -> NDArray[np.bool_] | None:
+    """The rows the scan may score: those of the scope's libraries (None: every row, when
+    the scope holds every library there is)."""
+    if scope.library_ids >= repo.all_library_ids(conn):
+        return None
+    return snap.mask(index.library_hashes.union(scope.library_ids))
+
+
 def rank(
-    conn: Connection, snap: Snapshot, query_vector: NDArray[np.float32], q: Query
+    conn: Connection,
+    snap: Snapshot,
+    query_vector: NDArray[np.float32],
+    q: Query,
+    scope: Scope,
+    mask: NDArray[np.bool_] | None = None,
 ) -> list[SearchHit]:
-    scores = snap.scores(query_vector)
+    """The best hits the scope may see. `mask` limits the scan itself to the scope's rows
+    (so the rounds below resolve visible rows, and limit=N gives N hits when N exist);
+    the resolve through `repo.places` applies the scope again: it is the authority."""
+    scores = snap.scores(query_vector, mask)
     hits: list[SearchHit] = []
     for rows in ranked_rows(scores, q.threshold, q.limit * FIRST_ROUND):
         digests = [snap.hash_at(int(r)) for r in rows]
-        places = repo.places(conn, [d for d in digests if d != q.exclude_hash], q.library_ids)
+        places = repo.places(conn, [d for d in digests if d != q.exclude_hash], scope)
         for row, digest in zip(rows, digests, strict=True):
             place = places.get(digest)
             if place is None:
@@ -142,17 +165,20 @@ def rank(
     return hits
 
 
-def _check_libraries(conn: Connection, library_ids: Sequence[int]) -> None:
-    missing = repo.missing_libraries(conn, library_ids)
-    if missing:
-        raise NotFound(f"library {missing[0]} not found")
-
-
 def _search(
-    ctx: AppContext, conn: Connection, version: str, vector: NDArray[np.float32], q: Query
+    ctx: AppContext,
+    conn: Connection,
+    version: str,
+    vector: NDArray[np.float32],
+    q: Query,
+    scope: Scope,
 ) -> SearchResults:
-    index = search_index(ctx).get(version)
-    hits = [] if index is None else rank(conn, index.snapshot(), vector, q)
+    index = search_index(ctx)
+    version_index = index.get(version)
+    hits: list[SearchHit] = []
+    if version_index is not None and not scope.empty:
+        snap = version_index.snapshot()
+        hits = rank(conn, snap, vector, q, scope, scan_mask(index, conn, snap, scope))
     return SearchResults(model_version=version, hits=hits)
 
 
@@ -160,7 +186,12 @@ def _search(
 
 
 def search_text(
-    ctx: AppContext, conn: Connection, text: str, q: Query, model_version: str | None
+    ctx: AppContext,
+    conn: Connection,
+    scope: Scope,
+    text: str,
+    q: Query,
+    model_version: str | None,
 ) -> SearchResults:
     started = time.perf_counter()
     text = text.strip()
@@ -173,31 +204,36 @@ def search_text(
             f"model_version: text can only be encoded by the loaded model {version!r}; "
             f"{model_version!r} is searchable by image (GET /photos/{{id}}/similar)"
         )
-    _check_libraries(conn, q.library_ids)
+    scope = scope.narrow(q.library_ids)
     try:
         vector = encoder.encode_text([text])[0]
     except EncoderUnavailable as exc:
         raise ServiceUnavailable(str(exc)) from exc
-    results = _search(ctx, conn, version, vector, q)
+    results = _search(ctx, conn, version, vector, q, scope)
     SEARCH_SECONDS.observe(time.perf_counter() - started)
     return results
 
 
 def search_similar(
-    ctx: AppContext, conn: Connection, media_id: int, q: Query, model_version: str | None
+    ctx: AppContext,
+    conn: Connection,
+    scope: Scope,
+    media_id: int,
+    q: Query,
+    model_version: str | None,
 ) -> SearchResults:
     started = time.perf_counter()
-    row = repo.live_media(conn, media_id)
+    row = repo.live_media(conn, media_id, scope)
     if row is None:
         raise NotFound(f"media {media_id} not found")
     version = model_version or require_encoder(ctx).model_version
-    _check_libraries(conn, q.library_ids)
+    scope = scope.narrow(q.library_ids)
     digest = row["content_hash"]
     vector = ml_repo.stored_vector(conn, digest, version) if digest else None
     if vector is None:
         raise NotFound(f"media {media_id} has no embedding of model {version!r} yet")
     q = Query(q.limit, q.threshold, q.library_ids, exclude_hash=digest)
-    results = _search(ctx, conn, version, vector, q)
+    results = _search(ctx, conn, version, vector, q, scope)
     SEARCH_SECONDS.observe(time.perf_counter() - started)
     return results
 
@@ -216,12 +252,14 @@ def upload_preview(ctx: AppContext, data: bytes) -> bytes:
     return preview
 
 
-def search_image(ctx: AppContext, conn: Connection, data: bytes, q: Query) -> SearchResults:
+def search_image(
+    ctx: AppContext, conn: Connection, scope: Scope, data: bytes, q: Query
+) -> SearchResults:
     started = time.perf_counter()
     if not data:
         raise Invalid("image: empty upload")
     encoder = require_encoder(ctx)
-    _check_libraries(conn, q.library_ids)
+    scope = scope.narrow(q.library_ids)
     preview = upload_preview(ctx, data)
     try:
         vector = encoder.encode_images([preview])[0]
@@ -229,6 +267,6 @@ def search_image(ctx: AppContext, conn: Connection, data: bytes, q: Query) -> Se
         raise Invalid(f"image: {next(iter(exc.failures.values())).reason}") from exc
     except EncoderUnavailable as exc:
         raise ServiceUnavailable(str(exc)) from exc
-    results = _search(ctx, conn, encoder.model_version, vector, q)
+    results = _search(ctx, conn, encoder.model_version, vector, q, scope)
     SEARCH_SECONDS.observe(time.perf_counter() - started)
     return results

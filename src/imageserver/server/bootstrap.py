@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from imageserver.auth import repo as users_repo
 from imageserver.auth import service as auth_service
 from imageserver.auth.tokens import load_or_create_secret
 from imageserver.clock import Clock, system_clock
@@ -45,7 +46,9 @@ def bootstrap(settings: Settings, clock: Clock = system_clock) -> Bootstrapped:
         migrate.serialize_startup(conn)  # several workers starting at once: one seeds
         configured = settings.admin_password.get_secret_value() if settings.admin_password else None
         generated = auth_service.ensure_admin(conn, settings.admin_username, configured, now)
-        seeded = libraries_service.seed(conn, settings.libraries, settings.owned_dirs(), now)
+        admin = users_repo.get_by_username(conn, settings.admin_username)
+        owner = int(admin["id"]) if admin is not None else None
+        seeded = libraries_service.seed(conn, settings.libraries, settings.owned_dirs(), now, owner)
     if seeded:
         log.info("event=libraries_seeded count=%d", seeded)
     return Bootstrapped(ctx=ctx, generated_admin_password=generated)
