@@ -12,6 +12,7 @@ from imageserver.config import Settings
 from imageserver.db import migrate
 from imageserver.db.engine import make_engine
 from imageserver.libraries import service as libraries_service
+from imageserver.libraries.registry import LibraryRegistry
 from imageserver.work import leases
 from imageserver.work.context import AppContext
 
@@ -39,13 +40,21 @@ def bootstrap(settings: Settings, clock: Clock = system_clock) -> Bootstrapped:
         settings.data_dir,
         settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
     )
-    ctx = AppContext(settings=settings, engine=engine, jwt_secret=secret, clock=clock)
+    ctx = AppContext(
+        settings=settings,
+        engine=engine,
+        jwt_secret=secret,
+        registry=LibraryRegistry(engine),
+        clock=clock,
+    )
     now = clock()
     with engine.begin() as conn:
         migrate.serialize_startup(conn)  # several workers starting at once: one seeds
         configured = settings.admin_password.get_secret_value() if settings.admin_password else None
         generated = auth_service.ensure_admin(conn, settings.admin_username, configured, now)
         seeded = libraries_service.seed(conn, settings.libraries, settings.owned_dirs(), now)
+        # A predecessor killed on this machine: its leases are free now, not in a lease.
+        leases.release_dead(conn)
     if seeded:
         log.info("event=libraries_seeded count=%d", seeded)
     return Bootstrapped(ctx=ctx, generated_admin_password=generated)
