@@ -15,8 +15,9 @@ from imageserver.db.tables import media
 from imageserver.faces import repo, service
 from imageserver.scan.watcher import Watcher
 from imageserver.work import artefacts
-from imageserver.work.artefacts import FACES_KIND, Outcome
+from imageserver.work.artefacts import FACES_KIND
 from imageserver.work.context import AppContext
+from imageserver.work.outcome import Outcome
 from tests.faces.synthetic import faces_of, identities
 from tests.fixtures import make_jpeg
 from tests.scan.test_watcher import add_library

@@ -136,7 +136,7 @@ def test_encoder_down_marks_retry_with_backoff_and_pauses(
     photos(root, 4)
     add_library(ml_client, ml_auth, root)
     # A port nobody listens on: connection refused, fast.
-    ml_ctx.services["encoder"] = RemoteEncoder(
+    ml_ctx.encoder = RemoteEncoder(
         ["http://127.0.0.1:9"], "tiny", retries=1, timeout=2.0
     )
     [t] = Watcher(ml_ctx, stages=search_stages()).tick(full=True)
@@ -185,8 +185,8 @@ def test_new_model_version_is_backfilled_beside_the_old_and_index_grows_in_place
     Watcher(ml_ctx, stages=search_stages()).tick(full=False)
     assert index.loaded(old) is loaded and len(loaded) == 4  # appended, not rebuilt
     other = build_tiny_clip(tmp_path / "tiny-clip", seed=3)
-    ml_ctx.services["encoder"] = OnnxClipEncoder(other.root)
-    new = ml_ctx.services["encoder"].model_version
+    ml_ctx.encoder = OnnxClipEncoder(other.root)
+    new = ml_ctx.encoder.model_version
     assert new != old
     tick_until_drained(ml_ctx)
     versions = {v for _, v in stored(ml_ctx)}

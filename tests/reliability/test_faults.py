@@ -377,7 +377,7 @@ def test_artefact_state_moves_from_retry_to_done(
     tmp_path: Path, sqlite_url: str, request: pytest.FixtureRequest, db: str
 ) -> None:
     from imageserver.work import artefacts as artefact_states
-    from imageserver.work.artefacts import Outcome
+    from imageserver.work.outcome import Outcome
 
     url = sqlite_url
     if db == "postgres":

@@ -27,8 +27,9 @@ from imageserver.server.app import create_app
 from imageserver.server.background import close_services
 from imageserver.server.bootstrap import bootstrap
 from imageserver.work import artefacts
-from imageserver.work.artefacts import FACES_KIND, Outcome
+from imageserver.work.artefacts import FACES_KIND
 from imageserver.work.context import AppContext
+from imageserver.work.outcome import Outcome
 from tests.conftest import ADMIN_PASSWORD, make_settings
 from tests.faces.scene import face_row
 from tests.faces.synthetic import faces_of, identities

@@ -87,7 +87,8 @@ def test_patch_enabled_false_applies_on_next_tick_without_restart(
     with TestClient(create_app(ctx)) as client:
         auth = {"Authorization": f"Bearer {login(client)}"}
         library_id = add_library(client, auth, root)
-        watcher: Watcher = ctx.services["watcher"]
+        watcher = ctx.watcher
+        assert isinstance(watcher, Watcher)
         assert wait_for(lambda: "first.jpg" in rows(ctx), 10)
 
         patched = client.patch(f"/libraries/{library_id}", headers=auth, json={"enabled": False})

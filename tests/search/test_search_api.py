@@ -13,7 +13,6 @@ from PIL import Image
 
 from imageserver.ml.encoders import get_encoder
 from imageserver.scan.watcher import Watcher
-from imageserver.search.service import INDEX_KEY
 from imageserver.server.app import create_app
 from imageserver.work.context import AppContext
 from tests.fixtures import make_jpeg
@@ -159,17 +158,17 @@ def test_retired_files_drop_out_and_index_is_loaded_at_start(
     paths = {h["path"] for h in search(ml_client, ml_auth, q="red", threshold=-1, limit=100)}
     assert "c0.jpg" not in paths and len(paths) == 5
     # A fresh app over the same database loads the current matrix without a search.
-    ml_ctx.services.pop(INDEX_KEY, None)
+    ml_ctx.search_index = None
     encoder = get_encoder(ml_ctx)
     assert encoder is not None
     with TestClient(create_app(ml_ctx, background=False)):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            index = ml_ctx.services.get(INDEX_KEY)
+            index = ml_ctx.search_index
             if index is not None and index.loaded(encoder.model_version) is not None:
                 break
             time.sleep(0.05)
-        loaded = ml_ctx.services[INDEX_KEY].loaded(encoder.model_version)
+        loaded = ml_ctx.search_index.loaded(encoder.model_version)
         assert loaded is not None and len(loaded) == 6
 
 

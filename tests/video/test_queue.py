@@ -18,7 +18,7 @@ from imageserver.server.app import create_app
 from imageserver.server.bootstrap import bootstrap
 from imageserver.telemetry.metrics import HLS_QUEUE_DEPTH, HLS_WITH_PLAYLIST
 from imageserver.video import jobs, service
-from imageserver.video.queue import SERVICE_NAME, VideoQueue
+from imageserver.video.queue import VideoQueue
 from imageserver.work.context import AppContext
 from tests.conftest import login, make_settings
 from tests.fixtures import make_video
@@ -65,14 +65,14 @@ def test_concurrency_dedup_and_idle_wake(
     monkeypatch.setattr(jobs, "run_job", work.run_job)
     monkeypatch.setattr(service, "finish", work.finish)
     woken: list[bool] = []
-    ctx.services["watcher"] = type("W", (), {"wake": lambda self: woken.append(True)})()
+    ctx.watcher = type("W", (), {"wake": lambda self: woken.append(True)})()
     queue = VideoQueue(ctx)
 
     async def scenario() -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(queue.run_forever)
             await anyio.sleep(0.1)
-            assert ctx.services[SERVICE_NAME] is queue
+            assert ctx.video_queue is queue
 
             def submit_from_a_thread() -> list[bool]:
                 return [queue.submit(job(n)) for n in (1, 2, 3, 4, 5, 1, 2)]
@@ -98,7 +98,7 @@ def test_concurrency_dedup_and_idle_wake(
     assert work.peak == 2
     assert work.started[:2] == [f"{1:064x}", f"{2:064x}"]  # first in, first out
     assert woken  # the watcher is asked for more when the queue runs dry
-    assert SERVICE_NAME not in ctx.services and queue.control.cancel.is_set()
+    assert ctx.video_queue is None and queue.control.cancel.is_set()
     ctx.engine.dispose()
 
 
@@ -131,7 +131,8 @@ def test_background_loops_make_playlists_and_refresh_gauges(
     with TestClient(create_app(ctx)) as client:
         auth = {"Authorization": f"Bearer {login(client)}"}
         add_library(client, auth, root)
-        wake = ctx.services["watcher"].wake
+        assert ctx.watcher is not None
+        wake = ctx.watcher.wake
         assert client.portal is not None
         client.portal.call(wake)  # on the event loop's thread: anyio events are not thread-safe
 
@@ -143,16 +144,16 @@ def test_background_loops_make_playlists_and_refresh_gauges(
             return len(rows) == 3 and all(r[0] == "done" for r in rows)
 
         assert wait_for(all_done, 60)
-        queue = ctx.services.get(SERVICE_NAME)
+        queue = ctx.video_queue
         assert isinstance(queue, VideoQueue) and queue.done == 3  # made by the queue, not a tick
         assert not legacy.exists()  # the one-shot legacy migration ran at start
         # a full scan refreshes the gauges through the watcher's after_full hook
-        ctx.services["watcher"].last_full_at = None
+        ctx.watcher.last_full_at = None  # type: ignore[attr-defined]
         client.portal.call(wake)
         assert wait_for(lambda: HLS_WITH_PLAYLIST.labels("lib")._value.get() == 3, 30)
         stats = client.get("/hls/stats", headers=auth).json()
         assert stats["aggregate"]["with_playlist"] == 3
-    assert SERVICE_NAME not in ctx.services
+    assert ctx.video_queue is None
     ctx.engine.dispose()
 
 

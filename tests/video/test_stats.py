@@ -12,8 +12,9 @@ from imageserver.libraries import repo as libraries_repo
 from imageserver.telemetry.metrics import HLS_PENDING, HLS_TOTAL, HLS_UNSUPPORTED, HLS_WITH_PLAYLIST
 from imageserver.video import stats
 from imageserver.work import artefacts
-from imageserver.work.artefacts import HLS_KIND, Outcome
+from imageserver.work.artefacts import HLS_KIND
 from imageserver.work.context import AppContext
+from imageserver.work.outcome import Outcome
 
 
 def insert_media(

@@ -8,9 +8,9 @@ import re
 from sqlalchemy import Connection
 
 from imageserver.auth import passwords, repo
-from imageserver.auth.throttle import LoginThrottle
 from imageserver.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from imageserver.telemetry.metrics import LOGIN_FAILURES
+from imageserver.work.throttle import LoginThrottle
 
 log = logging.getLogger("imageserver.auth")
 

@@ -10,17 +10,22 @@ faces_app = typer.Typer(no_args_is_help=True, help="Faces and people.")
 @faces_app.command("recluster")
 def recluster() -> None:
     """Regroup every face into people; named or hidden people and your own assignments stay."""
+    # The database only (no server start-up): a feature never imports the server package.
+    from imageserver.clock import system_clock
     from imageserver.config import load_settings
+    from imageserver.db import migrate
+    from imageserver.db.engine import make_engine
     from imageserver.faces import service
-    from imageserver.server.bootstrap import bootstrap
     from imageserver.telemetry.logging import configure_logging
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    ctx = bootstrap(settings).ctx
-    with ctx.engine.begin() as conn:
-        summary = service.recluster(conn, settings, ctx.clock())
-    ctx.engine.dispose()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        summary = service.recluster(conn, settings, system_clock())
+    engine.dispose()
     typer.echo(
         f"faces={summary.faces} clusters={summary.clusters} "
         f"people_kept={summary.kept_people} people_new={summary.new_people} "

@@ -4,7 +4,8 @@ Detection runs in the shared drain pool (the tick itself is already off the even
 results are written every few images in one short transaction each: the face rows, their
 placement into people, and the `faces` artefact state. A photo whose preview could never be
 made is failed permanently; unreadable or missing previews are retried with backoff and
-given up after MAX_ATTEMPTS. Faces of a hash are written once (never duplicated).
+given up at the MAX_ATTEMPTS-th try. Faces of a hash are written once (never duplicated).
+Claiming, recording, give-up and metrics are the kernel runner's (work/drain.py).
 """
 
 from __future__ import annotations
@@ -15,15 +16,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection
+from sqlalchemy import Connection, RowMapping
 
 from imageserver.config import Settings
 from imageserver.faces import detector, geometry, repo, service, source, stats
 from imageserver.faces.cluster import Matcher
-from imageserver.media.drains import pool
-from imageserver.telemetry.metrics import BACKLOG, DRAIN_DONE, DRAIN_FAILED
-from imageserver.work import artefacts
-from imageserver.work.artefacts import FACES_KIND, Outcome
+from imageserver.work.artefacts import FACES_KIND
+from imageserver.work.drain import Drain, HashRun, run_drain
+from imageserver.work.outcome import GiveUp, Outcome
 from imageserver.work.tick import TickContext
 
 log = logging.getLogger("imageserver.faces")
@@ -113,90 +113,87 @@ def face_rows(content_hash: str, scan: Scan, now: float) -> list[dict[str, Any]]
     ]
 
 
-def _record_failure(t: TickContext, conn: Connection, row: Any, outcome: Outcome) -> None:
-    if outcome.status == "retry":
-        previous = artefacts.get(conn, row["content_hash"], FACES_KIND)
-        if (previous["attempts"] if previous else 0) + 1 >= MAX_ATTEMPTS:
-            outcome = Outcome.failed(f"gave up after {MAX_ATTEMPTS} attempts: {outcome.detail}")
-    artefacts.record(conn, row["content_hash"], FACES_KIND, outcome, t.now)
-    permanent = outcome.status == "failed"
-    t.counts["failed"] += 1
-    DRAIN_FAILED.labels("faces", str(permanent).lower()).inc()
-    log.info(
-        "event=faces_failed library=%s path=%r permanent=%s reason=%r",
-        t.library.name,
-        row["rel_path"],
-        permanent,
-        outcome.detail,
-    )
-
-
-class _Writer:
-    """Writes a tick's results; loads the people matcher once, on the first new faces."""
+class FacesTick(HashRun[RowMapping, "Scan | Outcome"]):
+    kind = FACES_KIND
+    has_upfront = True
 
     def __init__(self, t: TickContext) -> None:
-        self.t = t
-        self.matcher: Matcher | None = None
+        super().__init__(t)
+        self.total, self.chunk = t.app.settings.face_batch_per_tick, WRITE_EVERY
+        self.new_rows: list[dict[str, Any]] = []
+        self.matcher: Matcher | None = None  # loaded once, on the tick's first new faces
 
-    def write(self, results: list[tuple[Any, Scan | Outcome]]) -> None:
-        """One transaction: face rows, their placement into people, the artefact states."""
-        t, now = self.t, self.t.now
-        with t.app.engine.begin() as conn:
-            new_rows: list[dict[str, Any]] = []
-            for row, result in results:
-                digest = row["content_hash"]
-                if isinstance(result, Outcome):
-                    _record_failure(t, conn, row, result)
-                    continue
-                detail = f"faces={len(result.faces)} source={result.source} up={result.upsample}"
-                if repo.has_faces(conn, digest):
-                    detail += " (kept the faces found before)"
-                else:
-                    new_rows += face_rows(digest, result, now)
-                    t.counts["faces_found"] += len(result.faces)
-                artefacts.record(conn, digest, FACES_KIND, Outcome.done(detail), now)
-                t.counts["face_scanned"] += 1
-                DRAIN_DONE.labels("faces").inc()
-            new_faces = repo.insert_faces(conn, new_rows)
-            if not new_faces:
-                return
-            if self.matcher is None:
-                exclude = [face_id for face_id, _ in new_faces]
-                self.matcher = service.load_matcher(conn, t.app.settings, exclude)
-            placed = service.assign_new_faces(conn, new_faces, t.app.settings, now, self.matcher)
+    def upfront(self, conn: Connection) -> list[tuple[RowMapping, Outcome]]:
+        t = self.t
+        blocked = repo.scan_batch(conn, t.library.id, t.now, self.total, thumb_status="failed")
+        return [
+            (r, Outcome.failed(f"no decodable preview: {r['thumb_detail']}"))
+            for r in self.lease(conn, blocked)
+        ]
+
+    def claim(self, conn: Connection, limit: int) -> list[RowMapping]:
+        t = self.t
+        # leased to this process: workers sharing the database never scan one image twice
+        return self.lease(conn, repo.scan_batch(conn, t.library.id, t.now, limit, "done"))
+
+    def one(self, item: RowMapping) -> Scan | Outcome:
+        return _safe_scan(self.t.app.settings, item)
+
+    def outcome(self, item: RowMapping, result: Scan | Outcome) -> Outcome:
+        if isinstance(result, Outcome):
+            return result
+        return Outcome.done(
+            f"faces={len(result.faces)} source={result.source} up={result.upsample}"
+        )
+
+    def write(
+        self,
+        conn: Connection,
+        item: RowMapping,
+        result: Scan | Outcome | None,
+        outcome: Outcome,
+        attempts: int,
+    ) -> bool:
+        digest = item["content_hash"]
+        if isinstance(result, Scan):
+            if repo.has_faces(conn, digest):
+                outcome = Outcome.done(f"{outcome.detail} (kept the faces found before)")
+            else:
+                self.new_rows += face_rows(digest, result, self.t.now)
+                self.t.counts["faces_found"] += len(result.faces)
+        return super().write(conn, item, result, outcome, attempts)
+
+    def written(self, conn: Connection) -> None:
+        """The chunk's new faces, and their placement into people, in its transaction."""
+        t, rows, self.new_rows = self.t, self.new_rows, []
+        new_faces = repo.insert_faces(conn, rows)
+        if not new_faces:
+            return
+        if self.matcher is None:
+            exclude = [face_id for face_id, _ in new_faces]
+            self.matcher = service.load_matcher(conn, t.app.settings, exclude)
+        placed = service.assign_new_faces(conn, new_faces, t.app.settings, t.now, self.matcher)
         t.counts["faces_placed"] += placed.assigned
         t.counts["people_created"] += placed.people_created
 
+    def pending(self, conn: Connection) -> int:
+        if self.t.full:
+            stats.compute(conn)
+        return repo.count_pending(conn, self.t.library.id, self.t.now)
+
+
+def open_tick(t: TickContext) -> FacesTick | None:
+    return FacesTick(t) if t.app.settings.faces_enabled else None
+
+
+FACES = Drain(
+    "faces",
+    open_tick,
+    policy=GiveUp(MAX_ATTEMPTS),
+    done_count="face_scanned",
+    failed_event="faces_failed",
+)
+
 
 def faces_stage(t: TickContext) -> None:
-    settings, engine = t.app.settings, t.app.engine
-    if not settings.faces_enabled:
-        return
-    limit = settings.face_batch_per_tick
-    with engine.begin() as conn:
-        blocked = repo.scan_batch(conn, t.library.id, t.now, limit, thumb_status="failed")
-        batch = repo.scan_batch(conn, t.library.id, t.now, limit, thumb_status="done")
-        # leased to this process: workers sharing the database never scan one image twice
-        hashes = [r["content_hash"] for r in [*blocked, *batch]]
-        won = artefacts.lease(conn, FACES_KIND, hashes, t.now)
-    blocked = [r for r in blocked if r["content_hash"] in won]
-    batch = [r for r in batch if r["content_hash"] in won]
-    writer = _Writer(t)
-    if blocked:
-        writer.write(
-            [(r, Outcome.failed(f"no decodable preview: {r['thumb_detail']}")) for r in blocked]
-        )
-    done: list[tuple[Any, Scan | Outcome]] = []
-    results = pool(t.app).map(lambda row: _safe_scan(settings, row), batch)
-    for row, result in zip(batch, results, strict=True):
-        done.append((row, result))
-        if len(done) >= WRITE_EVERY:
-            writer.write(done)
-            done = []
-    if done:
-        writer.write(done)
-    with engine.connect() as conn:
-        t.pending["faces"] = repo.count_pending(conn, t.library.id, t.now)
-        if t.full:
-            stats.compute(conn)
-    BACKLOG.labels(t.library.name, "faces").set(t.pending["faces"])
+    run_drain(t, FACES)

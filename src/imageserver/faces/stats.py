@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, func, select
 
-from imageserver.db.tables import artefacts, faces, libraries, media
+from imageserver.db.tables import artefacts, faces, media
 from imageserver.telemetry.metrics import FACES_DETECTED, FACES_IMAGES
+from imageserver.work import backlog
 from imageserver.work.artefacts import FACES_KIND
 
 AGGREGATE_LABEL = "_all"
@@ -43,11 +44,7 @@ def _grouped(conn: Connection, per_library: bool) -> dict[int | None, Counts]:
     keys: list[Any] = [media.c.library_id] if per_library else []
     hashes = (
         select(*keys, media.c.content_hash)
-        .where(
-            media.c.retired_at.is_(None),
-            media.c.kind == "photo",
-            media.c.content_hash.is_not(None),
-        )
+        .where(*backlog.live(("photo",)), media.c.content_hash.is_not(None))
         .distinct()
         .subquery()
     )
@@ -62,9 +59,9 @@ def _grouped(conn: Connection, per_library: bool) -> dict[int | None, Counts]:
         select(
             *group,
             func.count().label("images"),
-            func.sum(case((status == "done", 1), else_=0)).label("scanned"),
-            func.sum(case((status == "failed", 1), else_=0)).label("failed"),
-            func.sum(case((per_hash.c.n > 0, 1), else_=0)).label("with_faces"),
+            backlog.count_if(status == "done").label("scanned"),
+            backlog.count_if(status == "failed").label("failed"),
+            backlog.count_if(per_hash.c.n > 0).label("with_faces"),
             func.coalesce(func.sum(per_hash.c.n), 0).label("faces"),
         )
         .select_from(
@@ -94,28 +91,15 @@ def _grouped(conn: Connection, per_library: bool) -> dict[int | None, Counts]:
     return found
 
 
-def _hashless(conn: Connection) -> dict[int, int]:
-    query = (
-        select(media.c.library_id, func.count())
-        .where(
-            media.c.retired_at.is_(None),
-            media.c.kind == "photo",
-            media.c.content_hash.is_(None),
-        )
-        .group_by(media.c.library_id)
-    )
-    return {int(r[0]): int(r[1]) for r in conn.execute(query)}
-
-
 def compute(conn: Connection) -> tuple[list[LibraryCounts], Counts]:
     """(per library, aggregate); every library is listed, empty ones with zeros."""
     per_library = _grouped(conn, per_library=True)
-    hashless = _hashless(conn)
+    hashless = backlog.hashless(conn, ("photo",))
     rows = []
-    for library in conn.execute(select(libraries.c.id, libraries.c.name).order_by(libraries.c.id)):
-        base = per_library.get(library.id, Counts())
-        counts = Counts(**{**base.__dict__, "hashless": hashless.get(library.id, 0)})
-        rows.append(LibraryCounts(library.id, library.name, counts))
+    for library_id, name in backlog.library_names(conn):
+        base = per_library.get(library_id, Counts())
+        counts = Counts(**{**base.__dict__, "hashless": hashless.get(library_id, 0)})
+        rows.append(LibraryCounts(library_id, name, counts))
     total = _grouped(conn, per_library=False).get(None, Counts())
     total = Counts(**{**total.__dict__, "hashless": sum(hashless.values())})
     publish(rows, total)

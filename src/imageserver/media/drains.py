@@ -1,64 +1,62 @@
 """The media drains of a tick: content hashes, metadata, thumbnails. Bounded, state-driven.
 
-Each takes a bounded batch from a backlog query, does the slow part in worker threads (or
-in the long-lived exiftool process), then writes results in short transactions. A file
-that changed while it was read is left for the next tick, after reconcile has seen it.
+All three go through the kernel's one runner (work/drain.py): a bounded batch leased a
+chunk at a time, the slow part in the shared drain pool (or, for metadata, in one call
+to the long-lived exiftool process per chunk), results written in one short transaction
+per chunk. A file that changed while it was read is left for the next tick, after
+reconcile has seen it. Hash and metadata keep their state on the media row (`RowRun`);
+thumbnails keep it in the artefacts table under the `thumb` kind.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import RowMapping
+from sqlalchemy import Connection, RowMapping
 
 from imageserver.media import hashing, repo, thumbs
 from imageserver.media.formats import FORMATS
 from imageserver.media.layout import thumb_path
 from imageserver.media.metadata import MediaMetadata, MetadataError, open_reader
-from imageserver.scan.ingest import mtime_datetime
-from imageserver.telemetry.metrics import BACKLOG, DRAIN_DONE, DRAIN_FAILED
-from imageserver.work import artefacts
-from imageserver.work.artefacts import THUMB_KIND, Outcome
+from imageserver.media.mtime import mtime_datetime
+from imageserver.work.artefacts import THUMB_KIND, claim, count_pending
 from imageserver.work.context import AppContext
+from imageserver.work.drain import BaseRun, Drain, HashRun, run_drain
+from imageserver.work.outcome import GiveUp, Outcome, backoff
 from imageserver.work.runtime import release_free_memory
 from imageserver.work.tick import TickContext
 
 log = logging.getLogger("imageserver.drains")
 
-T = TypeVar("T")
-R = TypeVar("R")
-
-MAX_META_ATTEMPTS = 3
 WRITE_CHUNK = 200
 THUMB_CHUNK = 32
+META_GIVE_UP = GiveUp(3, say=False)  # a reader crash thrice on one file: failed, as read
 
 
-def pool(ctx: AppContext) -> ThreadPoolExecutor:
-    """The process-wide pool for blocking drain work (hashing, decoding)."""
-    existing = ctx.services.get("pool")
-    if existing is None:
-        existing = ThreadPoolExecutor(ctx.settings.worker_threads, thread_name_prefix="drain")
-        ctx.services["pool"] = existing
-    assert isinstance(existing, ThreadPoolExecutor)
-    return existing
+class RowRun(BaseRun[RowMapping, Any]):
+    """Per-row state on the media row: `<prefix>_attempts`, written with the lease released
+    in one conditional update (nothing is written once another process holds the row)."""
 
+    prefix = ""
 
-def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+    def attempts(self, conn: Connection, item: RowMapping) -> int:
+        return int(item[f"{self.prefix}_attempts"])
 
+    def finish(self, conn: Connection, item: RowMapping, values: dict[str, Any]) -> bool:
+        return repo.finish_leased(conn, item["id"], values)
 
-def parallel(ctx: AppContext, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    return list(pool(ctx).map(fn, items))
+    def skip(self, conn: Connection, item: RowMapping) -> None:
+        repo.finish_leased(conn, item["id"], {})  # the lease back, the state untouched
 
 
 # --- content hashes ------------------------------------------------------------------------
+
+HashResult = tuple[str, int, int] | OSError | None
 
 
 def _hash_one(root: Path, row: RowMapping) -> tuple[str, int, int] | OSError | None:
@@ -75,100 +73,75 @@ def _hash_one(root: Path, row: RowMapping) -> tuple[str, int, int] | OSError | N
     return digest, after.st_size, after.st_mtime_ns
 
 
-def claimed_chunks(
-    t: TickContext,
-    claim: Callable[[Any, int], list[RowMapping]],
-    total: int,
-    size: int = WRITE_CHUNK,
-) -> Iterator[list[RowMapping]]:
-    """Lease work a chunk at a time (up to `total` per tick), each claim its own short
-    transaction: several workers then share a backlog evenly instead of one taking it all."""
-    left = total
-    while left > 0:
-        with t.app.engine.begin() as conn:
-            chunk = claim(conn, min(size, left))
-        if not chunk:
-            return
-        left -= len(chunk)
-        yield chunk
+class HashTick(RowRun):
+    prefix = "hash"
 
+    def __init__(self, t: TickContext) -> None:
+        super().__init__(t)
+        self.total, self.chunk = t.app.settings.hash_batch_per_tick, WRITE_CHUNK
 
-def hash_stage(t: TickContext) -> None:
-    settings, engine, now = t.app.settings, t.app.engine, t.now
+    def claim(self, conn: Connection, limit: int) -> list[RowMapping]:
+        return repo.hash_batch(conn, self.t.library.id, self.t.now, limit)
 
-    def claim(conn: Any, limit: int) -> list[RowMapping]:
-        return repo.hash_batch(conn, t.library.id, now, limit)
+    def one(self, item: RowMapping) -> HashResult:
+        return _hash_one(self.t.library.root, item)
 
-    for chunk in claimed_chunks(t, claim, settings.hash_batch_per_tick):
-        results = parallel(t.app, lambda row: _hash_one(t.library.root, row), chunk)
-        with engine.begin() as conn:
-            for row, result in zip(chunk, results, strict=True):
-                _write_hash(t, conn, row, result, now)
-        DRAIN_DONE.labels("hash").inc(len(chunk))
-    with engine.connect() as conn:
-        t.pending["hash"] = repo.hash_backlog(conn, t.library.id)
-    BACKLOG.labels(t.library.name, "hash").set(t.pending["hash"])
+    def outcome(self, item: RowMapping, result: HashResult) -> Outcome | None:
+        if result is None or isinstance(result, FileNotFoundError):
+            # changed while read (reconcile goes first), or gone (the missing-file scan decides)
+            return None
+        if isinstance(result, OSError):
+            return Outcome.retry(f"{type(result).__name__}: {result.strerror}")
+        _, size, mtime_ns = result
+        if (size, mtime_ns) != (item["size"], item["mtime_ns"]):
+            return None  # changed since the walk: reconcile first
+        return Outcome.done()
 
-
-def _write_hash(
-    t: TickContext,
-    conn: Any,
-    row: RowMapping,
-    result: tuple[str, int, int] | OSError | None,
-    now: float,
-) -> None:
-    attempts = row["hash_attempts"] + 1
-    if result is None or isinstance(result, FileNotFoundError):
-        # changed while read (reconcile goes first), or gone (the missing-file scan decides)
-        repo.finish_leased(conn, row["id"], {})
-        return
-    if isinstance(result, OSError):
-        repo.finish_leased(
-            conn,
-            row["id"],
-            {
-                "hash_error": f"{type(result).__name__}: {result.strerror}",
+    def write(
+        self,
+        conn: Connection,
+        item: RowMapping,
+        result: HashResult,
+        outcome: Outcome,
+        attempts: int,
+    ) -> bool:
+        if outcome.status != "done" or not isinstance(result, tuple):
+            values = {
+                "hash_error": outcome.detail,
                 "hash_attempts": attempts,
-                "hash_retry_at": now + artefacts.backoff(attempts),
-            },
-        )
-        t.counts["failed"] += 1
-        DRAIN_FAILED.labels("hash", "false").inc()
-        log.warning(
-            "event=hash_failed library=%s path=%r error=%s",
-            t.library.name,
-            row["rel_path"],
-            result.strerror,
-        )
-        return
-    digest, size, mtime_ns = result
-    if (size, mtime_ns) != (row["size"], row["mtime_ns"]):
-        repo.finish_leased(conn, row["id"], {})  # changed since the walk: reconcile first
-        return
-    written = repo.finish_leased(
-        conn,
-        row["id"],
-        {
-            "content_hash": digest,
+                "hash_retry_at": self.t.now + backoff(attempts),
+            }
+            return self.finish(conn, item, values)
+        values = {
+            "content_hash": result[0],
             "hash_error": None,
             "hash_retry_at": None,
             "hash_attempts": attempts,
-            "updated_at": now,
-        },
-    )
-    if written:
-        t.counts["hashed"] += 1
+            "updated_at": self.t.now,
+        }
+        return self.finish(conn, item, values)
+
+    def pending(self, conn: Connection) -> int:
+        return repo.hash_backlog(conn, self.t.library.id)
+
+
+HASH = Drain(
+    "hash", HashTick, done_count="hashed", failed_event="hash_failed", failed_level=logging.WARNING
+)
+
+
+def hash_stage(t: TickContext) -> None:
+    run_drain(t, HASH)
 
 
 # --- metadata ------------------------------------------------------------------------------
 
 
 def reader(ctx: AppContext) -> Any:
-    existing = ctx.services.get("metadata_reader")
-    if existing is None:
-        existing = open_reader()
-        ctx.services["metadata_reader"] = existing
-    return existing
+    """This process's exiftool reader, started on first use (closed with the context)."""
+    if ctx.metadata_reader is None:
+        ctx.metadata_reader = open_reader()
+    return ctx.metadata_reader
 
 
 def read_guarded(read: Any, items: list[tuple[Path, Any]]) -> list[MediaMetadata | MetadataError]:
@@ -213,51 +186,62 @@ def metadata_warning(meta: MediaMetadata) -> str | None:
     return "warning: " + "; ".join(notes) if notes else None
 
 
+class MetadataTick(RowRun):
+    prefix = "meta"
+
+    def __init__(self, t: TickContext) -> None:
+        super().__init__(t)
+        self.total, self.chunk = t.app.settings.metadata_batch_per_tick, WRITE_CHUNK
+        self.read = reader(t.app)
+
+    def claim(self, conn: Connection, limit: int) -> list[RowMapping]:
+        return repo.meta_batch(conn, self.t.library.id, self.t.now, limit)
+
+    def work(self, items: Sequence[RowMapping]) -> list[MediaMetadata | MetadataError]:
+        root = self.t.library.root
+        paths = [(root / r["rel_path"], FORMATS[r["format"]]) for r in items]
+        return read_guarded(self.read, paths)
+
+    def outcome(self, item: RowMapping, result: MediaMetadata | MetadataError) -> Outcome:
+        if isinstance(result, MetadataError):
+            reason = result.reason
+            return Outcome.failed(reason) if result.permanent else Outcome.retry(reason)
+        return Outcome.done()
+
+    def write(
+        self,
+        conn: Connection,
+        item: RowMapping,
+        result: MediaMetadata | MetadataError | None,
+        outcome: Outcome,
+        attempts: int,
+    ) -> bool:
+        if isinstance(result, MediaMetadata):
+            values = metadata_values(result, item)
+        else:
+            values = {"meta_error": outcome.detail}
+            if outcome.permanent:
+                values.update(meta_status="failed", meta_retry_at=None)
+            else:
+                values["meta_retry_at"] = self.t.now + backoff(attempts)
+        values["meta_attempts"] = attempts
+        return self.finish(conn, item, values)
+
+    def pending(self, conn: Connection) -> int:
+        return repo.meta_backlog(conn, self.t.library.id)
+
+
+METADATA = Drain(
+    "metadata",
+    MetadataTick,
+    policy=META_GIVE_UP,
+    done_count="described",
+    failed_event="metadata_failed",
+)
+
+
 def metadata_stage(t: TickContext) -> None:
-    settings, engine, now = t.app.settings, t.app.engine, t.now
-    read = reader(t.app)
-
-    def claim(conn: Any, limit: int) -> list[RowMapping]:
-        return repo.meta_batch(conn, t.library.id, now, limit)
-
-    for chunk in claimed_chunks(t, claim, settings.metadata_batch_per_tick):
-        items = [(t.library.root / r["rel_path"], FORMATS[r["format"]]) for r in chunk]
-        results = read_guarded(read, items)
-        with engine.begin() as conn:
-            for row, result in zip(chunk, results, strict=True):
-                if isinstance(result, MetadataError):
-                    _record_meta_failure(t, conn, row, result, now)
-                    continue
-                values = metadata_values(result, row)
-                values["meta_attempts"] = row["meta_attempts"] + 1
-                if repo.finish_leased(conn, row["id"], values):
-                    t.counts["described"] += 1
-        DRAIN_DONE.labels("metadata").inc(len(chunk))
-    with engine.connect() as conn:
-        t.pending["metadata"] = repo.meta_backlog(conn, t.library.id)
-    BACKLOG.labels(t.library.name, "metadata").set(t.pending["metadata"])
-
-
-def _record_meta_failure(
-    t: TickContext, conn: Any, row: RowMapping, err: MetadataError, now: float
-) -> None:
-    attempts = row["meta_attempts"] + 1
-    permanent = err.permanent or attempts >= MAX_META_ATTEMPTS
-    values: dict[str, Any] = {"meta_error": err.reason, "meta_attempts": attempts}
-    if permanent:
-        values.update(meta_status="failed", meta_retry_at=None)
-    else:
-        values["meta_retry_at"] = now + artefacts.backoff(attempts)
-    repo.finish_leased(conn, row["id"], values)
-    t.counts["failed"] += 1
-    DRAIN_FAILED.labels("metadata", str(permanent).lower()).inc()
-    log.info(
-        "event=metadata_failed library=%s path=%r permanent=%s reason=%r",
-        t.library.name,
-        row["rel_path"],
-        permanent,
-        err.reason,
-    )
+    run_drain(t, METADATA)
 
 
 # --- thumbnails ----------------------------------------------------------------------------
@@ -287,37 +271,42 @@ def make_thumbs_for(ctx: AppContext, row: RowMapping) -> Outcome:
     return Outcome.done()
 
 
+class ThumbnailTick(HashRun[RowMapping, Outcome]):
+    kind = THUMB_KIND
+    media_kinds = ("photo", "video")
+
+    def __init__(self, t: TickContext) -> None:
+        super().__init__(t)
+        self.total, self.chunk = t.app.settings.thumbnail_batch_per_tick, THUMB_CHUNK
+        self.made = 0
+
+    def claim(self, conn: Connection, limit: int) -> list[RowMapping]:
+        t = self.t
+        return claim(conn, self.kind, self.media_kinds, t.now, limit, t.library.id)
+
+    def one(self, item: RowMapping) -> Outcome:
+        return make_thumbs_for(self.t.app, item)
+
+    def work(self, items: Sequence[RowMapping]) -> list[Outcome]:
+        self.made += len(items)
+        return super().work(items)
+
+    def outcome(self, item: RowMapping, result: Outcome) -> Outcome:
+        return result
+
+    def pending(self, conn: Connection) -> int:
+        t = self.t
+        return count_pending(conn, self.kind, self.media_kinds, t.now, t.library.id)
+
+    def close(self) -> None:
+        if self.made:
+            release_free_memory()  # decoders' freed buffers back to the OS, not in arenas
+
+
+THUMBNAILS = Drain(
+    "thumbnails", ThumbnailTick, done_count="thumbnailed", failed_event="thumbnail_failed"
+)
+
+
 def thumbnail_stage(t: TickContext) -> None:
-    settings, engine, now = t.app.settings, t.app.engine, t.now
-
-    def claim(conn: Any, limit: int) -> list[RowMapping]:
-        return artefacts.claim(conn, THUMB_KIND, ("photo", "video"), now, limit, t.library.id)
-
-    made = 0
-    for chunk in claimed_chunks(t, claim, settings.thumbnail_batch_per_tick, THUMB_CHUNK):
-        made += len(chunk)
-        outcomes = parallel(t.app, lambda row: make_thumbs_for(t.app, row), chunk)
-        with engine.begin() as conn:
-            for row, outcome in zip(chunk, outcomes, strict=True):
-                artefacts.record(conn, row["content_hash"], THUMB_KIND, outcome, t.now)
-                if outcome.status == "done":
-                    t.counts["thumbnailed"] += 1
-                    DRAIN_DONE.labels("thumbnails").inc()
-                else:
-                    t.counts["failed"] += 1
-                    permanent = outcome.status == "failed"
-                    DRAIN_FAILED.labels("thumbnails", str(permanent).lower()).inc()
-                    log.info(
-                        "event=thumbnail_failed library=%s path=%r permanent=%s reason=%r",
-                        t.library.name,
-                        row["rel_path"],
-                        permanent,
-                        outcome.detail,
-                    )
-    if made:
-        release_free_memory()  # decoders' freed buffers back to the OS, not kept in arenas
-    with engine.connect() as conn:
-        t.pending["thumbnails"] = artefacts.count_pending(
-            conn, THUMB_KIND, ("photo", "video"), t.now, t.library.id
-        )
-    BACKLOG.labels(t.library.name, "thumbnails").set(t.pending["thumbnails"])
+    run_drain(t, THUMBNAILS)

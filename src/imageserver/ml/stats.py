@@ -19,6 +19,7 @@ from imageserver.db.tables import libraries, media
 from imageserver.ml import encoders
 from imageserver.ml.repo import clip_state_is, has_embedding
 from imageserver.telemetry.metrics import ML_IMAGES
+from imageserver.work import backlog
 from imageserver.work.context import AppContext
 
 ALL = "_all"
@@ -35,7 +36,7 @@ class Counts:
 
 
 def _counts(conn: Connection, version: str | None, library_id: int | None) -> Counts:
-    live = [media.c.retired_at.is_(None), media.c.kind == "photo"]
+    live = backlog.live(("photo",))
     if library_id is not None:
         live.append(media.c.library_id == library_id)
     digest = media.c.content_hash

@@ -57,7 +57,4 @@ def health(ctx: Ctx) -> JSONResponse:
 
 @public.get("/metrics", response_class=PlainTextResponse)
 def metrics(ctx: Ctx) -> Response:
-    refresh = ctx.services.get("metrics_refresh")
-    if callable(refresh):
-        refresh()
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

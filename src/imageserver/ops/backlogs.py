@@ -1,8 +1,9 @@
 """GET /stats/backlogs: per library, what the hash, metadata and thumbnail drains still owe.
 
-Two grouped queries, whatever the library count: one over live media rows (totals, hash
-and metadata states), one over live hashes joined to their thumbnail state (counted by
-content hash, like the drain: a file at two paths is thumbnailed once). The other drains
+Two grouped queries, whatever the library count (ops/repo.py): one over live media rows
+(totals, hash and metadata states), one over live hashes joined to their thumbnail state
+(the kernel's `backlog.hash_states`, counted by content hash like the drain: a file at two
+paths is thumbnailed once). The other drains
 have their own endpoints (/hls/stats, /ml/stats, /faces/stats); the dashboard reads all four.
 """
 
@@ -12,12 +13,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Connection, and_, case, func, select
+from sqlalchemy import Connection
 
 from imageserver.auth.deps import current_user
-from imageserver.db.tables import artefacts, libraries, media
 from imageserver.inputs import DbId
-from imageserver.work.artefacts import THUMB_KIND
+from imageserver.ops import repo
 from imageserver.work.deps import Ctx, ReadConn
 
 router = APIRouter(tags=["operations"], dependencies=[Depends(current_user)])
@@ -48,65 +48,8 @@ class Backlogs(BaseModel):
     generated_at: float
 
 
-def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    """Rows meeting `condition` (0, never NULL, for a group without any)."""
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-def media_counts(conn: Connection) -> dict[int, dict[str, int]]:
-    query = (
-        select(
-            media.c.library_id,
-            func.count().label("media"),
-            _count(media.c.kind == "photo").label("photos"),
-            _count(media.c.kind == "video").label("videos"),
-            _count(and_(media.c.content_hash.is_(None), media.c.hash_error.is_(None))).label(
-                "hash_pending"
-            ),
-            _count(and_(media.c.content_hash.is_(None), media.c.hash_error.is_not(None))).label(
-                "hash_failing"
-            ),
-            _count(media.c.meta_status == "pending").label("metadata_pending"),
-            _count(media.c.meta_status == "failed").label("metadata_failed"),
-        )
-        .where(media.c.retired_at.is_(None))
-        .group_by(media.c.library_id)
-    )
-    return {
-        row["library_id"]: {k: int(v) for k, v in row.items() if k != "library_id"}
-        for row in conn.execute(query).mappings()
-    }
-
-
-def thumbnail_counts(conn: Connection) -> dict[int, dict[str, int]]:
-    """Distinct live hashes per library by thumbnail state (no artefact row = pending)."""
-    state = case(
-        (artefacts.c.status == "done", "done"),
-        (artefacts.c.status == "failed", "failed"),
-        else_="pending",
-    ).label("state")
-    query = (
-        select(media.c.library_id, state, func.count(func.distinct(media.c.content_hash)))
-        .select_from(
-            media.outerjoin(
-                artefacts,
-                and_(
-                    artefacts.c.content_hash == media.c.content_hash,
-                    artefacts.c.kind == THUMB_KIND,
-                ),
-            )
-        )
-        .where(media.c.retired_at.is_(None), media.c.content_hash.is_not(None))
-        .group_by(media.c.library_id, state)
-    )
-    out: dict[int, dict[str, int]] = {}
-    for library_id, name, n in conn.execute(query):
-        out.setdefault(library_id, {})[f"thumbnails_{name}"] = int(n)
-    return out
-
-
 def compute(conn: Connection) -> list[LibraryBacklog]:
-    counts, thumbs = media_counts(conn), thumbnail_counts(conn)
+    counts, thumbs = repo.media_counts(conn), repo.thumbnail_counts(conn)
     zero = {
         "media": 0,
         "photos": 0,
@@ -119,7 +62,7 @@ def compute(conn: Connection) -> list[LibraryBacklog]:
         "thumbnails_pending": 0,
         "thumbnails_failed": 0,
     }
-    rows = conn.execute(select(libraries).order_by(libraries.c.name)).mappings()
+    rows = repo.all_libraries(conn)
     return [
         LibraryBacklog(
             library_id=lib["id"],

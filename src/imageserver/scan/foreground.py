@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from imageserver.scan.watcher import SUMMARY_KEYS, Watcher
-from imageserver.server.background import close_services
 from imageserver.work.context import AppContext
 from imageserver.work.tick import TickContext
 
@@ -40,7 +40,7 @@ def run_foreground_scan(ctx: AppContext, library: str | None, full: bool, drain:
                 _add(totals, results)
                 progress.update(task, completed=max(0, first_pending - _pending(results)))
     finally:
-        close_services(ctx)
+        ctx.close()
     elapsed = time.perf_counter() - started
     summary = " ".join(f"{k}={totals.get(k, 0)}" for k in SUMMARY_KEYS)
     stale = [t.library.name for t in results if t.stale]
@@ -52,11 +52,11 @@ def run_foreground_scan(ctx: AppContext, library: str | None, full: bool, drain:
     return 0
 
 
-def _pending(results: list[TickContext]) -> int:
+def _pending(results: Sequence[TickContext]) -> int:
     return sum(sum(t.pending.values()) for t in results)
 
 
-def _progressing(results: list[TickContext]) -> bool:
+def _progressing(results: Sequence[TickContext]) -> bool:
     """Stop when a tick did nothing: what is left waits for a retry time."""
     return any(
         t.counts["hashed"]
@@ -68,7 +68,7 @@ def _progressing(results: list[TickContext]) -> bool:
     )
 
 
-def _add(totals: dict[str, int], results: list[TickContext]) -> None:
+def _add(totals: dict[str, int], results: Sequence[TickContext]) -> None:
     for t in results:
         for key, value in t.counts.items():
             totals[key] = totals.get(key, 0) + value

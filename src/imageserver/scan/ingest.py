@@ -9,79 +9,21 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from imageserver.media import repo
 from imageserver.media.formats import Classified, classify
-from imageserver.scan.walker import Excludes, FileStat
-from imageserver.work.tick import TickContext
+from imageserver.media.mtime import mtime_datetime
+from imageserver.scan.tick import Diff, NonMediaCache, ScanTick, WalkMemory
+from imageserver.scan.walker import FileStat
 
 log = logging.getLogger("imageserver.scan")
-
-
-@dataclass
-class Diff:
-    new: list[FileStat] = field(default_factory=list)
-    changed: list[tuple[int, FileStat]] = field(default_factory=list)
-    restored: list[int] = field(default_factory=list)
-    restored_changed: list[tuple[int, FileStat]] = field(default_factory=list)
-
-
-class NonMediaCache:
-    """Files already sniffed as not media, so quick ticks do not reopen them every minute."""
-
-    def __init__(self) -> None:
-        self._seen: dict[int, dict[str, tuple[int, int]]] = {}
-
-    def known(self, library_id: int, fs: FileStat) -> bool:
-        return self._seen.get(library_id, {}).get(fs.rel_path) == (fs.size, fs.mtime_ns)
-
-    def add(self, library_id: int, fs: FileStat) -> None:
-        self._seen.setdefault(library_id, {})[fs.rel_path] = (fs.size, fs.mtime_ns)
 
 
 def folder_and_name(rel_path: str) -> tuple[str, str]:
     folder, _, name = rel_path.rpartition("/")
     return folder, name
-
-
-def mtime_datetime(mtime_ns: int) -> datetime:
-    """File mtime as a naive local wall-clock time: the last-resort taken-at."""
-    return datetime.fromtimestamp(mtime_ns / 1e9).replace(microsecond=0)
-
-
-@dataclass
-class WalkMemory:
-    """What a quick tick needs to know of the previous walk of a library."""
-
-    files: dict[str, FileStat]
-    dirs: set[str]
-    excludes: Excludes
-    started: float  # wall-clock start of that walk (epoch seconds)
-
-
-class WalkCache:
-    """The previous successful walk per library, so a quick tick asks the table only about
-    the paths that differ from it instead of loading every row (O(changes), not O(rows)).
-
-    Full scans and failed ticks start from the table again. Only one process walks a
-    library at a time (the walker lock), so nobody else adds or retires rows behind it.
-    """
-
-    def __init__(self) -> None:
-        self._walks: dict[int, WalkMemory] = {}
-
-    def get(self, library_id: int) -> WalkMemory | None:
-        return self._walks.get(library_id)
-
-    def put(self, library_id: int, memory: WalkMemory) -> None:
-        self._walks[library_id] = memory
-
-    def forget(self, library_id: int) -> None:
-        self._walks.pop(library_id, None)
 
 
 def _changed_since(
@@ -96,11 +38,11 @@ def _changed_since(
     return changed
 
 
-def diff_stage(t: TickContext) -> None:
+def diff_stage(t: ScanTick) -> None:
     assert t.walk is not None
-    cache: WalkCache | None = t.scratch.get("walk_cache")
+    cache = t.walk_cache
     memory = None if t.full or cache is None else cache.get(t.library.id)
-    candidates: list[str] | None = t.scratch.get("changed_paths")
+    candidates = t.changed_paths
     with t.app.engine.connect() as conn:
         if memory is None:
             known = repo.known_files(conn, t.library.id)
@@ -121,15 +63,14 @@ def diff_stage(t: TickContext) -> None:
         elif k.retired:
             diff.restored.append(k.id)
     t.counts["seen"] = len(t.walk.files)
-    t.scratch["diff"] = diff
+    t.diff = diff
     if cache is not None:
-        started = t.scratch.get("walk_started", 0.0)
-        memory = WalkMemory(t.walk.files, t.walk.dirs, t.library.excludes, started)
+        memory = WalkMemory(t.walk.files, t.walk.dirs, t.library.excludes, t.walk_started)
         cache.put(t.library.id, memory)
 
 
-def _classify(t: TickContext, fs: FileStat) -> Classified | None:
-    cache: NonMediaCache = t.scratch["non_media"]
+def _classify(t: ScanTick, fs: FileStat) -> Classified | None:
+    cache: NonMediaCache = t.non_media
     if cache.known(t.library.id, fs):
         return None
     try:
@@ -171,8 +112,8 @@ def new_row(library_id: int, fs: FileStat, found: Classified, now: float) -> dic
     }
 
 
-def ingest_stage(t: TickContext) -> None:
-    diff: Diff = t.scratch["diff"]
+def ingest_stage(t: ScanTick) -> None:
+    diff: Diff = t.diff
     now = t.now
     rows = []
     for fs in diff.new:
@@ -193,9 +134,9 @@ def ingest_stage(t: TickContext) -> None:
         )
 
 
-def reconcile_stage(t: TickContext) -> None:
+def reconcile_stage(t: ScanTick) -> None:
     """Changed bytes at a known path: new sniff, reset hash and metadata, keep the row id."""
-    diff: Diff = t.scratch["diff"]
+    diff: Diff = t.diff
     now = t.now
     updates: list[tuple[int, dict[str, Any]]] = []
     for media_id, fs in [*diff.changed, *diff.restored_changed]:

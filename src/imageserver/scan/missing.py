@@ -18,15 +18,14 @@ from collections.abc import Callable
 from imageserver.libraries import health
 from imageserver.media import repo
 from imageserver.scan.ingest import still_there
-from imageserver.scan.walker import Excludes
+from imageserver.scan.tick import ScanTick
 from imageserver.telemetry.metrics import RETIRED
-from imageserver.work.tick import TickContext
 
 log = logging.getLogger("imageserver.scan")
 
 
 def root_still_reachable(
-    t: TickContext, live_rows: Callable[[], int], during: str, **context: int
+    t: ScanTick, live_rows: Callable[[], int], during: str, **context: int
 ) -> bool:
     """Probe the root again mid-tick (a disk can go between the probe stage and now); when
     it is gone the tick turns stale, the health is recorded and logged, and False returns."""
@@ -51,7 +50,7 @@ def _under(rel_path: str, folders: list[str]) -> bool:
     return any(f == "" or rel_path.startswith(f + "/") for f in folders)
 
 
-def missing_stage(t: TickContext) -> None:
+def missing_stage(t: ScanTick) -> None:
     assert t.walk is not None
     if t.stale:
         return
@@ -79,13 +78,13 @@ def missing_stage(t: TickContext) -> None:
     log.info("event=retired library=%s count=%d", t.library.name, len(gone))
 
 
-def excluded_stage(t: TickContext) -> None:
+def excluded_stage(t: ScanTick) -> None:
     """Rows under a now-excluded folder leave the listings at once (every tick, soft).
 
     They are retired like missing files; when the exclusion is lifted the next walk sees
     the files again and restores the same rows.
     """
-    applied: dict[int, Excludes] | None = t.scratch.get("excludes_applied")
+    applied = t.excludes_applied
     if not t.full and applied is not None and applied.get(t.library.id) == t.library.excludes:
         return  # nothing can have come back under these excludes since they were applied
     if applied is not None:

@@ -23,9 +23,9 @@ from imageserver.media import drains
 from imageserver.media import repo as media_repo
 from imageserver.ml import drain as ml_drain
 from imageserver.scan import companions, findwalk, ingest, missing
+from imageserver.scan.tick import ScanTick
 from imageserver.scan.walker import WalkResult, walk
 from imageserver.video import stage as video_stage
-from imageserver.work.tick import TickContext
 
 log = logging.getLogger("imageserver.scan")
 
@@ -33,7 +33,7 @@ log = logging.getLogger("imageserver.scan")
 @dataclass(frozen=True)
 class Stage:
     name: str
-    run: Callable[[TickContext], None]
+    run: Callable[[ScanTick], None]
     needs_disk: bool = True
     full_only: bool = False
     idle_key: str | None = None
@@ -41,7 +41,7 @@ class Stage:
     always: bool = False  # runs in every process (the health probe)
 
 
-def probe_stage(t: TickContext) -> None:
+def probe_stage(t: ScanTick) -> None:
     def live_rows() -> int:
         with t.app.engine.connect() as conn:
             return media_repo.count_live(conn, t.library.id)
@@ -61,12 +61,12 @@ QUICK_WALK = findwalk.changed_since if findwalk.available() else None
 QUICK_WALK_MARGIN_SECONDS = 120.0
 
 
-def walk_stage(t: TickContext) -> None:
+def walk_stage(t: ScanTick) -> None:
     """A full walk; or on a quick tick, only what changed since the previous walk."""
-    cache: ingest.WalkCache | None = t.scratch.get("walk_cache")
+    cache = t.walk_cache
     memory = None if t.full or cache is None else cache.get(t.library.id)
     owned = t.app.settings.owned_dirs()
-    t.scratch["walk_started"] = time.time()
+    t.walk_started = time.time()
     if QUICK_WALK is not None and memory is not None and memory.excludes == t.library.excludes:
         since = memory.started - QUICK_WALK_MARGIN_SECONDS
         changed = QUICK_WALK(t.library.root, t.library.excludes, owned, since, memory.dirs)
@@ -74,7 +74,7 @@ def walk_stage(t: TickContext) -> None:
         files.update(changed.files)
         t.walk = WalkResult(files, changed.unreadable_dirs, changed.dirs_walked)
         t.walk.dirs = memory.dirs | changed.dirs
-        t.scratch["changed_paths"] = list(changed.files)
+        t.changed_paths = list(changed.files)
     else:
         t.walk = WALK(t.library.root, t.library.excludes, owned)
     # The root can vanish mid-walk (a disk unplugged): probe again before trusting the walk.

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import anyio
@@ -22,13 +22,13 @@ from imageserver.db.engine import read_only
 from imageserver.libraries import repo as libraries_repo
 from imageserver.media import repo as media_repo
 from imageserver.scan.idle import IdleTracker, read_watermark
-from imageserver.scan.ingest import NonMediaCache, WalkCache
 from imageserver.scan.lock import WalkerLock
 from imageserver.scan.pipeline import STAGES, Stage
+from imageserver.scan.tick import LibraryView, NonMediaCache, ScanTick, WalkCache
 from imageserver.scan.walker import Excludes
 from imageserver.telemetry.metrics import MEDIA_COUNT, STAGE_SECONDS, TICK_FAILURES, TICK_SECONDS
 from imageserver.work.context import AppContext
-from imageserver.work.tick import LibraryView, TickContext
+from imageserver.work.tick import TickContext
 
 log = logging.getLogger("imageserver.watcher")
 
@@ -70,7 +70,7 @@ class Watcher:
         self._wake = anyio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         # Called with the tick contexts after every full scan (gauges refresh, ...).
-        self.after_full: list[Callable[[list[TickContext]], None]] = []
+        self.after_full: list[Callable[[Sequence[TickContext]], None]] = []
 
     # --- one tick ------------------------------------------------------------------------
 
@@ -86,7 +86,7 @@ class Watcher:
             if only is None or r["name"] == only
         ]
 
-    def tick(self, full: bool, only: str | None = None) -> list[TickContext]:
+    def tick(self, full: bool, only: str | None = None) -> list[ScanTick]:
         """Run the pipeline once over every enabled library (blocking: call from a thread)."""
         started = self.ctx.clock()
         results = []
@@ -108,11 +108,16 @@ class Watcher:
         self.refresh_counts()
         return results
 
-    def run_library(self, library: LibraryView, full: bool) -> TickContext | None:
-        t = TickContext(app=self.ctx, library=library, full=full, started_at=self.ctx.clock())
-        t.scratch["non_media"] = self.non_media
-        t.scratch["walk_cache"] = self.walk_cache
-        t.scratch["excludes_applied"] = self.excludes_applied
+    def run_library(self, library: LibraryView, full: bool) -> ScanTick | None:
+        t = ScanTick(
+            app=self.ctx,
+            library=library,
+            full=full,
+            started_at=self.ctx.clock(),
+            non_media=self.non_media,
+            walk_cache=self.walk_cache,
+            excludes_applied=self.excludes_applied,
+        )
         wall = time.perf_counter()
         mark = None
         try:
@@ -163,7 +168,7 @@ class Watcher:
             return self.walking
         return self.drains is None or stage.drain in self.drains
 
-    def _record_scan_time(self, t: TickContext) -> None:
+    def _record_scan_time(self, t: ScanTick) -> None:
         if t.stale or not self.walking:
             return
         column = "last_full_scan_at" if t.full else "last_quick_scan_at"
@@ -205,11 +210,11 @@ class Watcher:
             self._wake = anyio.Event()
 
 
-def _rows_changed(t: TickContext) -> bool:
+def _rows_changed(t: ScanTick) -> bool:
     return any(t.counts[k] for k in ("new", "changed", "retired", "restored", "excluded"))
 
 
-def summary_line(t: TickContext, elapsed: float) -> str:
+def summary_line(t: ScanTick, elapsed: float) -> str:
     parts = [
         "event=tick_done",
         f"library={t.library.name.replace(' ', '_')}",

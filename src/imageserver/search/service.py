@@ -37,7 +37,6 @@ from imageserver.work.scope import Scope
 
 log = logging.getLogger("imageserver.search")
 
-INDEX_KEY = "search_index"
 FIRST_ROUND = 4
 
 
@@ -53,11 +52,12 @@ class Query:
 
 
 def search_index(ctx: AppContext) -> SearchIndex:
-    found = ctx.services.get(INDEX_KEY)
+    """This process's index, made on first use; the embeddings drain sees it as a
+    `VersionIndex` (ctx.search_index) and tells it of the vectors it commits."""
+    found = ctx.search_index
     if not isinstance(found, SearchIndex):
-        found = ctx.services[INDEX_KEY] = SearchIndex(
-            ctx.engine, ctx.settings.search_quantize_above
-        )
+        found = SearchIndex(ctx.engine, ctx.settings.search_quantize_above)
+        ctx.search_index = found
     return found
 
 
@@ -84,7 +84,7 @@ def on_start(ctx: AppContext) -> None:
             log.exception("event=index_load_failed")
 
     threading.Thread(target=load, name="search-index-load", daemon=True).start()
-    watcher = ctx.services.get("watcher")
+    watcher = ctx.watcher
     if watcher is not None:
         from imageserver.ml.stats import refresh_gauges
 
@@ -92,7 +92,7 @@ def on_start(ctx: AppContext) -> None:
 
 
 def on_stop(ctx: AppContext) -> None:
-    ctx.services.pop(INDEX_KEY, None)
+    ctx.search_index = None
     encoders.close_encoder(ctx)
 
 

@@ -36,7 +36,6 @@ def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
         from imageserver.server.background import Background
 
         runner = Background(ctx)
-        ctx.services["background"] = runner
         await runner.start(run_loops=run_background)
         search_service.on_start(ctx)
         try:

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from imageserver.scan.lock import walker_lock
 from imageserver.scan.watcher import Watcher
@@ -34,7 +33,7 @@ class Background:
         self.ctx = ctx
         self.lock = walker_lock(ctx.engine, ctx.settings.data_dir)
         self.watcher = Watcher(ctx, drains=drains, lock=self.lock)
-        ctx.services["watcher"] = self.watcher
+        ctx.watcher = self.watcher
         self.runs_video = drains is None or "video" in drains
         self.video_queue = VideoQueue(ctx)
         self.orphans = OrphanLoop(ctx, should_run=lambda: self.watcher.walking)
@@ -83,9 +82,4 @@ class Background:
 
 def close_services(ctx: AppContext) -> None:
     """Release long-lived helpers: the drain pool, the exiftool process."""
-    pool = ctx.services.pop("pool", None)
-    if isinstance(pool, ThreadPoolExecutor):
-        pool.shutdown(wait=False, cancel_futures=True)
-    reader = ctx.services.pop("metadata_reader", None)
-    if reader is not None:
-        reader.close()
+    ctx.close()

@@ -13,6 +13,7 @@ from imageserver.config import Settings
 from imageserver.db import migrate
 from imageserver.db.engine import make_engine
 from imageserver.libraries import service as libraries_service
+from imageserver.libraries.registry import LibraryRegistry
 from imageserver.work import leases
 from imageserver.work.context import AppContext
 
@@ -40,7 +41,13 @@ def bootstrap(settings: Settings, clock: Clock = system_clock) -> Bootstrapped:
         settings.data_dir,
         settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
     )
-    ctx = AppContext(settings=settings, engine=engine, jwt_secret=secret, clock=clock)
+    ctx = AppContext(
+        settings=settings,
+        engine=engine,
+        jwt_secret=secret,
+        registry=LibraryRegistry(engine),
+        clock=clock,
+    )
     now = clock()
     with engine.begin() as conn:
         migrate.serialize_startup(conn)  # several workers starting at once: one seeds
@@ -49,6 +56,8 @@ def bootstrap(settings: Settings, clock: Clock = system_clock) -> Bootstrapped:
         admin = users_repo.get_by_username(conn, settings.admin_username)
         owner = int(admin["id"]) if admin is not None else None
         seeded = libraries_service.seed(conn, settings.libraries, settings.owned_dirs(), now, owner)
+        # A predecessor killed on this machine: its leases are free now, not in a lease.
+        leases.release_dead(conn)
     if seeded:
         log.info("event=libraries_seeded count=%d", seeded)
     return Bootstrapped(ctx=ctx, generated_admin_password=generated)

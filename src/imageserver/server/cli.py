@@ -109,7 +109,6 @@ def worker(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         runner = Background(ctx, drains=selected)
-        ctx.services["background"] = runner
         await runner.start(run_loops=True)
         typer.echo(f"imageserver worker running drains: {', '.join(sorted(selected))}")
         await stop.wait()

@@ -16,12 +16,11 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
-from sqlalchemy import Connection, RowMapping, select
+from sqlalchemy import Connection, RowMapping
 
 from imageserver.auth import repo as users_repo
 from imageserver.auth import tokens
 from imageserver.auth.deps import CurrentUser, User, user_from_token
-from imageserver.db.tables import libraries
 from imageserver.errors import (
     Forbidden,
     Invalid,
@@ -33,9 +32,9 @@ from imageserver.errors import (
 from imageserver.inputs import MAX_ID
 from imageserver.media import repo as media_repo
 from imageserver.media.paths import clean_rel_path
-from imageserver.video import layout, stats
+from imageserver.video import layout, repo, stats
 from imageserver.video.jobs import PREVIEW_KIND, Job
-from imageserver.video.queue import SERVICE_NAME, VideoQueue
+from imageserver.video.queue import VideoQueue
 from imageserver.video.schemas import (
     GenerateRequest,
     HlsCountsOut,
@@ -260,8 +259,8 @@ def describe(ctx: AppContext, conn: Connection, row: RowMapping, user: CurrentUs
         state = artefacts.get(conn, digest, HLS_KIND)
         if state is not None and state["status"] == "retry":
             info.reason = f"retrying: {state['detail']}"
-        queue = ctx.services.get(SERVICE_NAME)
-        if isinstance(queue, VideoQueue) and digest in queue.in_flight():
+        queue = ctx.video_queue
+        if queue is not None and digest in queue.in_flight():
             info.status = "queued"
         return info
     token, expires = stream_token(ctx, user, digest)
@@ -308,10 +307,7 @@ def generate(body: GenerateRequest, ctx: Ctx, conn: WriteConn, user: User) -> Re
     if digest is None:
         info = VideoInfo(media_id=row["id"], content_hash=None, status="waiting_for_hash")
         return JSONResponse(info.model_dump(), status_code=202)
-    root = conn.execute(
-        select(libraries.c.root_path).where(libraries.c.id == row["library_id"])
-    ).scalar_one()
-    source = Path(root) / row["rel_path"]
+    source = Path(repo.library_root(conn, row["library_id"])) / row["rel_path"]
     disk = inspect(ctx.settings.resolved_video_path, digest)
     if disk.sentinel is not None:
         raise Unsupported(f"video cannot be played: {disk.sentinel}")
@@ -320,7 +316,7 @@ def generate(body: GenerateRequest, ctx: Ctx, conn: WriteConn, user: User) -> Re
     # Whatever backoff or stale state there was, this video is wanted now.
     artefacts.forget(conn, digest, HLS_KIND)
     artefacts.forget(conn, digest, PREVIEW_KIND)
-    queue = ctx.services.get(SERVICE_NAME)
+    queue = ctx.video_queue
     if isinstance(queue, VideoQueue):
         name = ctx.registry.get(row["library_id"])
         job = Job(digest, source, name.name if name else "?", row["rel_path"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import anyio
 
@@ -17,19 +17,18 @@ from imageserver.work.tick import TickContext
 log = logging.getLogger("imageserver.video")
 
 _STARTUP_LOCK = threading.Lock()
-STARTUP_FLAG = "video_startup_done"
 
 
 def startup_once(ctx: AppContext) -> None:
     """Once per process, before its first video job: legacy files and crash leftovers."""
     with _STARTUP_LOCK:
-        if ctx.services.get(STARTUP_FLAG):
+        if ctx.video_startup_done:
             return
         video_root = ctx.settings.resolved_video_path
         legacy.migrate_legacy(video_root)
         # Another host's generation older than twice the ffmpeg timeout cannot be alive.
         generator.clean_leftovers(video_root, time.time(), 2 * ctx.settings.hls_timeout_seconds)
-        ctx.services[STARTUP_FLAG] = True
+        ctx.video_startup_done = True
 
 
 class OrphanLoop:
@@ -53,10 +52,10 @@ class OrphanLoop:
             self.cycles += 1
 
 
-def gauges_after_full(ctx: AppContext) -> Callable[[list[TickContext]], None]:
+def gauges_after_full(ctx: AppContext) -> Callable[[Sequence[TickContext]], None]:
     """A watcher `after_full` hook refreshing the HLS gauges from the database."""
 
-    def refresh_hls_gauges(_: list[TickContext]) -> None:
+    def refresh_hls_gauges(_: Sequence[TickContext]) -> None:
         with read_only(ctx.engine) as conn:
             stats.refresh(conn)
 

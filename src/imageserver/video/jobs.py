@@ -22,7 +22,7 @@ from imageserver.video.plan import (
     plan_preview,
     source_info,
 )
-from imageserver.work.artefacts import Outcome
+from imageserver.work.outcome import Outcome
 
 log = logging.getLogger("imageserver.video")
 

@@ -20,14 +20,10 @@ import anyio
 
 from imageserver.telemetry.metrics import HLS_QUEUE_DEPTH
 from imageserver.video import housekeeping, jobs, service
-from imageserver.video.plan import HlsOptions
 from imageserver.video.runner import RunControl
 from imageserver.work.context import AppContext
 
 log = logging.getLogger("imageserver.video")
-
-SERVICE_NAME = "video_queue"
-
 
 class VideoQueue:
     def __init__(self, ctx: AppContext) -> None:
@@ -100,11 +96,11 @@ class VideoQueue:
     # --- the event loop -----------------------------------------------------------------
 
     async def run_forever(self) -> None:
-        """Start-up housekeeping once, then the workers; registered as a service meanwhile."""
+        """Start-up housekeeping once, then the workers; `ctx.video_queue` meanwhile."""
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
         self.control = RunControl()
-        self.ctx.services[SERVICE_NAME] = self
+        self.ctx.video_queue = self
         try:
             await anyio.to_thread.run_sync(housekeeping.startup_once, self.ctx)
             async with anyio.create_task_group() as tg:
@@ -112,14 +108,11 @@ class VideoQueue:
                     tg.start_soon(self._worker)
         finally:
             self.control.cancel.set()  # kills running ffmpeg; their threads are abandoned
-            if self.ctx.services.get(SERVICE_NAME) is self:
-                del self.ctx.services[SERVICE_NAME]
+            if self.ctx.video_queue is self:
+                self.ctx.video_queue = None
 
     async def _worker(self) -> None:
         assert self._wakeup is not None
-        settings = self.ctx.settings
-        options = HlsOptions.from_settings(settings)
-        video_root = settings.resolved_video_path
         while True:
             job = self._pop()
             if job is None:
@@ -127,27 +120,14 @@ class VideoQueue:
                 await self._wakeup.wait()
                 continue
             try:
-                claimed = await anyio.to_thread.run_sync(
-                    service.claim_job, self.ctx.engine, job, self.ctx.clock()
+                # On shutdown the thread is abandoned: `control` kills ffmpeg, and the job's
+                # cancelled result gives its lease back on the way out of run_one.
+                result = await anyio.to_thread.run_sync(
+                    partial(service.run_one, self.ctx, job, self.control),
+                    abandon_on_cancel=True,
                 )
-                if not claimed:
-                    continue  # another process runs this video (finally releases our slot)
-                with service.kept(self.ctx.engine, [job.content_hash], self.ctx.clock):
-                    result = await anyio.to_thread.run_sync(
-                        partial(
-                            jobs.run_job,
-                            job,
-                            video_root,
-                            options,
-                            settings.hls_timeout_seconds,
-                            self.control,
-                        ),
-                        abandon_on_cancel=True,
-                    )
-                await anyio.to_thread.run_sync(
-                    service.finish, self.ctx.engine, video_root, result, self.ctx.clock()
-                )
-                self.done += 1
+                if result is not None:  # None: another process runs this video
+                    self.done += 1
             except Exception:
                 log.exception("event=video_worker_error hash=%s", job.content_hash)
             finally:
@@ -157,7 +137,5 @@ class VideoQueue:
 
     def _wake_watcher(self) -> None:
         """The queue ran dry: ask the watcher for the next batch now, not in a minute."""
-        watcher = self.ctx.services.get("watcher")
-        wake = getattr(watcher, "wake", None)
-        if callable(wake):
-            wake()
+        if self.ctx.watcher is not None:
+            self.ctx.watcher.wake()

@@ -16,16 +16,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, RowMapping, and_, select
+from sqlalchemy import Connection, Engine, RowMapping
 
-from imageserver.db.tables import artefacts as artefacts_table
-from imageserver.db.tables import libraries, media
 from imageserver.telemetry.metrics import DRAIN_DONE, DRAIN_FAILED, TRANSCODE_SECONDS, TRANSCODES
-from imageserver.video import generator
+from imageserver.video import generator, jobs, repo
 from imageserver.video.jobs import PREVIEW_KIND, Job, JobResult
+from imageserver.video.plan import HlsOptions
+from imageserver.video.runner import RunControl
 from imageserver.video.state import inspect, needs_generation, source_mtime
 from imageserver.work import artefacts, leases
-from imageserver.work.artefacts import HLS_KIND, Outcome
+from imageserver.work.artefacts import HLS_KIND
+from imageserver.work.context import AppContext
+from imageserver.work.outcome import Outcome, settle
 
 log = logging.getLogger("imageserver.video")
 
@@ -173,6 +175,20 @@ def release_job(engine: Engine, job: Job) -> None:
         artefacts.forget(conn, job.content_hash, JOB_KIND)
 
 
+def run_one(ctx: AppContext, job: Job, control: RunControl | None = None) -> JobResult | None:
+    """The one path of a video job, queued or foreground: lease the hash (None: another
+    process runs it), keep the lease while ffmpeg runs, record both outcomes. Blocking."""
+    settings = ctx.settings
+    video_root = settings.resolved_video_path
+    if not claim_job(ctx.engine, job, ctx.clock()):
+        return None
+    with kept(ctx.engine, [job.content_hash], ctx.clock):
+        options = HlsOptions.from_settings(settings)
+        result = jobs.run_job(job, video_root, options, settings.hls_timeout_seconds, control)
+    finish(ctx.engine, video_root, result, ctx.clock())
+    return result
+
+
 def finish(engine: Engine, video_root: Path, result: JobResult, now: float) -> None:
     """Record both outcomes in one transaction; a give-up writes the sentinel first."""
     if result.cancelled:
@@ -183,11 +199,13 @@ def finish(engine: Engine, video_root: Path, result: JobResult, now: float) -> N
     with engine.begin() as conn:
         artefacts.forget(conn, job.content_hash, JOB_KIND)
         if hls is not None:
-            if hls.status == "retry" and hls.give_up_after and not result.sentinel_written:
-                previous = artefacts.get(conn, job.content_hash, HLS_KIND)
-                attempts = (previous["attempts"] if previous else 0) + 1
-                if attempts >= hls.give_up_after:
-                    _give_up(video_root, job, hls)
+            attempts = artefacts.attempts_of(conn, job.content_hash, HLS_KIND) + 1
+            if (
+                settle(hls, attempts).permanent
+                and not hls.permanent
+                and not result.sentinel_written
+            ):
+                _give_up(video_root, job, hls)  # the sentinel first: the disk says why
             artefacts.record(conn, job.content_hash, HLS_KIND, hls, now)
         if result.preview is not None:
             artefacts.record(conn, job.content_hash, PREVIEW_KIND, result.preview, now)
@@ -236,35 +254,9 @@ def _count(result: JobResult) -> None:
 
 def reconcile(conn: Connection, video_root: Path, library_id: int) -> int:
     """Forget settled rows the disk contradicts, so the next collect re-derives them."""
-    a_hls = artefacts_table.alias("a_hls")
-    a_prev = artefacts_table.alias("a_prev")
-    firsts = (
-        select(media.c.content_hash, media.c.rel_path, libraries.c.root_path)
-        .select_from(media.join(libraries, libraries.c.id == media.c.library_id))
-        .where(
-            media.c.library_id == library_id,
-            media.c.kind.in_(VIDEO_KINDS),
-            media.c.retired_at.is_(None),
-            media.c.content_hash.is_not(None),
-        )
-        .subquery()
-    )
-    query = (
-        select(firsts, a_hls.c.status.label("hls"), a_prev.c.status.label("preview"))
-        .select_from(
-            firsts.outerjoin(
-                a_hls,
-                and_(a_hls.c.content_hash == firsts.c.content_hash, a_hls.c.kind == HLS_KIND),
-            ).outerjoin(
-                a_prev,
-                and_(a_prev.c.content_hash == firsts.c.content_hash, a_prev.c.kind == PREVIEW_KIND),
-            )
-        )
-        .where((a_hls.c.status.in_(("done", "failed"))) | (a_prev.c.status == "done"))
-    )
     forgotten = 0
     seen: set[str] = set()
-    for row in conn.execute(query).mappings():
+    for row in repo.settled_videos(conn, library_id, VIDEO_KINDS):
         digest = row["content_hash"]
         if digest in seen:
             continue

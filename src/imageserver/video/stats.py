@@ -20,7 +20,6 @@ from sqlalchemy import (
     Connection,
     String,
     and_,
-    case,
     cast,
     distinct,
     func,
@@ -35,6 +34,7 @@ from imageserver.telemetry.metrics import (
     HLS_UNSUPPORTED,
     HLS_WITH_PLAYLIST,
 )
+from imageserver.work import backlog
 from imageserver.work.artefacts import HLS_KIND
 
 
@@ -107,8 +107,8 @@ def _by_library_set(conn: Connection, library_id: int | None) -> list[Any]:
         select(
             per_hash.c.libs,
             func.count(),
-            func.coalesce(func.sum(case((status == "done", 1), else_=0)), 0),
-            func.coalesce(func.sum(case((status == "failed", 1), else_=0)), 0),
+            backlog.count_if(status == "done"),
+            backlog.count_if(status == "failed"),
         )
         .select_from(
             per_hash.outerjoin(
@@ -118,14 +118,6 @@ def _by_library_set(conn: Connection, library_id: int | None) -> list[Any]:
         .group_by(per_hash.c.libs)
     )
     return list(conn.execute(query))
-
-
-def _hashless(conn: Connection, library_id: int | None) -> dict[int, int]:
-    where = _live_videos(media.c.content_hash.is_(None))
-    if library_id is not None:
-        where.append(media.c.library_id == library_id)
-    query = select(media.c.library_id, func.count()).where(*where).group_by(media.c.library_id)
-    return {int(r[0]): int(r[1]) for r in conn.execute(query)}
 
 
 def _counts(total: int, ready: int, failed: int, hashless: int) -> HlsCounts:
@@ -148,7 +140,7 @@ def _tally(
         agg.update(numbers)
         for lib in _library_ids(libs):
             per.setdefault(lib, Counter()).update(numbers)
-    hashless = _hashless(conn, library_id)
+    hashless = backlog.hashless(conn, ("video",), library_id)
     ids = set(per) | set(hashless)
     by_library = {
         i: _counts(
@@ -166,10 +158,10 @@ def _tally(
 def compute(conn: Connection) -> HlsStats:
     """Every library (zeros included) plus the cross-library aggregate."""
     per, aggregate = _tally(conn)
-    names = select(libraries.c.id, libraries.c.name).order_by(libraries.c.id)
     return HlsStats(
         libraries=[
-            LibraryCounts(r.id, r.name, per.get(r.id, HlsCounts())) for r in conn.execute(names)
+            LibraryCounts(i, name, per.get(i, HlsCounts()))
+            for i, name in backlog.library_names(conn)
         ],
         aggregate=aggregate,
     )

@@ -1,26 +1,24 @@
 """State of hash-keyed derivations (the `artefacts` table), shared by every such drain.
 
 No row means pending. A finished attempt writes `done`, `failed` (permanent: never
-retried) or `retry` (transient: retried after an exponential backoff). Backlogs are
-queries, so a restart loses nothing.
+retried) or `retry` (transient: retried after an exponential backoff); work/outcome.py
+decides which. Backlogs are queries, so a restart loses nothing.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, RowMapping, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from imageserver.db.tables import artefacts, libraries, media
 from imageserver.work import leases
+from imageserver.work.outcome import NEVER, GiveUp, Outcome, backoff, settle
 
 log = logging.getLogger("imageserver.artefacts")
-
-Status = Literal["done", "failed", "retry"]  # plus "pending": leased, not yet attempted
 
 # Artefact kinds: one per derivation keyed by content hash.
 THUMB_KIND = "thumb"
@@ -30,44 +28,6 @@ FACES_KIND = "faces"
 
 def clip_kind(model_version: str) -> str:
     return f"clip:{model_version}"
-
-
-BACKOFF_BASE = 60.0
-BACKOFF_MAX = 6 * 3600.0
-
-
-UNEXPECTED_GIVE_UP = 3
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: Status
-    detail: str | None = None
-    # For crashes we do not understand: retried, but failed for good after this many tries,
-    # so one poisonous file cannot keep a drain busy forever. Infrastructure errors (disk
-    # full, service down) leave it None and are retried with backoff indefinitely.
-    give_up_after: int | None = None
-
-    @classmethod
-    def done(cls, detail: str | None = None) -> Outcome:
-        return cls("done", detail)
-
-    @classmethod
-    def failed(cls, reason: str) -> Outcome:
-        return cls("failed", reason)
-
-    @classmethod
-    def retry(cls, reason: str) -> Outcome:
-        return cls("retry", reason)
-
-    @classmethod
-    def unexpected(cls, exc: BaseException) -> Outcome:
-        return cls("retry", f"unexpected {type(exc).__name__}: {exc}", UNEXPECTED_GIVE_UP)
-
-
-def backoff(attempts: int) -> float:
-    """Seconds to wait after the n-th transient failure: 1, 2, 4 ... minutes, capped at 6 h."""
-    return float(min(BACKOFF_MAX, BACKOFF_BASE * 2 ** max(0, attempts - 1)))
 
 
 def not_settled(kind: str, now: float) -> ColumnElement[bool]:
@@ -242,17 +202,29 @@ def claim(
     return [r for r in rows if r["content_hash"] in won]
 
 
-def record(conn: Connection, content_hash: str, kind: str, outcome: Outcome, now: float) -> None:
-    """Upsert the outcome of one attempt; a retry schedules the next one with backoff.
+def attempts_of(conn: Connection, content_hash: str, kind: str) -> int:
+    """Attempts recorded so far (0: none yet)."""
+    previous = get(conn, content_hash, kind)
+    return int(previous["attempts"]) if previous else 0
+
+
+def record(
+    conn: Connection,
+    content_hash: str,
+    kind: str,
+    outcome: Outcome,
+    now: float,
+    policy: GiveUp = NEVER,
+) -> Outcome:
+    """Upsert the outcome of one attempt; a retry schedules the next one with backoff, or
+    is given up by `settle` under the drain's policy. The outcome recorded comes back.
 
     The write is refused (and logged) when another process holds a live lease on the item:
     this one's lease expired mid-work and the item belongs to someone else now.
     """
-    previous = get(conn, content_hash, kind)
-    attempts = (previous["attempts"] if previous else 0) + 1
+    attempts = attempts_of(conn, content_hash, kind) + 1
+    outcome = settle(outcome, attempts, policy)
     status, detail = outcome.status, outcome.detail
-    if status == "retry" and outcome.give_up_after and attempts >= outcome.give_up_after:
-        status, detail = "failed", f"gave up after {attempts} attempts: {detail}"
     values = {
         "content_hash": content_hash,
         "kind": kind,
@@ -280,6 +252,7 @@ def record(conn: Connection, content_hash: str, kind: str, outcome: Outcome, now
     )
     if conn.execute(stmt).rowcount == 0:
         log.warning("event=lease_lost kind=%s hash=%s", kind, content_hash)
+    return outcome
 
 
 def forget(conn: Connection, content_hash: str, kind: str) -> None:

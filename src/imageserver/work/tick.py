@@ -1,24 +1,27 @@
-"""What one tick over one library carries from stage to stage."""
+"""What one tick over one library carries from stage to stage, as far as drains see it.
+
+Drains need the library, the clock, whether the tick is a full scan and whether the
+library is stale; they report counters for the end-of-tick summary and the backlog they
+left. What only the walk and its judges share (the walk result, the diff, the watcher's
+caches) is scan's business: scan/tick.py extends this class with it.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from imageserver.scan.walker import Excludes, WalkResult
 from imageserver.work.context import AppContext
 
 
 @dataclass(frozen=True)
-class LibraryView:
+class TickLibrary:
     """A library as read from the live table at the top of the tick."""
 
     id: int
     name: str
     root: Path
-    excludes: Excludes
 
     @property
     def label(self) -> str:
@@ -28,18 +31,15 @@ class LibraryView:
 @dataclass
 class TickContext:
     app: AppContext
-    library: LibraryView
+    library: TickLibrary
     full: bool
     started_at: float
     stale: bool = False
     stale_reason: str | None = None
-    walk: WalkResult | None = None
     # Counters for the end-of-tick summary: seen, new, changed, retired, hashed, ...
     counts: Counter[str] = field(default_factory=Counter)
     # Backlogs left after this tick's bounded drains, by drain name.
     pending: dict[str, int] = field(default_factory=dict)
-    # Values one stage hands to a later one (the walk diff, caches owned by the watcher).
-    scratch: dict[str, Any] = field(default_factory=dict)
 
     @property
     def now(self) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import cast
 
 from imageserver.config import Settings
 from imageserver.ml.encoders.base import (
@@ -35,7 +36,6 @@ __all__ = [
 
 log = logging.getLogger("imageserver.ml")
 
-SERVICE_KEY = "encoder"
 _lock = threading.Lock()
 
 NOT_CONFIGURED = (
@@ -81,18 +81,16 @@ def get_encoder(ctx: AppContext) -> Encoder | None:
     operator may fix the folder without a restart), logged once per distinct reason.
     """
     with _lock:
-        if SERVICE_KEY in ctx.services:
-            encoder: Encoder | None = ctx.services[SERVICE_KEY]
-            return encoder
+        if ctx.encoder is not None or ctx.encoder_loaded:
+            return cast(Encoder | None, ctx.encoder)  # only this module sets it
         try:
             encoder = load_encoder(ctx.settings)
         except ModelError as exc:
-            if ctx.services.get("encoder_error") != str(exc):
+            if ctx.encoder_error != str(exc):
                 log.error("event=encoder_load_failed reason=%r", str(exc))
-                ctx.services["encoder_error"] = str(exc)
+                ctx.encoder_error = str(exc)
             raise
-        ctx.services[SERVICE_KEY] = encoder
-        ctx.services.pop("encoder_error", None)
+        ctx.encoder, ctx.encoder_loaded, ctx.encoder_error = encoder, True, None
         if encoder is None:
             log.info("event=encoder_not_configured detail=%r", NOT_CONFIGURED)
         else:
@@ -102,6 +100,6 @@ def get_encoder(ctx: AppContext) -> Encoder | None:
 
 def close_encoder(ctx: AppContext) -> None:
     with _lock:
-        encoder = ctx.services.pop(SERVICE_KEY, None)
+        encoder, ctx.encoder, ctx.encoder_loaded = ctx.encoder, None, False
     if encoder is not None:
         encoder.close()

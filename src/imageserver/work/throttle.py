@@ -3,6 +3,9 @@
 The delay doubles with every failure past the threshold, up to a ceiling; a success
 clears it. Kept per process and keyed by username (known or not), so guessing a password
 costs exponentially more time while the rightful owner is never locked out for long.
+
+It lives in the kernel (it needs only the clock) because the process context holds one
+throttle for the whole process, and the context may name no feature type.
 """
 
 from __future__ import annotations

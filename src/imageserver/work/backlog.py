@@ -1,0 +1,73 @@
+"""Backlog and coverage queries over the kernel's state, shared by every stats surface.
+
+The four stats surfaces (/stats/backlogs, /hls/stats, /ml/stats, /faces/stats) ask the same
+few questions of `media` and `artefacts`: which libraries there are, how many live rows of
+a kind have no hash yet, how many distinct live hashes sit in each state of one artefact
+kind. The answers are written here once, so one surface cannot count "pending" differently
+from another; each feature adds only what is its own (faces per hash, library sets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, Connection, and_, case, func, select
+
+from imageserver.db.tables import artefacts, libraries, media
+
+
+def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """Rows meeting `condition` (0, never NULL, for a group without any)."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def library_names(conn: Connection) -> list[tuple[int, str]]:
+    """Every library, enabled or not, by id."""
+    query = select(libraries.c.id, libraries.c.name).order_by(libraries.c.id)
+    return [(int(r.id), str(r.name)) for r in conn.execute(query)]
+
+
+def live(media_kinds: Sequence[str] | None = None) -> list[ColumnElement[bool]]:
+    """Rows not retired, of these kinds (None: every kind)."""
+    where: list[ColumnElement[bool]] = [media.c.retired_at.is_(None)]
+    if media_kinds is not None:
+        where.append(media.c.kind.in_(media_kinds))
+    return where
+
+
+def hashless(
+    conn: Connection, media_kinds: Sequence[str], library_id: int | None = None
+) -> dict[int, int]:
+    """Live rows of these kinds not hashed yet, per library (rows: no hash to dedup by)."""
+    where = [*live(media_kinds), media.c.content_hash.is_(None)]
+    if library_id is not None:
+        where.append(media.c.library_id == library_id)
+    query = select(media.c.library_id, func.count()).where(*where).group_by(media.c.library_id)
+    return {int(r[0]): int(r[1]) for r in conn.execute(query)}
+
+
+def hash_states(
+    conn: Connection, kind: str, media_kinds: Sequence[str] | None = None
+) -> dict[int, dict[str, int]]:
+    """Distinct live hashes per library by the state of `kind`: done, failed, or pending
+    (no row yet, leased, or retrying), as the drains see them."""
+    state = case(
+        (artefacts.c.status == "done", "done"),
+        (artefacts.c.status == "failed", "failed"),
+        else_="pending",
+    ).label("state")
+    query = (
+        select(media.c.library_id, state, func.count(func.distinct(media.c.content_hash)))
+        .select_from(
+            media.outerjoin(
+                artefacts,
+                and_(artefacts.c.content_hash == media.c.content_hash, artefacts.c.kind == kind),
+            )
+        )
+        .where(*live(media_kinds), media.c.content_hash.is_not(None))
+        .group_by(media.c.library_id, state)
+    )
+    out: dict[int, dict[str, int]] = {}
+    for library_id, name, n in conn.execute(query):
+        out.setdefault(int(library_id), {})[str(name)] = int(n)
+    return out
