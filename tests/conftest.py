@@ -40,6 +40,21 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [corpus + ("" if CORPUS.is_dir() else " (corpus tests will be skipped)")]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id with tiny costs in-process (~1 ms, not ~0.5 s on a busy 2-core machine):
+    tests log in a lot. Servers started as subprocesses (throttling, browser, CLI tests)
+    keep the real costs."""
+    from argon2 import PasswordHasher
+
+    from imageserver.auth import passwords
+
+    real = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    passwords._hasher = real
+
+
 # --- databases -------------------------------------------------------------------------
 
 
@@ -63,9 +78,7 @@ def fresh_pg_database(prefix: str) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(
-            hide_password=False
-        )
+        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -203,3 +216,24 @@ def require_corpus() -> Path:
 @pytest.fixture
 def corpus() -> Path:
     return require_corpus()
+
+
+MEMBER_PASSWORD = "member password 1"
+
+
+def add_member(
+    client: TestClient, admin: dict[str, str], username: str = "bob", role: str = "member"
+) -> dict[str, str]:
+    """A user created by the admin over HTTP, logged in: their Authorization header."""
+    created = client.post(
+        "/users",
+        headers=admin,
+        json={"username": username, "password": MEMBER_PASSWORD, "role": role},
+    )
+    assert created.status_code == 201, created.text
+    return {"Authorization": f"Bearer {login(client, username, MEMBER_PASSWORD)}"}
+
+
+@pytest.fixture
+def member(client: TestClient, auth: dict[str, str]) -> dict[str, str]:
+    return add_member(client, auth)

@@ -1,4 +1,5 @@
-"""The command line as a user meets it: first start, users add/list/passwd, serve + login."""
+"""The command line as a user meets it: first start, users add/list/passwd/role/disable/
+delete, serve + login."""
 
 from __future__ import annotations
 
@@ -42,23 +43,34 @@ def cli_env(tmp_path: Path, db_url: str) -> dict[str, str]:
     return env
 
 
-def test_users_add_list_passwd(cli_env: dict[str, str]) -> None:
+def test_users_add_list_passwd_role_disable_delete(cli_env: dict[str, str]) -> None:
     added = run_cli(["users", "add", "alice", "--password-stdin"], cli_env, "alice-password\n")
     assert added.returncode == 0, added.stderr
-    duplicate = run_cli(["users", "add", "alice", "--password-stdin"], cli_env, "whatever12\n")
+    duplicate = run_cli(["users", "add", "ALICE", "--password-stdin"], cli_env, "whatever12\n")
     assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
     short = run_cli(["users", "add", "bob", "--password-stdin"], cli_env, "short\n")
     assert short.returncode == 1 and "at least" in short.stderr
     listed = run_cli(["users", "list"], cli_env)
-    assert re.search(r"\tadmin\tadmin", listed.stdout) and re.search(
-        r"\talice\tuser", listed.stdout
-    )
-    changed = run_cli(["users", "passwd", "alice", "--password-stdin"], cli_env, "new-alice-pass\n")
+    assert re.search(r"\tadmin\tadmin\n", listed.stdout), listed.stdout
+    assert re.search(r"\talice\tmember\n", listed.stdout), listed.stdout
+    changed = run_cli(["users", "passwd", "Alice", "--password-stdin"], cli_env, "new-alice-pass\n")
     assert changed.returncode == 0, changed.stderr
     missing = run_cli(
         ["users", "passwd", "nobody", "--password-stdin"], cli_env, "new-alice-pass\n"
     )
-    assert missing.returncode == 1
+    assert missing.returncode == 1 and "no user" in missing.stderr
+    assert run_cli(["users", "role", "alice", "admin"], cli_env).returncode == 0
+    assert run_cli(["users", "disable", "alice"], cli_env).returncode == 0
+    listed = run_cli(["users", "list"], cli_env)
+    assert re.search(r"\talice\tadmin\tdisabled\n", listed.stdout), listed.stdout
+    # The only enabled admin left cannot lose the role, be disabled or deleted.
+    last = run_cli(["users", "role", "admin", "member"], cli_env)
+    assert last.returncode == 1 and "last enabled admin" in last.stderr
+    bad = run_cli(["users", "role", "alice", "root"], cli_env)
+    assert bad.returncode == 1 and "role" in bad.stderr
+    assert run_cli(["users", "delete", "alice", "--yes"], cli_env).returncode == 0
+    listed = run_cli(["users", "list"], cli_env)
+    assert "alice" not in listed.stdout and "\tadmin\tadmin" in listed.stdout
 
 
 def free_port() -> int:

@@ -85,10 +85,23 @@ class Settings(BaseSettings):
         description="Password of the first-start admin; empty means generated and printed once.",
     )
     login_backoff_after: int = Field(
-        default=3, ge=1, description="Failed logins for one user before each try is delayed."
+        default=3,
+        ge=1,
+        description="Failed logins for one user from one address before each try is delayed.",
     )
     login_backoff_max_seconds: float = Field(
         default=60.0, gt=0, description="Longest delay imposed between failed logins."
+    )
+    login_backoff_after_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="Failed logins from one client address (any username) before it is delayed.",
+    )
+    login_max_concurrent: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Password checks (argon2, ~64 MiB each) run at once; more get a quick 503.",
     )
 
     # --- libraries and the watcher --------------------------------------------------------
@@ -246,8 +259,13 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "database_url", "video_path", "clip_model_path", "jwt_secret", "admin_password",
-        "clip_remote_secret", mode="before",
+        "database_url",
+        "video_path",
+        "clip_model_path",
+        "jwt_secret",
+        "admin_password",
+        "clip_remote_secret",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

@@ -100,6 +100,16 @@ def test_wrong_algorithm(client: TestClient, ctx: AppContext, clock: FakeClock) 
     assert_401(client.get(PROTECTED, headers={"Authorization": f"Bearer {hs512}"}))
 
 
+def test_token_without_session_is_refused(
+    client: TestClient, ctx: AppContext, clock: FakeClock
+) -> None:
+    """A well-signed access token that names no live session opens nothing."""
+    no_session = tokens.issue(ctx.jwt_secret, "1", clock(), 600)
+    assert_401(client.get(PROTECTED, headers={"Authorization": f"Bearer {no_session}"}))
+    unknown = tokens.issue(ctx.jwt_secret, "1", clock(), 600, session_id=987654)
+    assert_401(client.get(PROTECTED, headers={"Authorization": f"Bearer {unknown}"}))
+
+
 def test_token_without_exp(client: TestClient, ctx: AppContext, clock: FakeClock) -> None:
     token = jwt.encode({"sub": "1", "iat": int(clock())}, ctx.jwt_secret, algorithm="HS256")
     assert_401(client.get(PROTECTED, headers={"Authorization": f"Bearer {token}"}))
@@ -112,11 +122,12 @@ def test_stream_token_is_not_an_access_token(
     assert_401(client.get(PROTECTED, headers={"Authorization": f"Bearer {token}"}))
 
 
-def test_password_change_revokes_tokens(
+def test_password_change_revokes_tokens_in_the_same_instant(
     client: TestClient, ctx: AppContext, clock: FakeClock
 ) -> None:
+    """No clock advance at all: revocation is a deleted session, not a time comparison."""
     token = login(client)
-    clock.advance(5)
+    assert client.get(PROTECTED, headers={"Authorization": f"Bearer {token}"}).status_code == 200
     with ctx.engine.begin() as conn:
         service.change_password(conn, "admin", "a brand new password", clock())
     assert_401(client.get(PROTECTED, headers={"Authorization": f"Bearer {token}"}))
@@ -158,6 +169,8 @@ def test_backoff_grows_and_is_capped(ctx: AppContext) -> None:
 def test_me(client: TestClient, auth: dict[str, str]) -> None:
     body = client.get("/auth/me", headers=auth).json()
     assert body["username"] == "admin" and body["is_admin"] is True
+    assert body["role"] == "admin" and body["read_only"] is False
+    assert isinstance(body["session_id"], int) and body["api_key_id"] is None
 
 
 def test_public_routes_need_no_token(client: TestClient) -> None:

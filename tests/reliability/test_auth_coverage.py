@@ -8,8 +8,12 @@ valid token succeeds, so the 401 is the token's doing. A new route joins these t
 being in the document; a path parameter nobody knows how to fill fails loudly.
 
 Signed stream tokens (`?token=`) are checked on every stream operation: they open the one
-video whose content hash they carry, no other, not after they expire, never when forged,
-and never as an access token anywhere else.
+video whose content hash they carry, no other, not after they expire or their session
+ends, never when forged, and never as an access token anywhere else. Stream routes
+authorize before any lookup: without credentials every path is the same 401.
+
+API keys are credentials too (`Authorization: Bearer isk_...` or `x-api-key`): a valid key
+opens every GET but the credential-management ones (403), a revoked or unknown one none.
 """
 
 from __future__ import annotations
@@ -77,6 +81,8 @@ def path_values(world: World, path: str) -> dict[str, str]:
         "content_hash": world.video_hash,
         "segment": "seg_00000.ts",
         "user_id": "1",  # the admin: granting a library to its owner again is a no-op
+        "session_id": "1",
+        "key_id": "1",
     }
 
 
@@ -98,6 +104,10 @@ def body_for(world: World, method: str, path: str, tmp_png: bytes) -> dict[str, 
         "PATCH /people/{person_id}": {"json": {"hidden": False}},
         "POST /people/{person_id}/merge": {"json": {"ids": [world.people[-1]]}},
         "PATCH /faces/{face_id}": {"json": {"person_id": world.people[0]}},
+        "POST /users": {"json": {"username": "carol", "password": "carol password"}},
+        "PATCH /users/{user_id}": {"json": {"role": "admin"}},
+        "POST /auth/password": {"json": {"current_password": "x" * 12, "new_password": "y" * 12}},
+        "POST /auth/api-keys": {"json": {"name": "script"}},
     }
     return bodies.get(f"{method} {path}", {"json": {}})
 
@@ -136,12 +146,41 @@ def calls(world: World, openapi: dict[str, Any], png: bytes) -> list[Call]:
 def operations(world: World, openapi: dict[str, Any], tmp_path_factory: Any) -> list[Call]:
     png = make_png(tmp_path_factory.mktemp("auth-png") / "q.png", size=(40, 30)).read_bytes()
     found = calls(world, openapi, png)
-    assert len(found) >= 38
+    assert len(found) >= 50
     return found
 
 
 def protected(operations: list[Call]) -> list[Call]:
     return [c for c in operations if (c.method, c.path) not in ALLOW_LIST]
+
+
+def session_id(auth: dict[str, str], world: World) -> int:
+    claims = jwt.decode(
+        auth["Authorization"].split()[1],
+        world.ctx.jwt_secret,
+        algorithms=["HS256"],
+        options={"verify_exp": False, "verify_iat": False},
+    )
+    return int(claims["sid"])
+
+
+def stream_token(world: World, sid: int, digest: str, now: float | None = None) -> str:
+    """A real stream token: the admin's, minted from a live login session."""
+    issued = world.ctx.clock() if now is None else now
+    return tokens.issue(world.ctx.jwt_secret, "1", issued, 600, "stream", digest, session_id=sid)
+
+
+@pytest.fixture(scope="module")
+def sid(auth: dict[str, str], world: World) -> int:
+    return session_id(auth, world)
+
+
+@pytest.fixture(scope="module")
+def revoked_key(client: TestClient, auth: dict[str, str]) -> str:
+    made = client.post("/auth/api-keys", headers=auth, json={"name": "revoked"}).json()
+    assert client.delete(f"/auth/api-keys/{made['id']}", headers=auth).status_code == 204
+    key: str = made["key"]
+    return key
 
 
 def bad_tokens(world: World) -> dict[str, str | None]:
@@ -164,6 +203,9 @@ def bad_tokens(world: World) -> dict[str, str | None]:
             world.ctx.jwt_secret, "1", now, 600, "stream", world.video_hash
         ),
         "garbage": "not.a.token",
+        "session ended": tokens.issue(world.ctx.jwt_secret, "1", now, lifetime, session_id=99999),
+        "no session": tokens.issue(world.ctx.jwt_secret, "1", now, lifetime),
+        "unknown API key": "isk_" + "A" * 43,
     }
 
 
@@ -196,12 +238,16 @@ def test_the_allow_list_is_exactly_what_answers_without_a_token(
         "HS512",
         "stream token as bearer",
         "garbage",
+        "session ended",
+        "no session",
+        "unknown API key",
+        "revoked API key",
     ],
 )
 def test_every_operation_refuses_a_bad_token(
-    client: TestClient, world: World, operations: list[Call], kind: str
+    client: TestClient, world: World, operations: list[Call], kind: str, revoked_key: str
 ) -> None:
-    token = bad_tokens(world)[kind]
+    token = revoked_key if kind == "revoked API key" else bad_tokens(world)[kind]
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     checked = 0
     for call in protected(operations):
@@ -222,6 +268,35 @@ def test_the_same_requests_succeed_with_a_valid_token(
         assert response.status_code in (200, 206), (call.label, response.text[:300])
 
 
+CREDENTIAL_ROUTES = {"/auth/sessions", "/auth/api-keys"}
+
+
+def test_the_same_requests_succeed_with_an_api_key(
+    client: TestClient, auth: dict[str, str], operations: list[Call]
+) -> None:
+    """Keys work as Bearer and as x-api-key; credential management needs a login (403)."""
+    made = client.post("/auth/api-keys", headers=auth, json={"name": "control"})
+    key = made.json()["key"]
+    for headers in ({"Authorization": f"Bearer {key}"}, {"x-api-key": key}):
+        for call in protected(operations):
+            if call.method != "GET":
+                continue
+            response = client.request(call.method, call.url, headers=headers, **call.kwargs)
+            wanted = (403,) if call.path in CREDENTIAL_ROUTES else (200, 206)
+            assert response.status_code in wanted, (call.label, response.text[:300])
+
+
+def test_every_operation_refuses_a_bad_x_api_key(
+    client: TestClient, operations: list[Call], revoked_key: str
+) -> None:
+    for key in (revoked_key, "isk_" + "B" * 43, "not-a-key"):
+        for call in protected(operations):
+            response = client.request(
+                call.method, call.url, headers={"x-api-key": key}, **call.kwargs
+            )
+            assert_401(response, f"{call.label} with x-api-key {key[:8]}")
+
+
 # --- stream tokens ----------------------------------------------------------------------
 
 
@@ -231,12 +306,21 @@ def stream_calls(operations: list[Call]) -> list[Call]:
     return found
 
 
-def test_stream_token_opens_its_own_video_on_every_stream_route(
-    client: TestClient, world: World, operations: list[Call]
+def test_stream_routes_authorize_before_any_lookup(
+    client: TestClient, operations: list[Call]
 ) -> None:
-    token = tokens.issue(
-        world.ctx.jwt_secret, "1", world.ctx.clock(), 600, "stream", world.video_hash
-    )
+    """No existence oracle: a missing file, a bad path or hash, an existing video: 401."""
+    for call in stream_calls(operations):
+        for params in (call.kwargs["params"], {"path": "no/such.mp4"}, {"path": "../x"}, {}):
+            assert_401(client.get(call.url, params=params), f"{call.label} {params}")
+    assert_401(client.get("/video/stream/not-a-hash/playlist.m3u8"), "bad hash")
+    assert_401(client.get("/video/stream/library/999999/preview.mp4?path=a"), "no library")
+
+
+def test_stream_token_opens_its_own_video_on_every_stream_route(
+    client: TestClient, world: World, operations: list[Call], sid: int
+) -> None:
+    token = stream_token(world, sid, world.video_hash)
     for call in stream_calls(operations):
         params = {**call.kwargs["params"], "token": token}
         response = client.get(call.url, params=params)
@@ -244,11 +328,11 @@ def test_stream_token_opens_its_own_video_on_every_stream_route(
 
 
 def test_stream_token_is_scoped_to_one_hash(
-    client: TestClient, world: World, operations: list[Call]
+    client: TestClient, world: World, operations: list[Call], sid: int
 ) -> None:
     other = world.hashes["2021/a.jpg"]
     assert layout.is_hash(other) and other != world.video_hash
-    token = tokens.issue(world.ctx.jwt_secret, "1", world.ctx.clock(), 600, "stream", other)
+    token = stream_token(world, sid, other)
     for call in stream_calls(operations):
         params = {**call.kwargs["params"], "token": token}
         response = client.get(call.url, params=params)
@@ -257,17 +341,26 @@ def test_stream_token_is_scoped_to_one_hash(
 
 
 def test_stream_token_expires_and_cannot_be_forged(
-    client: TestClient, world: World, operations: list[Call]
+    client: TestClient, world: World, operations: list[Call], sid: int
 ) -> None:
     now, digest, secret = world.ctx.clock(), world.video_hash, world.ctx.jwt_secret
-    claims = {"sub": "1", "iat": int(now), "exp": int(now) + 600, "typ": "stream", "scope": digest}
+    claims = {
+        "sub": "1",
+        "iat": int(now),
+        "exp": int(now) + 600,
+        "typ": "stream",
+        "scope": digest,
+        "sid": sid,
+    }
     refused = {
-        "expired": tokens.issue(secret, "1", now - 7200, 3600, "stream", digest),
-        "just expired": tokens.issue(secret, "1", now - 600, 600, "stream", digest),
-        "other secret": tokens.issue(OTHER_SECRET, "1", now, 600, "stream", digest),
+        "expired": stream_token(world, sid, digest, now - 7200),
+        "just expired": stream_token(world, sid, digest, now - 600),
+        "other secret": tokens.issue(OTHER_SECRET, "1", now, 600, "stream", digest, session_id=sid),
         "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.",
-        "access token": tokens.issue(secret, "1", now, 600),
-        "unknown user": tokens.issue(secret, "999", now, 600, "stream", digest),
+        "access token": tokens.issue(secret, "1", now, 600, session_id=sid),
+        "unknown user": tokens.issue(secret, "999", now, 600, "stream", digest, session_id=sid),
+        "no session": tokens.issue(secret, "1", now, 600, "stream", digest),
+        "session ended": tokens.issue(secret, "1", now, 600, "stream", digest, session_id=99999),
         "empty": "",
     }
     for call in stream_calls(operations):
@@ -277,11 +370,9 @@ def test_stream_token_expires_and_cannot_be_forged(
 
 
 def test_stream_token_opens_nothing_else(
-    client: TestClient, world: World, operations: list[Call]
+    client: TestClient, world: World, operations: list[Call], sid: int
 ) -> None:
-    token = tokens.issue(
-        world.ctx.jwt_secret, "1", world.ctx.clock(), 600, "stream", world.video_hash
-    )
+    token = stream_token(world, sid, world.video_hash)
     for call in protected(operations):
         if call.path.startswith("/video/stream/"):
             continue
@@ -303,6 +394,7 @@ def test_issued_stream_urls_carry_a_token_scoped_to_the_video_that_expires(
         options={"verify_exp": False, "verify_iat": False},
     )
     assert claims["typ"] == "stream" and claims["scope"] == world.video_hash
+    assert claims["sid"] == session_id(auth, world)
     lifetime = world.ctx.settings.stream_token_lifetime_seconds
     assert claims["exp"] - claims["iat"] == lifetime
     assert info["token_expires_at"] == pytest.approx(claims["exp"], abs=1)

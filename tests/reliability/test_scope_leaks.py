@@ -51,6 +51,19 @@ CLASSIFIED: dict[str, str] = {
     "GET /metrics": OPEN,
     "POST /auth/login": NOT_CALLED,
     "GET /auth/me": READ,
+    "GET /auth/sessions": READ,
+    "GET /auth/api-keys": READ,
+    "POST /auth/api-keys": NOT_CALLED,
+    "DELETE /auth/api-keys/{key_id}": NOT_CALLED,
+    "DELETE /auth/sessions/{session_id}": NOT_CALLED,
+    "POST /auth/logout": NOT_CALLED,
+    "POST /auth/logout-all": NOT_CALLED,
+    "POST /auth/password": NOT_CALLED,
+    "GET /users": ADMIN,
+    "POST /users": ADMIN,
+    "GET /users/{user_id}": ADMIN,
+    "PATCH /users/{user_id}": ADMIN,
+    "DELETE /users/{user_id}": ADMIN,
     "GET /libraries": READ,
     "POST /libraries": ADMIN,
     "GET /libraries/{library_id}": READ,
@@ -93,7 +106,16 @@ CLASSIFIED: dict[str, str] = {
     "PATCH /faces/{face_id}": PROBE,
     "GET /faces/{face_id}/crop": READ,
 }
-NOT_CALLED_WHY = {"POST /auth/login": "takes no token; covered by the auth tests"}
+_OWN = "the caller's own credentials only (no library data); covered by tests/auth"
+NOT_CALLED_WHY = {
+    "POST /auth/login": "takes no token; covered by the auth tests",
+    "POST /auth/api-keys": _OWN,
+    "DELETE /auth/api-keys/{key_id}": _OWN,
+    "DELETE /auth/sessions/{session_id}": _OWN,
+    "POST /auth/logout": _OWN + " (would end the probing session)",
+    "POST /auth/logout-all": _OWN + " (would end the probing session)",
+    "POST /auth/password": _OWN,
+}
 
 # Phase 2 threads the scope through media/, video/, ops/ and the stats modules. Each entry
 # is a route that still shows something of B to a member; xfail(strict=True): remove the

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from imageserver.auth import tokens
@@ -419,4 +420,127 @@ def test_merge_people(page: Any, web_server: WebServer) -> None:
     page.wait_for_selector("#toast:has-text('Merged 2 people')")
     assert wait_until(lambda: page.locator(".person").count() == 1)
     assert web_server.api("GET", "/people").json()["total"] == 1
+    assert not page.errors, page.errors
+
+
+def ui_login(page: Any, url: str, username: str, password: str) -> None:
+    page.goto(url + "/#/login")
+    page.fill("#username-input", username)
+    page.fill("#password-input", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/#/timeline")
+
+
+def test_admin_manages_users_and_a_member_sees_no_admin_controls(
+    page_factory: Any, web_server: WebServer
+) -> None:
+    admin = page_factory(token=web_server.token())
+    admin.goto(web_server.url + "/#/users")
+    admin.wait_for_selector("#users-rows tr[data-username='admin']")
+    assert admin.locator("#mainnav a[data-nav='users']").is_visible()
+    admin.fill("#new-username", "kid")
+    admin.fill("#new-password", "kid password 1")
+    admin.click("#add-user button[type=submit]")
+    row = admin.locator("#users-rows tr[data-username='kid']")
+    row.wait_for()
+    assert row.locator(".role-select").input_value() == "member"
+    # Disable and enable again; reset the password (the prompt answers).
+    row.locator("button[data-action=toggle]").click()
+    admin.wait_for_selector("#users-rows tr[data-username='kid'] td.state:text-is('disabled')")
+    row.locator("button[data-action=toggle]").click()
+    admin.wait_for_selector("#users-rows tr[data-username='kid'] td.state:text-is('active')")
+    admin.once("dialog", lambda dialog: dialog.accept("kid password 2"))
+    row.locator("button[data-action=reset]").click()
+    admin.wait_for_selector("#toast:has-text('Password of kid reset')")
+
+    # The admin grants the kid the first library (a member sees only granted ones).
+    kid_id = next(u["id"] for u in web_server.api("GET", "/users").json() if u["username"] == "kid")
+    library_id = web_server.api("GET", "/libraries").json()[0]["id"]
+    granted = web_server.api("PUT", f"/libraries/{library_id}/members/{kid_id}")
+    assert granted.status_code in (200, 204), granted.text
+
+    member = page_factory()
+    ui_login(member, web_server.url, "kid", "kid password 2")
+    member.wait_for_selector("#username:text-is('kid')")
+    assert not member.locator("#mainnav a[data-nav='users']").is_visible()
+    member.goto(web_server.url + "/#/libraries")
+    member.wait_for_selector(".lib")
+    assert not member.locator("#add-library").is_visible()
+    assert not member.locator(".lib button:has-text('Remove library')").first.is_visible()
+    assert not member.locator(".lib .enabled-toggle").first.is_visible()
+    member.goto(web_server.url + "/#/users")
+    member.wait_for_selector("#users-status:has-text('Only admins')")
+    assert member.locator("#users-rows tr").count() == 0
+
+    # Promoted by the admin: the member's next page load shows the admin controls.
+    admin.locator("#users-rows tr[data-username='kid'] .role-select").select_option("admin")
+    admin.wait_for_selector("#toast:has-text('kid is now admin')")
+    member.reload()
+    member.wait_for_selector("#mainnav a[data-nav='users']", state="visible")
+    admin.locator("#users-rows tr[data-username='kid'] .role-select").select_option("member")
+    admin.wait_for_selector("#toast:has-text('kid is now member')")
+    admin.once("dialog", lambda dialog: dialog.accept())
+    admin.locator("#users-rows tr[data-username='kid'] button[data-action=delete]").click()
+    admin.wait_for_selector("#users-rows tr[data-username='kid']", state="detached")
+    assert "kid" not in [u["username"] for u in web_server.api("GET", "/users").json()]
+    assert not admin.errors and not member.errors, (admin.errors, member.errors)
+
+
+def test_my_account_password_sessions_and_api_keys(
+    page_factory: Any, web_server: WebServer
+) -> None:
+    created = web_server.api(
+        "POST", "/users", json={"username": "teen", "password": "teen password 1"}
+    )
+    assert created.status_code == 201, created.text
+    elsewhere = httpx.post(
+        f"{web_server.url}/auth/login", json={"username": "teen", "password": "teen password 1"}
+    ).json()["access_token"]
+    page = page_factory()
+    ui_login(page, web_server.url, "teen", "teen password 1")
+    page.click("#username")
+    page.wait_for_url("**/#/account")
+    page.wait_for_selector("#account-who:has-text('teen · member')")
+    page.wait_for_selector("#session-list li[data-current='false']")
+    assert page.locator("#session-list li").count() == 2
+
+    # A read-only API key: shown once, works for reading, refused for writing, revocable.
+    page.fill("#key-name", "photo frame")
+    page.check("#key-read-only")
+    page.click("#key-form button[type=submit]")
+    secret = page.locator("#new-key-secret").inner_text().strip()
+    assert secret.startswith("isk_")
+    page.wait_for_selector("#key-list li[data-name='photo frame']:has-text('read-only')")
+    key = {"x-api-key": secret}
+    assert httpx.get(f"{web_server.url}/libraries", headers=key).status_code == 200
+    assert httpx.post(f"{web_server.url}/video/generate", headers=key, json={}).status_code == 403
+    page.reload()
+    page.wait_for_selector("#key-list li[data-name='photo frame']")
+    assert secret not in page.content()  # shown once only
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#key-list li[data-name='photo frame'] button:has-text('Revoke')")
+    page.wait_for_selector("#key-list li[data-name='photo frame']", state="detached")
+    assert httpx.get(f"{web_server.url}/libraries", headers=key).status_code == 401
+
+    # Log the other session out from here; it stops at once.
+    other = {"Authorization": f"Bearer {elsewhere}"}
+    assert httpx.get(f"{web_server.url}/libraries", headers=other).status_code == 200
+    page.click("#session-list li[data-current='false'] button:has-text('Log out')")
+    page.wait_for_selector("#session-list li[data-current='false']", state="detached")
+    assert httpx.get(f"{web_server.url}/libraries", headers=other).status_code == 401
+
+    # Change the password: a wrong current one is refused, then it works.
+    page.fill("#current-password", "not my password")
+    page.fill("#new-password", "teen password 2")
+    page.click("#password-form button[type=submit]")
+    page.wait_for_selector("#password-error:has-text('current password is wrong')")
+    page.fill("#current-password", "teen password 1")
+    page.click("#password-form button[type=submit]")
+    page.wait_for_selector("#toast:has-text('Password changed')")
+
+    # Everywhere: this page is back at the login with the reason.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#logout-everywhere")
+    page.wait_for_selector("#login-notice:has-text('logged out everywhere')")
+    ui_login(page, web_server.url, "teen", "teen password 2")
     assert not page.errors, page.errors

@@ -2,7 +2,9 @@
 
 Two token types share one secret: `access` tokens authenticate a user for every route;
 `stream` tokens are scoped to one video content hash and travel in a query string,
-because HLS players fetch segments without custom headers.
+because HLS players fetch segments without custom headers. Every token names the
+credential it hangs from: `sid` (a row of `sessions`) or, for a stream token minted for an
+API key, `kid` (a row of `api_keys`); deleting that row revokes the token at once.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class TokenClaims:
     expires_at: float
     token_type: str
     scope: str | None
+    session_id: int | None = None
+    api_key_id: int | None = None
 
 
 def load_or_create_secret(data_dir: Path, configured: str | None) -> str:
@@ -53,6 +57,9 @@ def issue(
     lifetime: float,
     token_type: str = "access",
     scope: str | None = None,
+    *,
+    session_id: int | None = None,
+    api_key_id: int | None = None,
 ) -> str:
     claims: dict[str, object] = {
         "sub": subject,
@@ -62,6 +69,10 @@ def issue(
     }
     if scope is not None:
         claims["scope"] = scope
+    if session_id is not None:
+        claims["sid"] = session_id
+    if api_key_id is not None:
+        claims["kid"] = api_key_id
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -89,4 +100,15 @@ def verify(secret: str, token: str, now: float, token_type: str = "access") -> T
         expires_at=float(exp),
         token_type=str(claims.get("typ", "access")),
         scope=claims.get("scope"),
+        session_id=_int_claim(claims, "sid"),
+        api_key_id=_int_claim(claims, "kid"),
     )
+
+
+def _int_claim(claims: dict[str, object], name: str) -> int | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise Unauthorized("invalid token")
+    return value

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 
@@ -69,8 +70,42 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("is_admin", Boolean, nullable=False, default=False),
     Column("created_at", Float, nullable=False),
-    # Tokens issued before this instant are refused: changing a password logs out everywhere.
     Column("password_changed_at", Float, nullable=False),
+    # 'admin' or 'member' (migration 0006); `is_admin` is kept equal to role == 'admin'.
+    Column("role", String(16), nullable=False, server_default="member"),
+    Column("disabled_at", Float, nullable=True),
+)
+# Usernames are unique and looked up case-insensitively.
+Index("uq_users_username_ci", func.lower(users.c.username), unique=True)
+
+# What an access token (and the stream tokens it mints) points at: no row, no access.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    # Refreshed at most once a minute (auth.sessions.TOUCH_EVERY), not on every request.
+    Column("last_seen_at", Float, nullable=False),
+    Column("user_agent", String(200), nullable=True),
+    Column("address", String(64), nullable=True),
+    Index("ix_sessions_user_id", "user_id"),
+)
+
+# Keys for scripts and apps: only the sha256 of the (high-entropy) secret is stored.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("read_only", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+    Index("ix_api_keys_user_id", "user_id"),
 )
 
 libraries = Table(

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 from sqlalchemy import Connection, RowMapping
 
-from imageserver.auth.deps import current_user
+from imageserver.auth.deps import AdminOnly, current_user
 from imageserver.errors import NotFound, error_responses
 from imageserver.faces import crops, repo, service, stats
 from imageserver.faces.schemas import (
@@ -78,7 +78,9 @@ def get_person(
     return _detail(conn, scope, service.person_or_404(conn, scope, person_id), limit, offset)
 
 
-@router.patch("/people/{person_id}", response_model=Person, responses=NOT_FOUND)
+@router.patch(
+    "/people/{person_id}", response_model=Person, responses=NOT_FOUND, dependencies=[AdminOnly]
+)
 def patch_person(
     person_id: IdPath, body: PersonPatch, ctx: Ctx, conn: WriteConn, scope: UserScope
 ) -> Person:
@@ -86,14 +88,24 @@ def patch_person(
     return person_out(service.update_person(conn, scope, person_id, changes, ctx.clock()))
 
 
-@router.post("/people/{person_id}/merge", response_model=Person, responses=NOT_FOUND)
+@router.post(
+    "/people/{person_id}/merge",
+    response_model=Person,
+    responses=NOT_FOUND,
+    dependencies=[AdminOnly],
+)
 def merge_people(
     person_id: IdPath, body: MergeRequest, ctx: Ctx, conn: WriteConn, scope: UserScope
 ) -> Person:
     return person_out(service.merge(conn, scope, person_id, body.ids, ctx.clock()))
 
 
-@router.delete("/people/{person_id}/faces/{face_id}", status_code=204, responses=NOT_FOUND)
+@router.delete(
+    "/people/{person_id}/faces/{face_id}",
+    status_code=204,
+    responses=NOT_FOUND,
+    dependencies=[AdminOnly],
+)
 def unassign_face(
     person_id: IdPath, face_id: IdPath, ctx: Ctx, conn: WriteConn, scope: UserScope
 ) -> Response:
@@ -143,7 +155,9 @@ def get_face(face_id: IdPath, conn: ReadConn, scope: UserScope) -> Face:
     return face_out(service.face_or_404(conn, scope, face_id))
 
 
-@router.patch("/faces/{face_id}", response_model=Face, responses=NOT_FOUND)
+@router.patch(
+    "/faces/{face_id}", response_model=Face, responses=NOT_FOUND, dependencies=[AdminOnly]
+)
 def patch_face(
     face_id: IdPath, body: FacePatch, ctx: Ctx, conn: WriteConn, scope: UserScope
 ) -> Face:

@@ -12,8 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from imageserver.auth.deps import CurrentUser, User
-from imageserver.errors import Forbidden
+from imageserver.auth.deps import CurrentUser, User, require_admin
 from imageserver.libraries import repo
 from imageserver.work.deps import ReadConn
 from imageserver.work.scope import Scope
@@ -24,15 +23,7 @@ def user_scope(user: User, conn: ReadConn) -> Scope:
     return Scope.of(repo.granted_ids(conn, user.id))
 
 
-def require_admin(user: User) -> CurrentUser:
-    """403 for anyone but an admin, before any other check of the request runs.
-
-    merge: the auth branch brings the shared `require_admin`; this one is replaced by it.
-    """
-    if not user.is_admin:
-        raise Forbidden("this operation needs an admin")
-    return user
-
+__all__ = ["AdminUser", "UserScope", "require_admin", "user_scope"]
 
 UserScope = Annotated[Scope, Depends(user_scope)]
 AdminUser = Annotated[CurrentUser, Depends(require_admin)]

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from imageserver import __version__
 from imageserver.auth import api as auth_api
+from imageserver.auth import users_api
 from imageserver.errors import install_error_handlers
 from imageserver.faces import api as faces_api
 from imageserver.libraries import api as libraries_api
@@ -56,6 +57,7 @@ def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
         ops_api.public,
         auth_api.public,
         auth_api.router,
+        users_api.router,
         libraries_api.router,
         media_api.router,
         video_api.router,

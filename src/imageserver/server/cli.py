@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import getpass
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from imageserver.config import Settings, config_table_markdown, load_settings
 from imageserver.faces.cli import faces_app
 from imageserver.ml import cli as ml_cli
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from imageserver.work.context import AppContext
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 users_app = typer.Typer(no_args_is_help=True, help="Manage users.")
@@ -187,66 +193,124 @@ def _read_password(from_stdin: bool) -> str:
     return first
 
 
+def _users_ctx() -> AppContext:
+    from imageserver.server.bootstrap import bootstrap
+
+    return bootstrap(load_settings()).ctx
+
+
+def _users_change(done: str, change: Callable[[Connection, AppContext], object]) -> None:
+    """Run one user change in a transaction; a domain error is one line and exit code 1."""
+    from imageserver.errors import ImageServerError
+
+    ctx = _users_ctx()
+    try:
+        with ctx.engine.begin() as conn:
+            change(conn, ctx)
+    except ImageServerError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(done)
+
+
+def _user_id(conn: Connection, username: str) -> int:
+    from imageserver.auth import service
+
+    return int(service.user_by_name(conn, username)["id"])
+
+
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+]
+
+
 @users_app.command("add")
 def users_add(
     username: str,
     admin: Annotated[bool, typer.Option("--admin", help="Make the user an admin.")] = False,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
+    password_stdin: PasswordStdin = False,
 ) -> None:
-    """Create a user."""
+    """Create a user (a member unless --admin)."""
     from imageserver.auth import service
-    from imageserver.errors import ImageServerError
-    from imageserver.server.bootstrap import bootstrap
 
-    settings = load_settings()
-    ctx = bootstrap(settings).ctx
     password = _read_password(password_stdin)
-    try:
-        with ctx.engine.begin() as conn:
-            service.create_user(conn, username, password, ctx.clock(), is_admin=admin)
-    except ImageServerError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"created user {username}")
+    _users_change(
+        f"created user {username}",
+        lambda conn, ctx: service.create_user(
+            conn, username, password, ctx.clock(), is_admin=admin
+        ),
+    )
 
 
 @users_app.command("list")
 def users_list() -> None:
-    """List users."""
+    """List users: id, name, role, and whether disabled."""
     from imageserver.auth import repo
     from imageserver.db.engine import read_only
-    from imageserver.server.bootstrap import bootstrap
 
-    ctx = bootstrap(load_settings()).ctx
+    ctx = _users_ctx()
     with read_only(ctx.engine) as conn:
         for user in repo.list_all(conn):
-            role = "admin" if user["is_admin"] else "user"
-            typer.echo(f"{user['id']}\t{user['username']}\t{role}")
+            state = "\tdisabled" if user["disabled_at"] is not None else ""
+            typer.echo(f"{user['id']}\t{user['username']}\t{user['role']}{state}")
 
 
 @users_app.command("passwd")
-def users_passwd(
-    username: str,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
-) -> None:
-    """Change a user's password (their existing tokens stop working)."""
+def users_passwd(username: str, password_stdin: PasswordStdin = False) -> None:
+    """Change a user's password (every session of theirs ends at once)."""
     from imageserver.auth import service
-    from imageserver.errors import ImageServerError
-    from imageserver.server.bootstrap import bootstrap
 
-    ctx = bootstrap(load_settings()).ctx
     password = _read_password(password_stdin)
-    try:
-        with ctx.engine.begin() as conn:
-            service.change_password(conn, username, password, ctx.clock())
-    except ImageServerError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"password changed for {username}")
+    _users_change(
+        f"password changed for {username}",
+        lambda conn, ctx: service.change_password(conn, username, password, ctx.clock()),
+    )
+
+
+@users_app.command("role")
+def users_role(
+    username: str,
+    role: Annotated[str, typer.Argument(help="admin or member")],
+) -> None:
+    """Give a user the admin or the member role (the last enabled admin stays admin)."""
+    from imageserver.auth import service
+
+    _users_change(
+        f"{username} is now {role}",
+        lambda conn, _: service.set_role(conn, _user_id(conn, username), role),
+    )
+
+
+@users_app.command("disable")
+def users_disable(
+    username: str,
+    enable: Annotated[bool, typer.Option("--enable", help="Enable the user again.")] = False,
+) -> None:
+    """Disable a user (their sessions end at once, their API keys stop working)."""
+    from imageserver.auth import service
+
+    _users_change(
+        f"{username} {'enabled' if enable else 'disabled'}",
+        lambda conn, ctx: service.set_disabled(
+            conn, _user_id(conn, username), not enable, ctx.clock()
+        ),
+    )
+
+
+@users_app.command("delete")
+def users_delete(
+    username: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a user with their sessions and API keys."""
+    from imageserver.auth import service
+
+    if not yes:
+        typer.confirm(f"delete user {username}?", abort=True)
+    _users_change(
+        f"deleted user {username}",
+        lambda conn, _: service.delete_user(conn, _user_id(conn, username)),
+    )
 
 
 def main() -> None:

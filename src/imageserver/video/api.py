@@ -1,9 +1,10 @@
 """Video routes: HLS playlists, segments and previews; signed stream URLs; generate; stats.
 
 HLS players fetch segments without custom headers, so the stream routes accept either a
-Bearer access token or `?token=` holding a short-lived stream token scoped to one content
-hash. A playlist fetched with a token is served with every segment URI rewritten to an
-absolute path carrying that token, so the player's segment requests authenticate too.
+Bearer credential or `?token=` holding a short-lived stream token scoped to one content
+hash (auth/streams.py verifies both, before the route looks anything up). A playlist
+fetched with a token is served with every segment URI rewritten to an absolute path
+carrying that token, so the player's segment requests authenticate too.
 Client path pieces are matched against strict patterns (hash: 64 lowercase hex; segment:
 `seg_NNNNN.ts`) and never joined into a path raw; library paths go through clean_rel_path.
 """
@@ -18,14 +19,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import Connection, RowMapping
 
-from imageserver.auth import repo as users_repo
-from imageserver.auth import tokens
-from imageserver.auth.deps import CurrentUser, User, user_from_token
+from imageserver.auth.deps import CurrentUser, User
+from imageserver.auth.streams import Stream, issue_stream_token
 from imageserver.errors import (
-    Forbidden,
     Invalid,
     NotFound,
-    Unauthorized,
     Unsupported,
     error_responses,
 )
@@ -60,46 +58,13 @@ STREAM_ERRORS = error_responses(401, 403, 404)
 RANGE_ERROR = error_responses(416)
 
 
-# --- authorisation -----------------------------------------------------------------------------
-
-
-def authorize_stream(ctx: AppContext, request: Request, content_hash: str) -> str | None:
-    """Bearer access token, or a stream token scoped to this hash; returns the stream token."""
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, bearer = header.partition(" ")
-        if scheme.lower() != "bearer" or not bearer.strip():
-            raise Unauthorized("malformed authorization header")
-        user_from_token(ctx, bearer.strip())
-        return None
-    token = request.query_params.get("token")
-    if not token:
-        raise Unauthorized("a bearer token or a stream token (?token=) is required")
-    claims = tokens.verify(ctx.jwt_secret, token, ctx.clock(), token_type="stream")
-    if claims.scope != content_hash:
-        raise Forbidden("this stream token is for another video")
-    try:
-        user_id = int(claims.subject)
-    except ValueError as exc:
-        raise Unauthorized("invalid token") from exc
-    with ctx.engine.connect() as conn:
-        user = users_repo.get_by_id(conn, user_id)
-    if user is None or claims.issued_at < int(user["password_changed_at"]):
-        raise Unauthorized("token revoked")
-    return token
+# --- authorisation (auth/streams.py) ------------------------------------------------------
 
 
 def checked_hash(content_hash: str) -> str:
     if not layout.is_hash(content_hash):
         raise Invalid("not a content hash (64 lowercase hex characters)")
     return content_hash
-
-
-def stream_token(ctx: AppContext, user: CurrentUser, content_hash: str) -> tuple[str, float]:
-    now = ctx.clock()
-    lifetime = ctx.settings.stream_token_lifetime_seconds
-    token = tokens.issue(ctx.jwt_secret, str(user.id), now, lifetime, "stream", content_hash)
-    return token, now + lifetime
 
 
 # --- serving -----------------------------------------------------------------------------------
@@ -153,9 +118,8 @@ def serve_preview(ctx: AppContext, content_hash: str) -> FileResponse:
     response_class=Response,
     responses=STREAM_ERRORS,
 )
-def playlist_by_hash(content_hash: str, request: Request, ctx: Ctx) -> Response:
-    checked_hash(content_hash)
-    token = authorize_stream(ctx, request, content_hash)
+def playlist_by_hash(content_hash: str, request: Request, ctx: Ctx, access: Stream) -> Response:
+    token = access.token_for(checked_hash(content_hash))
     return serve_playlist(ctx, request, content_hash, token)
 
 
@@ -164,9 +128,8 @@ def playlist_by_hash(content_hash: str, request: Request, ctx: Ctx) -> Response:
     response_class=FileResponse,
     responses=STREAM_ERRORS,
 )
-def preview_by_hash(content_hash: str, request: Request, ctx: Ctx) -> FileResponse:
-    checked_hash(content_hash)
-    authorize_stream(ctx, request, content_hash)
+def preview_by_hash(content_hash: str, ctx: Ctx, access: Stream) -> FileResponse:
+    access.token_for(checked_hash(content_hash))
     return serve_preview(ctx, content_hash)
 
 
@@ -175,11 +138,10 @@ def preview_by_hash(content_hash: str, request: Request, ctx: Ctx) -> FileRespon
     response_class=FileResponse,
     responses={206: {"description": "partial content (Range)"}, **STREAM_ERRORS, **RANGE_ERROR},
 )
-def segment(content_hash: str, segment: str, request: Request, ctx: Ctx) -> FileResponse:
-    checked_hash(content_hash)
+def segment(content_hash: str, segment: str, ctx: Ctx, access: Stream) -> FileResponse:
+    access.token_for(checked_hash(content_hash))
     if not layout.is_segment(segment):
         raise NotFound("no such segment")
-    authorize_stream(ctx, request, content_hash)
     path = layout.segment_path(ctx.settings.resolved_video_path, content_hash, segment)
     if not path.is_file():
         raise NotFound("no such segment")
@@ -210,11 +172,12 @@ def playlist_by_path(
     path: Annotated[str, Query(max_length=4096, description="library-relative path")],
     request: Request,
     ctx: Ctx,
+    access: Stream,
     conn: ReadConn,
 ) -> Response:
     """The stable URL of a video by library + path; resolves to its hash's playlist."""
     content_hash = _hash_of(live_video(conn, library_id, path))
-    token = authorize_stream(ctx, request, content_hash)
+    token = access.token_for(content_hash)
     return serve_playlist(ctx, request, content_hash, token)
 
 
@@ -226,12 +189,12 @@ def playlist_by_path(
 def preview_by_path(
     library_id: IdPath,
     path: Annotated[str, Query(max_length=4096)],
-    request: Request,
     ctx: Ctx,
+    access: Stream,
     conn: ReadConn,
 ) -> FileResponse:
     content_hash = _hash_of(live_video(conn, library_id, path))
-    authorize_stream(ctx, request, content_hash)
+    access.token_for(content_hash)
     return serve_preview(ctx, content_hash)
 
 
@@ -263,7 +226,7 @@ def describe(ctx: AppContext, conn: Connection, row: RowMapping, user: CurrentUs
         if queue is not None and digest in queue.in_flight():
             info.status = "queued"
         return info
-    token, expires = stream_token(ctx, user, digest)
+    token, expires = issue_stream_token(ctx, user, digest)
     base = f"/video/stream/{digest}"
     info.status = "ready"
     info.playlist_url = f"{base}/playlist.m3u8?token={token}"
@@ -297,7 +260,12 @@ def video_info(media_id: IdPath, ctx: Ctx, conn: ReadConn, user: User) -> VideoI
     responses={200: {"description": "already made", "model": VideoInfo}, **error_responses(404)},
 )
 def generate(body: GenerateRequest, ctx: Ctx, conn: WriteConn, user: User) -> Response:
-    """Ask for a playlist now: 202 queued, 200 ready, 422 unsupported, 404 unknown."""
+    """Ask for a playlist now: 202 queued, 200 ready, 422 unsupported, 404 unknown.
+
+    Open to members, not admin-only: asking for the playlist of a video one may see is
+    viewing it (the transcode would happen anyway when the drain reaches it), not
+    maintenance. Which videos a member may see is the library scope's decision.
+    """
     if body.media_id is not None:
         row = _video_row(conn, body.media_id)
     else:

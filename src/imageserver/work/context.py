@@ -49,6 +49,8 @@ class AppContext:
             self.clock,
             after=self.settings.login_backoff_after,
             max_delay=self.settings.login_backoff_max_seconds,
+            after_per_address=self.settings.login_backoff_after_per_address,
+            max_concurrent=self.settings.login_max_concurrent,
         )
         self.pool = DrainPool(self.settings.worker_threads)
 

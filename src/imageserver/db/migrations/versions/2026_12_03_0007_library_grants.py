@@ -14,8 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261203_0007"
-# merge: down_revision 20261203_0006
-down_revision = "20261125_0005"
+down_revision = "20261203_0006"
 branch_labels = None
 depends_on = None
 
@@ -38,7 +37,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("library_id", "user_id", name="pk_library_members"),
     )
     op.create_index("ix_library_members_user_id", "library_members", ["user_id"])
-    # merge: if 20261203_0006 replaces users.is_admin by a role, select role = 'admin' here.
     op.execute(
         "INSERT INTO library_members (library_id, user_id, created_at) "
         "SELECT libraries.id, users.id, libraries.created_at FROM libraries, users "

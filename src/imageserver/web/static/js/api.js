@@ -26,6 +26,7 @@ export const session = {
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(EXPIRES_KEY);
     this.user = null;
+    document.body.classList.remove('is-admin');
   },
   /** A one-time message for the login page ("session expired"). */
   flash(message) {

@@ -33,6 +33,9 @@ async function ensureUser() {
   userRequest ||= api('/auth/me').finally(() => { userRequest = null; });
   session.user = await userRequest;
   document.getElementById('username').textContent = session.user.username;
+  // Admin controls are marked data-admin-only and hidden by CSS unless this class is set
+  // (the server refuses their requests to a member anyway: 403).
+  document.body.classList.toggle('is-admin', session.user.is_admin === true);
   clearTimeout(expiryTimer);
   const left = session.expiresAt - Date.now();
   if (left > 0 && left < 2 ** 31 - 1) expiryTimer = setTimeout(() => expire(), left);
@@ -158,7 +161,11 @@ onExpired(() => {
 
 document.getElementById('logout').addEventListener('click', () => {
   clearTimeout(expiryTimer);
+  // End the session on the server too (its token and stream URLs stop at once); the page
+  // does not wait for the answer.
+  if (session.token) api('/auth/logout', { method: 'POST' }).catch(() => {});
   session.clear();
+  document.body.classList.remove('is-admin');
   closeViewer();
   unmountCurrent();
   session.flash('You have logged out.');

@@ -13,6 +13,8 @@ const ROUTES = [
   { name: 'duplicates', re: /^\/duplicates$/, load: () => import('./views/duplicates.js') },
   { name: 'libraries', re: /^\/libraries$/, load: () => import('./views/libraries.js') },
   { name: 'dashboard', re: /^\/dashboard$/, load: () => import('./views/dashboard.js') },
+  { name: 'users', re: /^\/users$/, load: () => import('./views/users.js') },
+  { name: 'account', re: /^\/account$/, load: () => import('./views/account.js') },
   { name: 'viewer', re: /^\/viewer\/(\d+)$/, load: () => import('./viewer.js'), overlay: true },
 ];
 

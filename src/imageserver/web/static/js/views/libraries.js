@@ -1,5 +1,6 @@
-// Libraries admin: health (reachable / stale and why), enable / disable, excluded folders,
-// rename, add and remove. Refreshed on every tick, without touching a form being edited.
+// Libraries: health (reachable / stale and why), enable / disable, excluded folders,
+// rename, add and remove (those controls are data-admin-only: a member sees the list).
+// Refreshed on every tick, without touching a form being edited.
 
 import { api, get, onTick } from '../api.js';
 import { fmtAgo, fmtCount, h, toast } from '../dom.js';
@@ -23,7 +24,7 @@ export function mount(root) {
   const addPath = h('input', { id: 'add-path', required: true, placeholder: '/mnt/photos', autocomplete: 'off' });
   const addExcl = h('textarea', { id: 'add-excluded', placeholder: '@eaDir\n2019/raw', rows: '3' });
   const addError = h('p', { class: 'error', role: 'alert' });
-  const addForm = h('form', { class: 'card', id: 'add-library', 'aria-labelledby': 'add-title' },
+  const addForm = h('form', { class: 'card', id: 'add-library', 'aria-labelledby': 'add-title', 'data-admin-only': true },
     h('h2', { id: 'add-title' }, 'Add a library'),
     h('label', { class: 'field', for: 'add-name' }, h('span', {}, 'Name'), addName),
     h('label', { class: 'field', for: 'add-path' }, h('span', {}, 'Folder on the server'), addPath),
@@ -58,7 +59,7 @@ export function mount(root) {
     refs.name = h('input', { maxlength: '200', 'aria-label': 'Name' });
     refs.excluded = h('textarea', { rows: '3', 'aria-label': `Excluded folders of ${lib.name}`, class: 'excluded' });
     refs.error = h('p', { class: 'error', role: 'alert' });
-    const form = h('form', {},
+    const form = h('form', { 'data-admin-only': true },
       h('label', { class: 'field' }, h('span', {}, 'Name'), refs.name),
       h('label', { class: 'field' }, h('span', {}, 'Excluded folders (one per line)'), refs.excluded),
       refs.error,
@@ -76,7 +77,7 @@ export function mount(root) {
     refs.form = form;
     const el = h('section', { class: 'card lib', dataset: { id: String(lib.id) }, 'aria-labelledby': `lib-title-${lib.id}` },
       h('div', { class: 'lib-head' }, refs.title, refs.health, h('span', { class: 'spacer', style: { flex: '1' } }),
-        h('label', { class: 'switch' }, refs.enabled, 'Enabled')),
+        h('label', { class: 'switch', 'data-admin-only': true }, refs.enabled, 'Enabled')),
       refs.path, refs.reason,
       h('div', { class: 'lib-grid' },
         h('div', {}, h('div', { class: 'small muted' }, 'Items'), refs.items, h('div', { class: 'small muted', style: { marginTop: '.5rem' } }, 'Scans'), refs.scans),
@@ -93,7 +94,7 @@ export function mount(root) {
     refs.reason.hidden = !lib.health.reason;
     refs.reason.textContent = lib.health.reason ? `Stale: ${lib.health.reason}. Nothing is retired while it is unreachable.` : '';
     if (!refs.enabled.disabled) refs.enabled.checked = lib.enabled;
-    refs.path.textContent = lib.root_path;
+    refs.path.textContent = lib.root_path ?? '';
     refs.items.textContent = stats
       ? `${fmtCount(stats.media)} (${fmtCount(stats.photos)} photos, ${fmtCount(stats.videos)} videos)`
       : '…';
@@ -101,7 +102,7 @@ export function mount(root) {
     const editing = refs.form.dataset.dirty || refs.form.contains(document.activeElement);
     if (!editing) {
       refs.name.value = lib.name;
-      refs.excluded.value = lib.excluded_dirs.join('\n');
+      refs.excluded.value = (lib.excluded_dirs || []).join('\n');
     }
     entry.el.classList.toggle('disabled', !lib.enabled);
   }

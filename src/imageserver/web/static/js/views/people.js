@@ -12,7 +12,7 @@ export function mount(root) {
   const hidden = h('input', { type: 'checkbox', id: 'people-hidden', onchange: () => load() });
   const target = h('select', { 'aria-label': 'Merge into', id: 'merge-target' });
   const mergeBtn = h('button', { type: 'button', class: 'primary', id: 'merge-button', onclick: () => merge() }, 'Merge');
-  const mergeBar = h('div', { class: 'toolbar card', hidden: true, id: 'merge-bar' },
+  const mergeBar = h('div', { class: 'toolbar card', hidden: true, id: 'merge-bar', 'data-admin-only': true },
     h('span', { id: 'merge-count' }), h('label', {}, 'into', target), mergeBtn,
     h('button', { type: 'button', onclick: () => { selected.clear(); draw(); } }, 'Cancel'));
   const status = h('p', { class: 'muted', role: 'status' });
@@ -41,7 +41,7 @@ export function mount(root) {
       const pick = h('input', { type: 'checkbox', 'aria-label': `Select ${nameOf(p)} to merge`, checked: selected.has(p.id),
         onchange: () => { if (pick.checked) selected.add(p.id); else selected.delete(p.id); drawMergeBar(); } });
       return h('div', { class: 'card person', dataset: { id: String(p.id) } },
-        h('label', { class: 'pick' }, pick),
+        h('label', { class: 'pick', 'data-admin-only': true }, pick),
         h('a', { class: 'face', href: `#/people/${p.id}`, 'aria-label': `${nameOf(p)}: open photos` }, img),
         h('div', { class: 'name' }, h('a', { href: `#/people/${p.id}` }, nameOf(p))),
         h('div', { class: 'muted small' }, `${fmtCount(p.image_count)} photos${p.hidden ? ' · hidden' : ''}`));

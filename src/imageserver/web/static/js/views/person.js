@@ -15,7 +15,7 @@ export function mount(root, { params }) {
   const save = h('button', { type: 'submit', class: 'primary' }, 'Save name');
   const hide = h('button', { type: 'button', onclick: () => toggleHidden() });
   const counts = h('span', { class: 'muted small' });
-  const form = h('form', { class: 'toolbar', style: { margin: '0' } }, name, save, hide);
+  const form = h('form', { class: 'toolbar', style: { margin: '0' }, 'data-admin-only': true }, name, save, hide);
   const head = h('div', { class: 'person-head' },
     h('div', { class: 'avatar' }, avatar),
     h('div', {}, h('h1', { id: 'person-title' }, 'Person'), counts, h('p', { class: 'small', style: { margin: '.25rem 0 0' } }, h('a', { href: '#/people' }, '← All people'))),
