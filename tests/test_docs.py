@@ -17,8 +17,11 @@ def _named_paths() -> set[str]:
 
 
 def _exists(name: str) -> bool:
-    if name.startswith(("tests/", "docs/", "bench/")):
+    if name.startswith(("tests/", "docs/", "bench/", "src/")):
         return (ROOT / name).exists()
+    if "/" not in name.rstrip("/") and not (PACKAGE / name).exists():
+        # a layer's file name (`api.py`, `repo.py`): some feature must hold one
+        return any(PACKAGE.glob(f"*/{name}"))
     return (PACKAGE / name).exists()
 
 
