@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +27,7 @@ from imageserver.db.tables import metadata
 from imageserver.server.app import create_app
 from imageserver.server.bootstrap import Bootstrapped, bootstrap
 from imageserver.work.context import AppContext
+from tests.fixtures import throwaway_pg_database
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -74,15 +74,9 @@ def fresh_pg_database(prefix: str) -> Iterator[str]:
         if IN_CI:
             pytest.fail(f"PostgreSQL unreachable at {admin_url} in CI: {exc}")
         pytest.skip(f"PostgreSQL unreachable at {admin_url}: {exc}")
-    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    admin.dispose()
+    with throwaway_pg_database(admin_url, f"{prefix}_{os.getpid()}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -102,6 +96,18 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     migrate.upgrade(engine)
     engine.dispose()
     return path
+
+
+def world_database_url(request: pytest.FixtureRequest, tmp: Path, sqlite_template: Path) -> str:
+    """The database of a module-scoped world parametrized over ["sqlite", "postgres"]: a
+    copy of the migrated SQLite template, or the session's PostgreSQL database emptied."""
+    if request.param == "sqlite":
+        db = tmp / "imageserver.db"
+        db.write_bytes(sqlite_template.read_bytes())
+        return f"sqlite:///{db}"
+    url: str = request.getfixturevalue("pg_session_url")
+    truncate_all(url)
+    return url
 
 
 def truncate_all(url: str) -> None:

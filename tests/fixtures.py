@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import piexif
+import sqlalchemy as sa
 from PIL import Image
 from sqlalchemy import Engine, select
 
@@ -154,3 +158,35 @@ def insert_library(engine: Engine, name: str, root: Path, library_id: int | None
                 library_members.insert().values(library_id=new_id, user_id=user_id, created_at=0.0)
             )
     return new_id
+
+
+# Debian's Chromium, as the browser tests and the web bench launch it.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@contextmanager
+def throwaway_pg_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on `admin_url`'s server, dropped afterwards (tests
+    and bench both use it; reachability policy, skip or fail, is the caller's)."""
+    from imageserver.db.engine import make_engine
+
+    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -14,12 +14,12 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import sqlalchemy as sa
+from tests.fixtures import throwaway_pg_database
 
 from bench.context import BenchContext
 from bench.table import Row
@@ -30,19 +30,9 @@ PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 @contextmanager
 def fresh_database() -> Iterator[str]:
-    from imageserver.db.engine import make_engine
-
     admin_url = os.environ.get("IMAGESERVER_TEST_DATABASE_URL", PG_DEFAULT)
-    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    name = f"imageserver_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_pg_database(admin_url, "imageserver_bench") as url:
+        yield url
 
 
 def settings_env(db_url: str, data_dir: Path, root: Path) -> dict[str, str]:

@@ -30,6 +30,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tests.fixtures import CHROMIUM, CHROMIUM_ARGS
+
 from bench import server
 from bench.context import BenchContext
 from bench.table import Row
@@ -39,17 +41,6 @@ SEED_PHOTOS = 48
 WEIGHT_LIMIT_KB = 500.0
 FIRST_SCREEN_LIMIT_S = 1.0
 LOADS = 3
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 FIRST_SCREEN_PROBE = """
 window.__firstScreen = new Promise((resolve) => {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import truncate_all
+from tests.conftest import world_database_url
 from tests.ml.ml_fixtures import tiny_model
 from tests.ml.tiny_clip import TinyClip
 from tests.reliability.world import World, build_world, make_library
@@ -30,13 +30,7 @@ def world(
 ) -> Iterator[World]:
     """A fully indexed server on each database (module scope: tests must not break it)."""
     tmp = tmp_path_factory.mktemp(f"world-{request.param}")
-    if request.param == "sqlite":
-        db = tmp / "imageserver.db"
-        db.write_bytes(sqlite_template.read_bytes())
-        url = f"sqlite:///{db}"
-    else:
-        url = request.getfixturevalue("pg_session_url")
-        truncate_all(url)
+    url = world_database_url(request, tmp, sqlite_template)
     built = build_world(tmp, url, world_sources, tiny_model)
     yield built
     built.close()

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import truncate_all
+from tests.conftest import world_database_url
 from tests.fixtures import make_png
 from tests.ml.tiny_clip import TinyClip
 from tests.reliability.scope_world import (
@@ -176,13 +176,7 @@ def sw(
 ) -> Iterator[ScopeWorld]:
     """Both libraries indexed once per database (tests must leave it as they found it)."""
     tmp = tmp_path_factory.mktemp(f"scope-{request.param}")
-    if request.param == "sqlite":
-        db = tmp / "imageserver.db"
-        db.write_bytes(sqlite_template.read_bytes())
-        url = f"sqlite:///{db}"
-    else:
-        url = request.getfixturevalue("pg_session_url")
-        truncate_all(url)
+    url = world_database_url(request, tmp, sqlite_template)
     built = build_scope_world(tmp, url, world_sources, b_sources, tiny_model)
     with built.client:
         yield built

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import IN_CI, require_corpus
+from tests.fixtures import CHROMIUM, CHROMIUM_ARGS
 from tests.ml.tiny_clip import build_tiny_clip
-from tests.web.harness import CHROMIUM, CHROMIUM_ARGS, WebServer, start_server
+from tests.web.harness import WebServer, start_server
 
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "web"
 TICK_MS = 500  # the page's refresh tick in tests (default 5 s)

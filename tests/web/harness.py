@@ -29,17 +29,6 @@ from imageserver.server.bootstrap import bootstrap
 
 ADMIN_PASSWORD = "correct horse battery"
 JWT_SECRET = "web-test-secret-" + "x" * 32
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # Library "family": camera JPEGs, GPS photos, a HEIC, three people's faces, a 10 s H.264
 # video, a video ffmpeg cannot read. Library "archive": other photos (disabled by a test)
