@@ -9,6 +9,7 @@ page weight of the first load.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import time
 from pathlib import Path
@@ -544,3 +545,36 @@ def test_my_account_password_sessions_and_api_keys(
     page.wait_for_selector("#login-notice:has-text('logged out everywhere')")
     ui_login(page, web_server.url, "teen", "teen password 2")
     assert not page.errors, page.errors
+
+
+SCRUBBER_LABELS = """async () => {
+  const { VirtualGrid } = await import('/static/js/grid.js');
+  const scrubber = document.createElement('div');
+  scrubber.style.height = '600px';
+  document.body.append(scrubber);
+  // Twenty-five recent years evenly spread, then four old ones squeezed into the last
+  // pixels of the canvas (a few photos each), as in a family archive of scans.
+  const sections = [];
+  for (let i = 0; i <= 24; i++) sections.push({ key: `${2024 - i}-06`, top: i * 400 });
+  const old = ['1999-05', '1970-01', '1969-12', '1919-03'];
+  old.forEach((key, i) => sections.push({ key, top: 9990 + i }));
+  const fake = {
+    scrubber, thumbLine: document.createElement('div'), hoverLabel: document.createElement('div'),
+    model: { sections }, scrollRange: () => 10000, updateThumbLine() {},
+  };
+  VirtualGrid.prototype.drawScrubber.call(fake);
+  const labels = [...scrubber.querySelectorAll('.year')]
+    .map((el) => [el.textContent, parseFloat(el.style.top)]);
+  scrubber.remove();
+  return labels;
+}"""
+
+
+def test_scrubber_labels_the_oldest_year(page: Any, web_server: WebServer) -> None:
+    page.goto(web_server.url + "/")
+    labels = page.evaluate(SCRUBBER_LABELS)
+    years = [year for year, _ in labels]
+    assert years[0] == "2024" and years[-1] == "1919", years
+    tops = [top for _, top in labels]
+    assert all(b - a >= 16 for a, b in itertools.pairwise(tops)), labels
+    assert max(tops) <= 600 - 8, labels

@@ -413,16 +413,23 @@ export class VirtualGrid {
     this.scrubber.replaceChildren(this.thumbLine, this.hoverLabel);
     if (!height || !this.model.sections.length) return;
     const range = this.scrollRange();
-    let lastY = -100;
-    let lastYear = '';
+    // One label per year at its first section; the oldest year always gets one (it may sit
+    // at the very bottom, clamped together with other old years), the others only where
+    // they keep 16 px from their neighbours.
+    const years = [];
     for (const s of this.model.sections) {
       const year = s.key.slice(0, 4);
-      if (year === lastYear) continue;
-      lastYear = year;
-      const y = Math.min(height - 8, Math.max(8, (s.top / range) * height));
-      if (y - lastY < 16) continue;
+      if (years.length && years[years.length - 1].year === year) continue;
+      years.push({ year, y: Math.min(height - 8, Math.max(8, (s.top / range) * height)) });
+    }
+    const last = years[years.length - 1];
+    let lastY = -100;
+    for (const label of years) {
+      const isLast = label === last;
+      if (!isLast && (label.y - lastY < 16 || last.y - label.y < 16)) continue;
+      const y = isLast ? Math.max(label.y, lastY + 16) : label.y;
       lastY = y;
-      this.scrubber.append(h('div', { class: 'year', style: { top: `${y}px` } }, year));
+      this.scrubber.append(h('div', { class: 'year', style: { top: `${Math.min(y, height - 8)}px` } }, label.year));
     }
     this.updateThumbLine();
   }

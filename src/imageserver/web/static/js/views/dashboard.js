@@ -95,7 +95,7 @@ export function mount(root) {
         ? h('tfoot', {}, h('tr', {}, h('td', {}, 'All libraries'), h('td', { dataset: { label: 'Items' } }, fmtCount(rows.reduce((n, r) => n + r.b.media, 0))),
           ...DRAINS.map(([key]) => cell(totals[key], key, 'all'))))
         : null;
-      table.replaceChildren(h('caption', { class: 'visually-hidden' }, 'Backlogs per library'), head, body, foot);
+      table.replaceChildren(h('caption', { class: 'visually-hidden' }, 'Backlogs per library'), head, body, ...(foot ? [foot] : []));
       if (!rows.length) table.replaceChildren(h('caption', {}, 'No libraries yet.'));
       updated.textContent = `Updated ${new Date().toLocaleTimeString()} · refreshes automatically`;
     } catch (err) {
