@@ -43,7 +43,25 @@ def cli_env(tmp_path: Path, db_url: str) -> dict[str, str]:
     return env
 
 
+def test_maintenance_commands_never_create_a_database(tmp_path: Path) -> None:
+    """`users list` on a wrong data folder says where it looked; it creates nothing there."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGESERVER_")}
+    data = tmp_path / "not-the-data-folder"
+    env.update(IMAGESERVER_DATA_DIR=str(data))
+    for args in (
+        ["users", "list"],
+        ["users", "add", "eve", "--password-stdin"],
+        ["faces", "recluster"],
+    ):
+        result = run_cli(args, env, "eve-password-1\n")
+        assert result.returncode == 1, (args, result.stdout, result.stderr)
+        assert f"no imageserver database in {data}" in result.stderr, result.stderr
+        assert "password" not in result.stdout
+    assert not (data / "imageserver.db").exists()
+
+
 def test_users_add_list_passwd_role_disable_delete(cli_env: dict[str, str]) -> None:
+    assert run_cli(["migrate"], cli_env).returncode == 0
     added = run_cli(["users", "add", "alice", "--password-stdin"], cli_env, "alice-password\n")
     assert added.returncode == 0, added.stderr
     duplicate = run_cli(["users", "add", "ALICE", "--password-stdin"], cli_env, "whatever12\n")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, NullPool, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -74,3 +76,25 @@ def read_only(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as conn:
         conn.execution_options(read_only=True)
         yield conn
+
+
+def existing_schema(url: str) -> bool:
+    """Does `url` name a database that already holds imageserver's schema?
+
+    Maintenance commands (`users ...`, `faces recluster`) use it to refuse a database that
+    is not there instead of creating one: a SQLite file is checked for before connecting
+    (connecting would create it), a server database for its migration table.
+    """
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database
+        if not path or path == ":memory:" or not Path(path).is_file():
+            return False
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return bool(inspect(conn).has_table("alembic_version"))
+    except OperationalError:
+        return False
+    finally:
+        engine.dispose()

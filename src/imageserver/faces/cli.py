@@ -14,13 +14,15 @@ def recluster() -> None:
     from imageserver.clock import system_clock
     from imageserver.config import load_settings
     from imageserver.db import migrate
-    from imageserver.db.engine import make_engine
+    from imageserver.db.engine import existing_schema, make_engine
     from imageserver.faces import service
     from imageserver.telemetry.logging import configure_logging
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not existing_schema(settings.resolved_database_url):
+        typer.echo(f"error: no imageserver database in {settings.data_dir}", err=True)
+        raise typer.Exit(1)
     engine = make_engine(settings.resolved_database_url)
     migrate.upgrade(engine)
     with engine.begin() as conn:

@@ -193,10 +193,43 @@ def _read_password(from_stdin: bool) -> str:
     return first
 
 
+def require_database(settings: Settings) -> None:
+    """Stop a maintenance command before it creates a database nobody asked for.
+
+    Only `serve` (and `scan`, which announces the first admin's password) make a database:
+    `users ...` on a wrong or missing IMAGESERVER_DATA_DIR would otherwise create an empty
+    one and an admin whose password is never shown. Says where it looked, exits 1.
+    """
+    from imageserver.db.engine import existing_schema
+
+    if existing_schema(settings.resolved_database_url):
+        return
+    if settings.database_url:
+        where = make_url_safe(settings.database_url)
+        typer.echo(f"error: no imageserver database at {where} (DATABASE_URL)", err=True)
+    else:
+        typer.echo(
+            f"error: no imageserver database in {settings.data_dir} (IMAGESERVER_DATA_DIR); "
+            "point IMAGESERVER_DATA_DIR at the server's data folder, or run "
+            "`imageserver serve` once to create one",
+            err=True,
+        )
+    raise typer.Exit(1)
+
+
+def make_url_safe(url: str) -> str:
+    """A database URL fit for a message: the password masked."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def _users_ctx() -> AppContext:
     from imageserver.server.bootstrap import bootstrap
 
-    return bootstrap(load_settings()).ctx
+    settings = load_settings()
+    require_database(settings)
+    return bootstrap(settings).ctx
 
 
 def _users_change(done: str, change: Callable[[Connection, AppContext], object]) -> None:
