@@ -578,3 +578,51 @@ def test_scrubber_labels_the_oldest_year(page: Any, web_server: WebServer) -> No
     tops = [top for _, top in labels]
     assert all(b - a >= 16 for a, b in itertools.pairwise(tops)), labels
     assert max(tops) <= 600 - 8, labels
+
+
+NOT_CONFIGURED = {
+    "error": {
+        "code": "unavailable",
+        "message": "semantic search is not configured: set IMAGESERVER_CLIP_MODEL_PATH",
+    }
+}
+
+
+def test_search_unavailable_in_plain_words_and_dashboard_of_one_library(
+    page_factory: Any, web_server: WebServer
+) -> None:
+    """No model: a member reads a plain sentence, the admin also the how-to. A dashboard of
+    one library has no totals row and no stray "null" (the server answers are routed)."""
+    created = web_server.api(
+        "POST", "/users", json={"username": "gran", "password": "gran password 1"}
+    )
+    assert created.status_code == 201, created.text
+    try:
+        admin = page_factory(token=web_server.token())
+        member = page_factory()
+        ui_login(member, web_server.url, "gran", "gran password 1")
+        member.wait_for_selector("#username:text-is('gran')")
+        for page in (admin, member):
+            page.route(
+                "**/photos/search?*",
+                lambda route: route.fulfill(status=503, json=NOT_CONFIGURED),
+            )
+            page.goto(web_server.url + "/#/search?q=beach")
+            page.wait_for_selector("#search-status:has-text('not set up on this server')")
+        assert "IMAGESERVER_" not in member.inner_text("#search-status")
+        assert "IMAGESERVER_CLIP_MODEL_PATH" in admin.inner_text("#search-status")
+
+        def one_library(route: Any) -> None:
+            body = route.fetch().json()
+            body["libraries"] = body["libraries"][:1]
+            route.fulfill(json=body)
+
+        admin.route("**/stats/backlogs", one_library)
+        admin.goto(web_server.url + "/#/dashboard")
+        admin.wait_for_selector("#backlogs tbody tr[data-library]")
+        assert admin.locator("#backlogs tfoot").count() == 0
+        assert "null" not in admin.inner_text("#backlogs")
+        assert not admin.errors and not member.errors, (admin.errors, member.errors)
+    finally:
+        gran = next(u for u in web_server.api("GET", "/users").json() if u["username"] == "gran")
+        web_server.api("DELETE", f"/users/{gran['id']}")

@@ -8,6 +8,16 @@ import { listNav, tile } from '../tiles.js';
 
 const PAGE = 60;
 
+// Search needs a CLIP model. A family member gets a plain sentence; the admin, who can do
+// something about it, also gets the server's how-to (settings and the pull command).
+function unavailable(err) {
+  const plain = /not configured/.test(err.message)
+    ? 'Searching by description is not set up on this server yet. Ask the person who runs it to turn it on.'
+    : 'Searching by description is not available right now. Try again later.';
+  if (!document.body.classList.contains('is-admin')) return [plain];
+  return [plain, h('br'), h('span', { class: 'admin-howto' }, `For the admin: ${err.message}`)];
+}
+
 export function mount(root, route) {
   let query = route.query;
   let ids = [];
@@ -74,7 +84,7 @@ export function mount(root, route) {
       if (my !== seq || err.status === 401) return;
       results.replaceChildren();
       more.hidden = true;
-      status.textContent = err.status === 503 ? `Search is not available: ${err.message}` : err.message;
+      status.replaceChildren(...(err.status === 503 ? unavailable(err) : [err.message]));
     }
   }
 
