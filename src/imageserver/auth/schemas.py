@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy import RowMapping
 
 from imageserver.inputs import PRINTABLE
@@ -54,7 +54,7 @@ class SessionOut(BaseModel):
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100, pattern=PRINTABLE)
-    read_only: bool = False
+    read_only: StrictBool = False
 
 
 class ApiKeyOut(BaseModel):
@@ -93,7 +93,7 @@ class UserPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     role: Role | None = None
-    disabled: bool | None = None
+    disabled: StrictBool | None = None
     password: str | None = Field(default=None, min_length=1, max_length=1024)
 
 

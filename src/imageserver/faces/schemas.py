@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from imageserver.faces.stats import Counts
 from imageserver.inputs import PRINTABLE, DbId
@@ -71,7 +71,7 @@ class PersonPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, max_length=200, pattern=PRINTABLE)
-    hidden: bool | None = None
+    hidden: StrictBool = Field(default=False, description="absent: unchanged")
     cover_face_id: DbId | None = None
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 MAX_EXCLUDES = 200
 MAX_EXCLUDE_LEN = 1024
@@ -49,7 +49,7 @@ class LibraryCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     root_path: str = Field(min_length=1, max_length=4096)
-    enabled: bool = True
+    enabled: StrictBool = True
     excluded_dirs: list[str] = Field(default_factory=list)
 
     @field_validator("name")
@@ -70,7 +70,7 @@ class LibraryPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     excluded_dirs: list[str] | None = None
 
     @field_validator("name")
