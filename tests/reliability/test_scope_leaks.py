@@ -121,15 +121,6 @@ NOT_CALLED_WHY = {
 PHASE2_KNOWN_LEAKS: dict[str, str] = {
     "GET /metrics": "ops: per-library gauges are labelled with every library's name",
     "GET /ml/stats": "stats: per-library rows of every library",
-    "GET /video/stream/{content_hash}/playlist.m3u8": "video: any hash streams",
-    "GET /video/stream/{content_hash}/preview.mp4": "video: any hash streams",
-    "GET /video/stream/{content_hash}/{segment}": "video: any hash streams",
-    "GET /video/stream/library/{library_id}/playlist.m3u8": "video: any library path",
-    "GET /video/stream/library/{library_id}/preview.mp4": "video: any library path",
-    "GET /video/by-path": "video: lookups by library/path are not scoped",
-    "GET /video/{media_id}": "video: item lookups are not scoped",
-    "POST /video/generate": "video: generates for any media id",
-    "GET /hls/stats": "stats: per-library rows of every library",
     "GET /stats/backlogs": "ops: backlog rows of every library",
     "GET /faces/stats": "stats: per-library face numbers of every library",
 }
