@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Failed logins from one client address (any username) before it is delayed.",
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token a Prometheus scraper sends to GET /metrics; empty means "
+        "only an admin's credential opens it.",
+    )
     login_max_concurrent: int = Field(
         default=1,
         ge=1,

@@ -9,6 +9,7 @@ import logging
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from imageserver.auth import service, tokens
 from imageserver.clock import FakeClock
@@ -175,7 +176,27 @@ def test_me(client: TestClient, auth: dict[str, str]) -> None:
 
 def test_public_routes_need_no_token(client: TestClient) -> None:
     assert client.get("/health").status_code == 200
-    metrics = client.get("/metrics")
-    assert metrics.status_code == 200
-    assert "imageserver_" in metrics.text
     assert client.get("/openapi.json").status_code == 200
+
+
+def test_metrics_is_for_the_operator_only(
+    client: TestClient, ctx: AppContext, auth: dict[str, str], member: dict[str, str]
+) -> None:
+    """Gauges name every library: an admin credential or the metrics token, nobody else."""
+    assert_401(client.get("/metrics"))
+    refused = client.get("/metrics", headers=member)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    admin = client.get("/metrics", headers=auth)
+    assert admin.status_code == 200 and "imageserver_" in admin.text
+    scraper = {"Authorization": "Bearer scrape-me-" + "s" * 32}
+    assert_401(client.get("/metrics", headers=scraper))  # no token configured: not a token
+    ctx.settings.metrics_token = SecretStr(scraper["Authorization"].split(" ", 1)[1])
+    try:
+        scraped = client.get("/metrics", headers=scraper)
+        assert scraped.status_code == 200 and "imageserver_" in scraped.text
+        assert_401(client.get("/metrics", headers={"Authorization": "Bearer scrape-me-wrong"}))
+        assert client.get("/metrics", headers=member).status_code == 403
+        assert client.get("/metrics", headers=auth).status_code == 200
+        assert_401(client.get("/metrics"))
+    finally:
+        ctx.settings.metrics_token = None

@@ -16,8 +16,9 @@ from fastapi.testclient import TestClient
 from imageserver.work.context import AppContext
 from tests.conftest import MEMBER_PASSWORD, login
 
-PUBLIC = {("POST", "/auth/login"), ("GET", "/health"), ("GET", "/metrics")}
+PUBLIC = {("POST", "/auth/login"), ("GET", "/health")}
 ADMIN_ONLY = {
+    ("GET", "/metrics"),
     ("POST", "/libraries"),
     ("PATCH", "/libraries/{library_id}"),
     ("DELETE", "/libraries/{library_id}"),

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from imageserver.config import Settings
 from imageserver.db.tables import media
 from imageserver.faces import repo, service
+from imageserver.faces import stats as faces_stats
 from imageserver.faces.crops import crop_path
 from imageserver.scan.watcher import Watcher
 from imageserver.telemetry.metrics import REGISTRY
@@ -228,6 +229,10 @@ def test_stats_per_library_and_deduplicated_total(
     total = body["total"]
     assert (total["images"], total["faces"], total["pending"], total["hashless"]) == (7, 4, 2, 1)
     name = "lib"  # add_library names a library after its folder
+    # The gauges are the operator's view of every library, set by the drain's full ticks
+    # (faces_stats.refresh), not by a caller's request.
+    with ctx.engine.connect() as conn:
+        faces_stats.refresh(conn)
     assert gauge("imageserver_faces_images", library=name, state="images") == 6
     assert gauge("imageserver_faces_images", library="_all", state="pending") == 2
     assert gauge("imageserver_faces_detected", library=name) == 4

@@ -161,6 +161,6 @@ def test_seeded_libraries_are_granted_to_the_first_admin_and_bad_seeds_skipped(
             assert set(names) == {"home", "unplugged"}  # a missing disk still gets its library
             admin = users_repo.get_by_username(conn, "admin")
             assert admin is not None
-            assert repo.granted_ids(conn, admin["id"]) == sorted(names.values())
+            assert users_repo.granted_library_ids(conn, admin["id"]) == sorted(names.values())
     finally:
         ctx.engine.dispose()

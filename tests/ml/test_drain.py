@@ -222,8 +222,12 @@ def test_ml_stats_per_library_and_deduplicated_total(
     assert (total["embedded"], total["pending"], total["failed"], total["hashless"]) == (2, 2, 0, 0)
     per_library = body["libraries"]["one"]
     assert per_library["embedded"] + per_library["pending"] == 3
+    from imageserver.ml.stats import refresh_gauges
     from imageserver.telemetry.metrics import REGISTRY
 
+    # The gauges are the operator's view of every library, refreshed after a full scan
+    # (search.service wires refresh_gauges into the watcher), not by a caller's request.
+    refresh_gauges(ml_ctx)
     value = REGISTRY.get_sample_value(
         "imageserver_ml_images", {"library": "_all", "state": "images"}
     )

@@ -48,7 +48,7 @@ NOT_CALLED = "not called"  # says why in NOT_CALLED_WHY
 
 CLASSIFIED: dict[str, str] = {
     "GET /health": OPEN,
-    "GET /metrics": OPEN,
+    "GET /metrics": ADMIN,
     "POST /auth/login": NOT_CALLED,
     "GET /auth/me": READ,
     "GET /auth/sessions": READ,
@@ -121,27 +121,6 @@ NOT_CALLED_WHY = {
 # is a route that still shows something of B to a member; xfail(strict=True): remove the
 # entry when the route is scoped (an XPASS fails the run).
 PHASE2_KNOWN_LEAKS: dict[str, str] = {
-    "GET /metrics": "ops: per-library gauges are labelled with every library's name",
-    "GET /media": "media: the listing is not scoped",
-    "GET /media/by-path": "media: lookups by library/path are not scoped",
-    "GET /media/{media_id}": "media: item lookups are not scoped",
-    "GET /media/{media_id}/original": "media: originals are served for any id",
-    "GET /media/{media_id}/thumbnail": "media: thumbnails are served for any id",
-    "GET /timeline": "media: timeline buckets count every library",
-    "GET /duplicates": "media: duplicate groups name members of every library",
-    "GET /folders": "media: folders of any library are listed",
-    "GET /ml/stats": "stats: per-library rows of every library",
-    "GET /video/stream/{content_hash}/playlist.m3u8": "video: any hash streams",
-    "GET /video/stream/{content_hash}/preview.mp4": "video: any hash streams",
-    "GET /video/stream/{content_hash}/{segment}": "video: any hash streams",
-    "GET /video/stream/library/{library_id}/playlist.m3u8": "video: any library path",
-    "GET /video/stream/library/{library_id}/preview.mp4": "video: any library path",
-    "GET /video/by-path": "video: lookups by library/path are not scoped",
-    "GET /video/{media_id}": "video: item lookups are not scoped",
-    "POST /video/generate": "video: generates for any media id",
-    "GET /hls/stats": "stats: per-library rows of every library",
-    "GET /stats/backlogs": "ops: backlog rows of every library",
-    "GET /faces/stats": "stats: per-library face numbers of every library",
 }
 
 ABSENT = {
@@ -488,3 +467,86 @@ def test_grant_and_revoke_take_effect_on_the_next_request(sw: ScopeWorld) -> Non
     assert again.status_code == 204  # idempotent
     unknown = c.put(f"/libraries/{B_ID}/members/99999", headers=h["admin"])
     assert unknown.status_code == 404
+
+
+def test_streams_open_only_what_the_credential_user_may_see(sw: ScopeWorld) -> None:
+    """A hash streams while some item of it is in the caller's libraries; a stream token
+    carries its user's scope as it is now (a revoke stops it at once), not as it was."""
+    c, h = sw.client, sw.headers
+    clip_a, movie_b = sw.hashes_a["clips/clip.mp4"], sw.hashes_b["zulu-clips/zulu-movie.mp4"]
+    admin_b = c.get(f"/video/stream/{movie_b}/playlist.m3u8", headers=h["admin"])
+    assert admin_b.status_code == 200  # B's stream exists: the 404s below hide it
+    absent = c.get(f"/video/stream/{'f' * 64}/playlist.m3u8", headers=h["member"])
+    assert absent.status_code == 404
+    for user in ("member", "nobody"):
+        hidden = c.get(f"/video/stream/{movie_b}/playlist.m3u8", headers=h[user])
+        assert (hidden.status_code, hidden.json()) == (404, absent.json())
+    member_a = c.get(f"/video/stream/{clip_a}/playlist.m3u8", headers=h["member"])
+    assert member_a.status_code == 200 and "#EXTM3U" in member_a.text
+    segment = next(x for x in member_a.text.splitlines() if x and not x.startswith("#"))
+    assert c.get(segment, headers=h["member"]).status_code == 200
+    seg_b = c.get(f"/video/stream/{movie_b}/seg_00000.ts", headers=h["member"])
+    seg_absent = c.get(f"/video/stream/{'f' * 64}/seg_00000.ts", headers=h["member"])
+    assert (seg_b.status_code, seg_b.json()) == (seg_absent.status_code, seg_absent.json())
+    by_path_b = c.get(
+        f"/video/stream/library/{B_ID}/playlist.m3u8",
+        params={"path": "zulu-clips/zulu-movie.mp4"},
+        headers=h["member"],
+    )
+    by_path_absent = c.get(
+        "/video/stream/library/9999/playlist.m3u8",
+        params={"path": "zulu-clips/zulu-movie.mp4"},
+        headers=h["member"],
+    )
+    assert by_path_b.status_code == 404
+    assert by_path_b.json()["error"]["message"].replace(str(B_ID), "9999") == (
+        by_path_absent.json()["error"]["message"]
+    )
+
+    # A member's stream token for A's clip: works while A is granted, 404 once revoked.
+    info = c.get(f"/video/{sw.media_a['clips/clip.mp4']}", headers=h["member"]).json()
+    assert info["status"] == "ready" and info["playlist_url"]
+    assert c.get(info["playlist_url"]).status_code == 200
+    member = sw.user_ids["member"]
+    assert c.delete(f"/libraries/{A_ID}/members/{member}", headers=h["admin"]).status_code == 204
+    try:
+        revoked = c.get(info["playlist_url"])
+        assert revoked.status_code == 404 and revoked.json() == absent.json()
+    finally:
+        assert c.put(f"/libraries/{A_ID}/members/{member}", headers=h["admin"]).status_code == 200
+    assert c.get(info["playlist_url"]).status_code == 200
+    # no credentials: the same 401 for B's hash, A's hash and a hash that exists nowhere
+    bare = {
+        c.get(f"/video/stream/{x}/playlist.m3u8").text for x in (movie_b, clip_a, "f" * 64)
+    }
+    assert len(bare) == 1 and "unauthorized" in bare.pop()
+
+
+def test_stats_count_only_the_callers_libraries(sw: ScopeWorld) -> None:
+    c, h = sw.client, sw.headers
+    admin = c.get("/stats/backlogs", headers=h["admin"]).json()["libraries"]
+    assert {r["library_id"] for r in admin} == {A_ID, B_ID}
+    member = c.get("/stats/backlogs", headers=h["member"]).json()["libraries"]
+    assert [r["library_id"] for r in member] == [A_ID] and member[0]["media"] == 6
+    assert member[0]["health_reason"] is None
+    asked_b = c.get("/stats/backlogs", params={"library": B_ID}, headers=h["member"])
+    assert asked_b.json()["libraries"] == []
+    assert c.get("/stats/backlogs", headers=h["nobody"]).json()["libraries"] == []
+
+    hls_admin = c.get("/hls/stats", headers=h["admin"]).json()
+    hls_member = c.get("/hls/stats", headers=h["member"]).json()
+    assert hls_admin["aggregate"]["total"] == 2  # A's clip and B's movie
+    assert [r["library_id"] for r in hls_member["libraries"]] == [A_ID]
+    assert hls_member["aggregate"]["total"] == 1
+    assert c.get("/hls/stats", headers=h["nobody"]).json()["aggregate"]["total"] == 0
+
+    ml_member = c.get("/ml/stats", headers=h["member"]).json()
+    assert list(ml_member["libraries"]) == ["family"]
+    ml_admin = c.get("/ml/stats", headers=h["admin"]).json()
+    # B adds two photos of its own (its copy of a.jpg is counted once, by hash)
+    assert ml_admin["total"]["images"] == ml_member["total"]["images"] + 2
+
+    faces_member = c.get("/faces/stats", headers=h["member"]).json()
+    assert [r["library_id"] for r in faces_member["libraries"]] == [A_ID]
+    faces_admin = c.get("/faces/stats", headers=h["admin"]).json()
+    assert faces_admin["total"]["images"] == faces_member["total"]["images"] + 2

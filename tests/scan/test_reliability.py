@@ -66,7 +66,7 @@ def test_unmounted_root_is_stale_retires_nothing_and_recovers(
         k: (v["id"], v["content_hash"]) for k, v in before.items()
     }
     assert health(client, auth)["status"] == "reachable"
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=auth).text
     assert 'imageserver_library_reachable{library="nas"} 1.0' in metrics
 
 

@@ -54,7 +54,7 @@ def test_metrics_after_a_tick(
     make_jpeg(root / "b.jpg", size=(40, 30), color=(1, 1, 1))
     add_library(client, auth, root)
     Watcher(ctx).tick(full=True)
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=auth).text
     assert 'imageserver_media_count{kind="photo",library="metrics-lib"} 2.0' in text
     assert 'imageserver_backlog_items{drain="hash",library="metrics-lib"} 0.0' in text
     assert 'imageserver_tick_duration_seconds_count{library="metrics-lib",tick="full"}' in text

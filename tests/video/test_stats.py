@@ -135,7 +135,7 @@ def test_large_library_ids_use_the_general_path(ctx: AppContext, tmp_path: Path)
         insert_media(conn, 70, "b.mp4", h(2))
         artefacts.record(conn, h(2), HLS_KIND, Outcome.done(), now)
     with ctx.engine.connect() as conn:
-        result = stats.compute(conn)
+        result = stats.compute(conn, None)
     by_id = {lib.library_id: lib.counts for lib in result.libraries}
     assert by_id[3] == stats.HlsCounts(total=1, pending=1)
     assert by_id[70] == stats.HlsCounts(total=2, with_playlist=1, pending=1)

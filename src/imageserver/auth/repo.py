@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
 
-from imageserver.db.tables import api_keys, sessions, users
+from imageserver.db.tables import api_keys, library_members, sessions, users
 
 ADMIN = "admin"
 MEMBER = "member"
 ROLES = (ADMIN, MEMBER)
+
+
+# --- grants (what a user may see; written by libraries/, read here for every request) ----
+
+
+def granted_library_ids(conn: Connection, user_id: int) -> list[int]:
+    query = (
+        select(library_members.c.library_id)
+        .where(library_members.c.user_id == user_id)
+        .order_by(library_members.c.library_id)
+    )
+    return [int(r[0]) for r in conn.execute(query)]
 
 
 # --- users ------------------------------------------------------------------------------

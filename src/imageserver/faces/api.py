@@ -142,8 +142,9 @@ def media_faces(media_id: IdPath, conn: ReadConn, scope: UserScope) -> MediaFace
 
 
 @router.get("/faces/stats", response_model=FaceStats)
-def face_stats(conn: ReadConn) -> FaceStats:
-    rows, total = stats.compute(conn)
+def face_stats(conn: ReadConn, scope: UserScope) -> FaceStats:
+    """Face-scan numbers of the caller's libraries (the gauges are the operator's view)."""
+    rows, total = stats.compute(conn, scope)
     return FaceStats(
         libraries=[stats_row(r.library_id, r.library, r.counts) for r in rows],
         total=stats_row(None, stats.AGGREGATE_LABEL, total),

@@ -178,7 +178,7 @@ class FacesTick(HashRun[RowMapping, "Scan | Outcome"]):
 
     def pending(self, conn: Connection) -> int:
         if self.t.full:
-            stats.compute(conn)
+            stats.refresh(conn)
         return repo.count_pending(conn, self.t.library.id, self.t.now)
 
 

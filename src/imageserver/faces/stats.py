@@ -2,8 +2,12 @@
 
 images: distinct hashes of live photos; scanned / failed: their face scan finished /
 gave up; pending: the rest; with_faces / faces: hashes with a face, and their faces;
-hashless: live photo rows not hashed yet (they cannot be scanned). The same numbers are
-Prometheus gauges (the aggregate under library="_all"), set on every call.
+hashless: live photo rows not hashed yet (they cannot be scanned).
+
+`compute(conn, scope)` is a caller's view: the scope is in every query, so a member's rows
+and total count their libraries only. The Prometheus gauges (the aggregate under
+library="_all") are the operator's view of every library: `refresh` sets them, from the
+drain's full ticks, never from a caller's request.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from imageserver.db.tables import artefacts, faces, media
 from imageserver.telemetry.metrics import FACES_DETECTED, FACES_IMAGES
 from imageserver.work import backlog
 from imageserver.work.artefacts import FACES_KIND
+from imageserver.work.scope import Scope
 
 AGGREGATE_LABEL = "_all"
 STATES = ("images", "scanned", "with_faces", "pending", "failed", "hashless")
@@ -40,11 +45,16 @@ class LibraryCounts:
     counts: Counts
 
 
-def _grouped(conn: Connection, per_library: bool) -> dict[int | None, Counts]:
+def _grouped(
+    conn: Connection, per_library: bool, scope: Scope | None
+) -> dict[int | None, Counts]:
     keys: list[Any] = [media.c.library_id] if per_library else []
+    where = [*backlog.live(("photo",)), media.c.content_hash.is_not(None)]
+    if scope is not None:
+        where.append(scope.where(media.c.library_id))
     hashes = (
         select(*keys, media.c.content_hash)
-        .where(*backlog.live(("photo",)), media.c.content_hash.is_not(None))
+        .where(*where)
         .distinct()
         .subquery()
     )
@@ -91,19 +101,24 @@ def _grouped(conn: Connection, per_library: bool) -> dict[int | None, Counts]:
     return found
 
 
-def compute(conn: Connection) -> tuple[list[LibraryCounts], Counts]:
-    """(per library, aggregate); every library is listed, empty ones with zeros."""
-    per_library = _grouped(conn, per_library=True)
-    hashless = backlog.hashless(conn, ("photo",))
+def compute(conn: Connection, scope: Scope | None) -> tuple[list[LibraryCounts], Counts]:
+    """(per library, aggregate) over the scope's libraries (None: every library, internal
+    use only); every library is listed, empty ones with zeros."""
+    per_library = _grouped(conn, True, scope)
+    hashless = backlog.hashless(conn, ("photo",), None, scope)
     rows = []
-    for library_id, name in backlog.library_names(conn):
+    for library_id, name in backlog.library_names(conn, scope):
         base = per_library.get(library_id, Counts())
         counts = Counts(**{**base.__dict__, "hashless": hashless.get(library_id, 0)})
         rows.append(LibraryCounts(library_id, name, counts))
-    total = _grouped(conn, per_library=False).get(None, Counts())
+    total = _grouped(conn, False, scope).get(None, Counts())
     total = Counts(**{**total.__dict__, "hashless": sum(hashless.values())})
-    publish(rows, total)
     return rows, total
+
+
+def refresh(conn: Connection) -> None:
+    """Every library's numbers as gauges (the drain's full ticks)."""
+    publish(*compute(conn, None))
 
 
 def publish(rows: list[LibraryCounts], total: Counts) -> None:

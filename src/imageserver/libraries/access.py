@@ -2,8 +2,9 @@
 
 `UserScope` is THE way a request learns what it may see: the libraries granted to the
 current user, read from the database on every request (no cache, so a grant or a revoke
-takes effect on the next request on every replica). Admins are scoped like everyone else
-for media; they additionally manage every library (`AdminUser`).
+takes effect on the next request on every replica). It is defined in auth/scope.py so
+that media/ (below libraries/ in the layering) can take it too. Admins are scoped like
+everyone else for media; they additionally manage every library (`AdminUser`).
 """
 
 from __future__ import annotations
@@ -12,18 +13,9 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from imageserver.auth.deps import CurrentUser, User, require_admin
-from imageserver.libraries import repo
-from imageserver.work.deps import ReadConn
-from imageserver.work.scope import Scope
-
-
-def user_scope(user: User, conn: ReadConn) -> Scope:
-    """The libraries the current user may see, fresh for this request."""
-    return Scope.of(repo.granted_ids(conn, user.id))
-
+from imageserver.auth.deps import CurrentUser, require_admin
+from imageserver.auth.scope import UserScope, user_scope
 
 __all__ = ["AdminUser", "UserScope", "require_admin", "user_scope"]
 
-UserScope = Annotated[Scope, Depends(user_scope)]
 AdminUser = Annotated[CurrentUser, Depends(require_admin)]

@@ -56,15 +56,6 @@ def remove(conn: Connection, library_id: int) -> None:
 # --- grants --------------------------------------------------------------------------------
 
 
-def granted_ids(conn: Connection, user_id: int) -> list[int]:
-    query = (
-        select(library_members.c.library_id)
-        .where(library_members.c.user_id == user_id)
-        .order_by(library_members.c.library_id)
-    )
-    return [int(r[0]) for r in conn.execute(query)]
-
-
 def list_granted(conn: Connection, user_id: int) -> list[RowMapping]:
     query = (
         select(libraries)

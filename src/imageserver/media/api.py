@@ -1,6 +1,7 @@
 """Photo and metadata routes: list, item, lookup by path, original, thumbnail, timeline, dupes.
 
-Thin by design: parse and bound the query (media_filter), call service.py, shape the
+Thin by design: parse and bound the query (media_filter), call service.py with the
+caller's scope (`UserScope`: what the current user may see, applied in the SQL), shape the
 response (schemas.py) and the HTTP details (ETag, Cache-Control, 304).
 """
 
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from imageserver.auth.deps import current_user
+from imageserver.auth.scope import UserScope
 from imageserver.errors import error_responses
 from imageserver.inputs import MAX_ID, PRINTABLE, DbId
 from imageserver.media import service
@@ -71,27 +73,29 @@ Filter = Annotated[MediaFilter, Depends(media_filter)]
 @router.get("/media", response_model=MediaPage)
 def list_media(
     conn: ReadConn,
+    scope: UserScope,
     f: Filter,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     order: Literal["desc", "asc"] = "desc",
 ) -> MediaPage:
-    page = service.list_page(conn, f, limit, cursor, order)
+    page = service.list_page(conn, scope, f, limit, cursor, order)
     return MediaPage(items=[summary(i) for i in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/media/by-path", response_model=MediaDetail, responses=error_responses(404))
 def media_by_path(
     conn: ReadConn,
+    scope: UserScope,
     library: Annotated[int, Query(ge=1, le=MAX_ID, description="library id")],
     path: Annotated[str, Query(max_length=4096, description="library-relative path")],
 ) -> MediaDetail:
-    return detail(service.item_detail_by_path(conn, library, clean_rel_path(path)))
+    return detail(service.item_detail_by_path(conn, scope, library, clean_rel_path(path)))
 
 
 @router.get("/media/{media_id}", response_model=MediaDetail, responses=error_responses(404))
-def get_media(media_id: IdPath, conn: ReadConn) -> MediaDetail:
-    return detail(service.item_detail(conn, media_id))
+def get_media(media_id: IdPath, conn: ReadConn, scope: UserScope) -> MediaDetail:
+    return detail(service.item_detail(conn, scope, media_id))
 
 
 @router.get(
@@ -102,8 +106,8 @@ def get_media(media_id: IdPath, conn: ReadConn) -> MediaDetail:
         **error_responses(404, 416, 503),
     },
 )
-def original(media_id: IdPath, conn: ReadConn) -> FileResponse:
-    found = service.original(conn, media_id)
+def original(media_id: IdPath, conn: ReadConn, scope: UserScope) -> FileResponse:
+    found = service.original(conn, scope, media_id)
     return FileResponse(
         found.path,
         media_type=found.mime,
@@ -123,9 +127,10 @@ def thumbnail(
     request: Request,
     ctx: Ctx,
     conn: ReadConn,
+    scope: UserScope,
     size: Literal["small", "large"] = "small",
 ) -> Response:
-    digest = service.thumbnail_hash(conn, media_id)
+    digest = service.thumbnail_hash(conn, scope, media_id)
     etag = f'"{digest}-{size}"'
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
@@ -137,17 +142,22 @@ def thumbnail(
 
 @router.get("/timeline", response_model=list[TimelineBucket])
 def get_timeline(
-    conn: ReadConn, f: Filter, granularity: Literal["month", "day"] = "month"
+    conn: ReadConn,
+    scope: UserScope,
+    f: Filter,
+    granularity: Literal["month", "day"] = "month",
 ) -> list[TimelineBucket]:
-    return [TimelineBucket(bucket=b, count=n) for b, n in service.timeline(conn, f, granularity)]
+    buckets = service.timeline(conn, scope, f, granularity)
+    return [TimelineBucket(bucket=b, count=n) for b, n in buckets]
 
 
 @router.get("/duplicates", response_model=DuplicatesPage)
 def duplicates(
     conn: ReadConn,
+    scope: UserScope,
     library: Annotated[list[DbId] | None, Query(description="library id (repeatable)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> DuplicatesPage:
-    sets, total = service.duplicates(conn, tuple(library or ()), limit, offset)
+    sets, total = service.duplicates(conn, scope, tuple(library or ()), limit, offset)
     return duplicates_page(sets, total)

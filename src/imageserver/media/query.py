@@ -1,9 +1,10 @@
 """The read side of media: every query the browsing routes run, and the pieces they share.
 
 Visibility is decided in one place. Every query here builds its WHERE clause from
-`visible()` (media rows) or `visible_library()` (the libraries table); a caller's
-visibility scope (which libraries a user may see) becomes one argument of those two
-helpers and reaches every read below without touching the queries themselves.
+`visible(scope)` (media rows) or `visible_library(scope, id)` (the libraries table): the
+caller's `Scope` (the libraries a user may see, work/scope.py) is the first argument of
+every read below and goes into the SQL, so a row outside it is never fetched and an id,
+path or hash of an ungranted library reads exactly like one that does not exist.
 
 Listings narrow `visible()` with `listed(f)`: rows of enabled libraries, the filter's
 conditions, companions folded into their main item. Folder counts and duplicates reuse
@@ -46,6 +47,7 @@ from imageserver.media.model import (
     MediaItem,
     Order,
 )
+from imageserver.work.scope import Scope
 
 # Media rows with their library, for the conditions on `libraries.enabled`.
 WITH_LIBRARY = media.join(libraries, libraries.c.id == media.c.library_id)
@@ -55,18 +57,19 @@ ITEM_COLUMNS = [media.c[name] for name in ITEM_FIELDS]
 # --- where-clause builders -----------------------------------------------------------------
 
 
-def visible() -> list[ColumnElement[bool]]:
-    """The media rows a reader may see: live ones (a retired row is gone for every route).
+def visible(scope: Scope) -> list[ColumnElement[bool]]:
+    """The media rows a reader may see: live ones of a library in the caller's scope (a
+    retired row is gone for every route).
 
     Every media read of this module starts from this list: the one place where the
     caller's visibility scope is applied.
     """
-    return [media.c.retired_at.is_(None)]
+    return [media.c.retired_at.is_(None), scope.where(media.c.library_id)]
 
 
-def visible_library(library_id: int) -> list[ColumnElement[bool]]:
+def visible_library(scope: Scope, library_id: int) -> list[ColumnElement[bool]]:
     """The library `library_id`, when the reader may see it (see `visible`)."""
-    return [libraries.c.id == library_id]
+    return [libraries.c.id == library_id, scope.where(libraries.c.id)]
 
 
 def folder_within(folder: str) -> ColumnElement[bool]:
@@ -83,9 +86,9 @@ def camera_contains(text: str) -> ColumnElement[bool]:
     )
 
 
-def listed(f: MediaFilter) -> list[ColumnElement[bool]]:
-    """What the grid lists for a filter (query over WITH_LIBRARY)."""
-    where = [*visible(), libraries.c.enabled.is_(True)]
+def listed(scope: Scope, f: MediaFilter) -> list[ColumnElement[bool]]:
+    """What the grid lists for a filter (query over WITH_LIBRARY), inside the scope."""
+    where = [*visible(scope), libraries.c.enabled.is_(True)]
     if f.library_ids:
         where.append(media.c.library_id.in_(f.library_ids))
     if f.folder is not None:
@@ -159,9 +162,14 @@ def to_item(row: RowMapping) -> MediaItem:
 
 
 def list_page(
-    conn: Connection, f: MediaFilter, limit: int, cursor: Cursor | None, order: Order = "desc"
+    conn: Connection,
+    scope: Scope,
+    f: MediaFilter,
+    limit: int,
+    cursor: Cursor | None,
+    order: Order = "desc",
 ) -> ItemPage:
-    where = listed(f)
+    where = listed(scope, f)
     if cursor is not None:
         where.append(after(cursor, order))
     ordering = (
@@ -181,28 +189,30 @@ def list_page(
     return ItemPage(items=items[:limit], next_cursor=next_cursor)
 
 
-def item(conn: Connection, media_id: int) -> MediaItem | None:
-    query = select(*ITEM_COLUMNS).where(*visible(), media.c.id == media_id)
+def item(conn: Connection, scope: Scope, media_id: int) -> MediaItem | None:
+    query = select(*ITEM_COLUMNS).where(*visible(scope), media.c.id == media_id)
     row = conn.execute(query).mappings().first()
     return to_item(row) if row is not None else None
 
 
-def item_by_path(conn: Connection, library_id: int, rel_path: str) -> MediaItem | None:
+def item_by_path(
+    conn: Connection, scope: Scope, library_id: int, rel_path: str
+) -> MediaItem | None:
     query = select(*ITEM_COLUMNS).where(
-        *visible(), media.c.library_id == library_id, media.c.rel_path == rel_path
+        *visible(scope), media.c.library_id == library_id, media.c.rel_path == rel_path
     )
     row = conn.execute(query).mappings().first()
     return to_item(row) if row is not None else None
 
 
-def companions_of(conn: Connection, media_id: int) -> list[int]:
+def companions_of(conn: Connection, scope: Scope, media_id: int) -> list[int]:
     """Live files linked to this item (its RAW, its live video)."""
-    query = select(media.c.id).where(*visible(), media.c.companion_id == media_id)
+    query = select(media.c.id).where(*visible(scope), media.c.companion_id == media_id)
     return [int(r.id) for r in conn.execute(query)]
 
 
-def library_root(conn: Connection, library_id: int) -> str | None:
-    query = select(libraries.c.root_path).where(*visible_library(library_id))
+def library_root(conn: Connection, scope: Scope, library_id: int) -> str | None:
+    query = select(libraries.c.root_path).where(*visible_library(scope, library_id))
     root = conn.execute(query).scalar_one_or_none()
     return str(root) if root is not None else None
 
@@ -215,12 +225,14 @@ def bucket_expr(conn: Connection, granularity: Granularity) -> ColumnElement[str
     return func.strftime(fmt, media.c.taken_at)
 
 
-def timeline(conn: Connection, f: MediaFilter, granularity: Granularity) -> list[tuple[str, int]]:
+def timeline(
+    conn: Connection, scope: Scope, f: MediaFilter, granularity: Granularity
+) -> list[tuple[str, int]]:
     bucket = bucket_expr(conn, granularity).label("bucket")
     query = (
         select(bucket, func.count().label("n"))
         .select_from(WITH_LIBRARY)
-        .where(*listed(f))
+        .where(*listed(scope, f))
         .group_by(bucket)
         .order_by(bucket.desc())
     )
@@ -228,11 +240,12 @@ def timeline(conn: Connection, f: MediaFilter, granularity: Granularity) -> list
 
 
 def duplicate_sets(
-    conn: Connection, library_ids: tuple[int, ...], limit: int, offset: int
+    conn: Connection, scope: Scope, library_ids: tuple[int, ...], limit: int, offset: int
 ) -> tuple[list[DuplicateSet], int]:
-    """Hashes present at two or more live paths, biggest files first; and their number."""
+    """Hashes present at two or more live paths in the scope, biggest files first; and
+    their number (a copy in an ungranted library is no duplicate for this caller)."""
     where = [
-        *listed(MediaFilter(library_ids=library_ids, include_companions=True)),
+        *listed(scope, MediaFilter(library_ids=library_ids, include_companions=True)),
         media.c.content_hash.is_not(None),
     ]
     grouped = (
@@ -265,13 +278,15 @@ def duplicate_sets(
     return sets, total
 
 
-def folder_counts(conn: Connection, library_id: int, parent: str) -> dict[str, int]:
+def folder_counts(
+    conn: Connection, scope: Scope, library_id: int, parent: str
+) -> dict[str, int]:
     """folder -> item count as the grid lists it, for `parent` ("" = root) and below."""
     f = MediaFilter(library_ids=(library_id,), folder=parent or None)
     query = (
         select(media.c.folder, func.count())
         .select_from(WITH_LIBRARY)
-        .where(*listed(f))
+        .where(*listed(scope, f))
         .group_by(media.c.folder)
     )
     return {str(folder): int(n) for folder, n in conn.execute(query)}

@@ -5,8 +5,9 @@ every query is in query.py, every answer a typed value of model.py. Errors are t
 exceptions of errors.py (a missing or retired item is NotFound, an unreachable library
 LibraryStale), so a router only shapes the response.
 
-A visibility scope becomes one more argument of each function here, handed on to the
-query.py readers (which apply it in `visible()`).
+The caller's `Scope` is the second argument of each reader here, handed on to the
+query.py readers (which put it in the SQL, `visible(scope)`): an item of a library
+outside the scope is the NotFound of an item that does not exist, word for word.
 """
 
 from __future__ import annotations
@@ -34,18 +35,19 @@ from imageserver.media.model import (
 from imageserver.media.paths import clean_rel_path, open_file_inside
 from imageserver.work import artefacts
 from imageserver.work.artefacts import THUMB_KIND
+from imageserver.work.scope import Scope
 
 
 def list_page(
-    conn: Connection, f: MediaFilter, limit: int, cursor: str | None, order: Order
+    conn: Connection, scope: Scope, f: MediaFilter, limit: int, cursor: str | None, order: Order
 ) -> ItemPage:
     """One keyset page of the grid; a malformed cursor is Invalid (422)."""
     after = query.decode_cursor(cursor) if cursor else None
-    return query.list_page(conn, f, limit, after, order)
+    return query.list_page(conn, scope, f, limit, after, order)
 
 
-def live_item(conn: Connection, media_id: int) -> MediaItem:
-    item = query.item(conn, media_id)
+def live_item(conn: Connection, scope: Scope, media_id: int) -> MediaItem:
+    item = query.item(conn, scope, media_id)
     if item is None:
         raise NotFound(f"media {media_id} not found")
     return item
@@ -56,45 +58,47 @@ def thumbnail_state(conn: Connection, content_hash: str | None) -> ArtefactState
     return ArtefactState(status=state["status"], detail=state["detail"]) if state else None
 
 
-def detail(conn: Connection, item: MediaItem) -> ItemDetail:
+def detail(conn: Connection, scope: Scope, item: MediaItem) -> ItemDetail:
     return ItemDetail(
         item=item,
-        companions=query.companions_of(conn, item.id),
+        companions=query.companions_of(conn, scope, item.id),
         thumbnail=thumbnail_state(conn, item.content_hash),
     )
 
 
-def item_detail(conn: Connection, media_id: int) -> ItemDetail:
-    return detail(conn, live_item(conn, media_id))
+def item_detail(conn: Connection, scope: Scope, media_id: int) -> ItemDetail:
+    return detail(conn, scope, live_item(conn, scope, media_id))
 
 
-def item_detail_by_path(conn: Connection, library_id: int, rel_path: str) -> ItemDetail:
+def item_detail_by_path(
+    conn: Connection, scope: Scope, library_id: int, rel_path: str
+) -> ItemDetail:
     """`rel_path` is already clean (paths.clean_rel_path)."""
-    item = query.item_by_path(conn, library_id, rel_path)
+    item = query.item_by_path(conn, scope, library_id, rel_path)
     if item is None:
         raise NotFound(f"no media at {rel_path!r} in library {library_id}")
-    return detail(conn, item)
+    return detail(conn, scope, item)
 
 
-def library_root(conn: Connection, library_id: int) -> Path:
-    root = query.library_root(conn, library_id)
+def library_root(conn: Connection, scope: Scope, library_id: int) -> Path:
+    root = query.library_root(conn, scope, library_id)
     if root is None:
         raise NotFound(f"library {library_id} not found")
     return Path(root)
 
 
-def original(conn: Connection, media_id: int) -> OriginalFile:
+def original(conn: Connection, scope: Scope, media_id: int) -> OriginalFile:
     """The item's file, resolved inside its library root (no symlink leaves it)."""
-    item = live_item(conn, media_id)
-    root = library_root(conn, item.library_id)
+    item = live_item(conn, scope, media_id)
+    root = library_root(conn, scope, item.library_id)
     if not root.is_dir():
         raise LibraryStale("the library is not reachable right now (unmounted?)")
     return OriginalFile(path=open_file_inside(root, item.rel_path), mime=item.mime, name=item.name)
 
 
-def thumbnail_hash(conn: Connection, media_id: int) -> str:
+def thumbnail_hash(conn: Connection, scope: Scope, media_id: int) -> str:
     """The content hash naming the item's thumbnails (and their ETag)."""
-    digest = live_item(conn, media_id).content_hash
+    digest = live_item(conn, scope, media_id).content_hash
     if digest is None:
         raise NotFound("thumbnail not made yet (file not hashed)")
     return digest
@@ -111,26 +115,28 @@ def thumbnail_file(conn: Connection, thumbs_dir: Path, content_hash: str, size: 
     return path
 
 
-def timeline(conn: Connection, f: MediaFilter, granularity: Granularity) -> list[tuple[str, int]]:
-    return query.timeline(conn, f, granularity)
+def timeline(
+    conn: Connection, scope: Scope, f: MediaFilter, granularity: Granularity
+) -> list[tuple[str, int]]:
+    return query.timeline(conn, scope, f, granularity)
 
 
 def duplicates(
-    conn: Connection, library_ids: tuple[int, ...], limit: int, offset: int
+    conn: Connection, scope: Scope, library_ids: tuple[int, ...], limit: int, offset: int
 ) -> tuple[list[DuplicateSet], int]:
-    return query.duplicate_sets(conn, library_ids, limit, offset)
+    return query.duplicate_sets(conn, scope, library_ids, limit, offset)
 
 
-def folder_tree(conn: Connection, library_id: int, parent: str) -> FolderTree:
+def folder_tree(conn: Connection, scope: Scope, library_id: int, parent: str) -> FolderTree:
     """Immediate sub-folders of `parent` (a client's path; "" or "/" = root) with counts.
 
     An unknown library is NotFound before the path is looked at. One grouped query over
     the `folder` column (indexed with library_id); the immediate children are derived
     from the folder paths below `parent`.
     """
-    library_root(conn, library_id)
+    library_root(conn, scope, library_id)
     parent = clean_rel_path(parent) if parent.strip("/") else ""
-    counts = query.folder_counts(conn, library_id, parent)
+    counts = query.folder_counts(conn, scope, library_id, parent)
     return FolderTree(
         parent=parent,
         count=sum(counts.values()),

@@ -1,4 +1,8 @@
-"""GET /ml/stats: embedding progress per library and overall (the same as the gauges)."""
+"""GET /ml/stats: embedding progress per library and overall, over the caller's libraries.
+
+The gauges carry the same numbers for every library (the operator's view, refreshed after
+each full scan); this route counts only what the caller may see and publishes nothing.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from imageserver.auth.deps import current_user
+from imageserver.auth.scope import UserScope
 from imageserver.inputs import PRINTABLE
 from imageserver.ml import stats
 from imageserver.work.deps import Ctx
@@ -34,6 +39,7 @@ class MlStats(BaseModel):
 @router.get("/ml/stats", response_model=MlStats)
 def ml_stats(
     ctx: Ctx,
+    scope: UserScope,
     model_version: Annotated[
         str | None,
         Query(max_length=160, pattern=PRINTABLE, description="default: the loaded model"),
@@ -42,9 +48,7 @@ def ml_stats(
     """Counts by content hash (a file at two paths counts once); null model_version when no
     model is configured (then nothing counts as embedded or failed)."""
     version = model_version or stats.current_version(ctx)
-    per, total = stats.collect(ctx, version)
-    if model_version is None:
-        stats.publish(per, total)
+    per, total = stats.collect(ctx, version, scope)
     return MlStats(
         model_version=version,
         libraries={name: MlCounts(**asdict(c)) for name, c in per.items()},

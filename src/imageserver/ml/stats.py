@@ -6,6 +6,11 @@ failed    ... failed for good (undecodable, no preview), not embedded
 retrying  ... waiting for a retry after a transient failure (part of pending)
 pending   images - embedded - failed
 hashless  live photo rows not hashed yet (rows, they have no hash to dedup by)
+
+A caller's numbers are `collect(ctx, version, scope)`: the scope is in every query (the
+library list and each count), so a member sees rows and a total of their libraries only.
+`scope=None` counts every library and is for the operator's gauges (`refresh_gauges`,
+after each full scan), never for a caller.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from imageserver.ml.repo import clip_state_is, has_embedding
 from imageserver.telemetry.metrics import ML_IMAGES
 from imageserver.work import backlog
 from imageserver.work.context import AppContext
+from imageserver.work.scope import Scope
 
 ALL = "_all"
 
@@ -35,10 +41,14 @@ class Counts:
     hashless: int = 0
 
 
-def _counts(conn: Connection, version: str | None, library_id: int | None) -> Counts:
+def _counts(
+    conn: Connection, version: str | None, library_id: int | None, scope: Scope | None
+) -> Counts:
     live = backlog.live(("photo",))
     if library_id is not None:
         live.append(media.c.library_id == library_id)
+    if scope is not None:
+        live.append(scope.where(media.c.library_id))
     digest = media.c.content_hash
     columns = [func.count(func.distinct(digest))]
     if version is not None:
@@ -63,12 +73,20 @@ def current_version(ctx: AppContext) -> str | None:
     return encoder.model_version if encoder is not None else None
 
 
-def collect(ctx: AppContext, version: str | None) -> tuple[dict[str, Counts], Counts]:
-    """(per library name, aggregate) for `version` (None: counts without embedding state)."""
+def collect(
+    ctx: AppContext, version: str | None, scope: Scope | None
+) -> tuple[dict[str, Counts], Counts]:
+    """(per library name, aggregate) for `version` (None: counts without embedding state)
+    over the libraries of `scope` (None: every library, for the gauges only)."""
+    query = select(libraries.c.id, libraries.c.name)
+    if scope is not None:
+        query = query.where(scope.where(libraries.c.id))
     with read_only(ctx.engine) as conn:
-        names = {r.id: r.name for r in conn.execute(select(libraries.c.id, libraries.c.name))}
-        per = {name: _counts(conn, version, library_id) for library_id, name in names.items()}
-        total = _counts(conn, version, None)
+        names = {r.id: r.name for r in conn.execute(query)}
+        per = {
+            name: _counts(conn, version, library_id, scope) for library_id, name in names.items()
+        }
+        total = _counts(conn, version, None, scope)
     return per, total
 
 
@@ -79,5 +97,5 @@ def publish(per: dict[str, Counts], total: Counts) -> None:
 
 
 def refresh_gauges(ctx: AppContext) -> None:
-    per, total = collect(ctx, current_version(ctx))
+    per, total = collect(ctx, current_version(ctx), None)
     publish(per, total)

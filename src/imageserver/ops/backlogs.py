@@ -5,6 +5,10 @@ Two grouped queries, whatever the library count (ops/repo.py): one over live med
 (the kernel's `backlog.hash_states`, counted by content hash like the drain: a file at two
 paths is thumbnailed once). The other drains
 have their own endpoints (/hls/stats, /ml/stats, /faces/stats); the dashboard reads all four.
+
+Rows are the caller's libraries only: the scope (narrowed by `library=`) is in every
+query, so an ungranted library asked for by id reads like one that does not exist (no
+row). `health_reason` names server folders and is null for a member, as on /libraries.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
-from imageserver.auth.deps import current_user
+from imageserver.auth.deps import User, current_user
+from imageserver.auth.scope import UserScope
 from imageserver.inputs import DbId
 from imageserver.ops import repo
 from imageserver.work.deps import Ctx, ReadConn
+from imageserver.work.scope import Scope
 
 router = APIRouter(tags=["operations"], dependencies=[Depends(current_user)])
 
@@ -48,8 +54,8 @@ class Backlogs(BaseModel):
     generated_at: float
 
 
-def compute(conn: Connection) -> list[LibraryBacklog]:
-    counts, thumbs = repo.media_counts(conn), repo.thumbnail_counts(conn)
+def compute(conn: Connection, scope: Scope, admin: bool) -> list[LibraryBacklog]:
+    counts, thumbs = repo.media_counts(conn, scope), repo.thumbnail_counts(conn, scope)
     zero = {
         "media": 0,
         "photos": 0,
@@ -62,14 +68,14 @@ def compute(conn: Connection) -> list[LibraryBacklog]:
         "thumbnails_pending": 0,
         "thumbnails_failed": 0,
     }
-    rows = repo.all_libraries(conn)
+    rows = repo.all_libraries(conn, scope)
     return [
         LibraryBacklog(
             library_id=lib["id"],
             library=lib["name"],
             enabled=lib["enabled"],
             health=lib["health"],
-            health_reason=lib["health_reason"],
+            health_reason=lib["health_reason"] if admin else None,
             last_quick_scan_at=lib["last_quick_scan_at"],
             last_full_scan_at=lib["last_full_scan_at"],
             **{**zero, **counts.get(lib["id"], {}), **thumbs.get(lib["id"], {})},
@@ -82,10 +88,11 @@ def compute(conn: Connection) -> list[LibraryBacklog]:
 def backlogs(
     ctx: Ctx,
     conn: ReadConn,
+    user: User,
+    scope: UserScope,
     library: Annotated[list[DbId] | None, Query(description="library id (repeatable)")] = None,
 ) -> Backlogs:
-    """Per library: media totals, hashing, metadata and thumbnail backlogs and failures."""
-    rows = compute(conn)
-    if library:
-        rows = [r for r in rows if r.library_id in library]
+    """Per library of the caller: media totals, hashing, metadata and thumbnail backlogs
+    and failures."""
+    rows = compute(conn, scope.narrowed(library or ()), user.is_admin)
     return Backlogs(libraries=rows, generated_at=ctx.clock())

@@ -2,7 +2,12 @@
 
 HLS players fetch segments without custom headers, so the stream routes accept either a
 Bearer credential or `?token=` holding a short-lived stream token scoped to one content
-hash (auth/streams.py verifies both, before the route looks anything up). A playlist
+hash (auth/streams.py verifies both, before the route looks anything up: no credentials
+is a 401 whatever the path). Then the caller's scope decides, in the SQL (video/repo.py):
+a hash streams only while some live item of it is in a library the credential's user may
+see (for a stream token: the token's user, read afresh on every request), and a library
+path only inside such a library; anything else is the 404 of a video that does not
+exist, word for word. A playlist
 fetched with a token is served with every segment URI rewritten to an absolute path
 carrying that token, so the player's segment requests authenticate too.
 Client path pieces are matched against strict patterns (hash: 64 lowercase hex; segment:
@@ -20,7 +25,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import Connection, RowMapping
 
 from imageserver.auth.deps import CurrentUser, User
-from imageserver.auth.streams import Stream, issue_stream_token
+from imageserver.auth.scope import UserScope, scope_of
+from imageserver.auth.streams import Stream, StreamAccess, issue_stream_token
 from imageserver.errors import (
     Invalid,
     NotFound,
@@ -28,7 +34,6 @@ from imageserver.errors import (
     error_responses,
 )
 from imageserver.inputs import MAX_ID
-from imageserver.media import repo as media_repo
 from imageserver.media.paths import clean_rel_path
 from imageserver.video import layout, repo, stats
 from imageserver.video.jobs import PREVIEW_KIND, Job
@@ -45,6 +50,7 @@ from imageserver.work import artefacts
 from imageserver.work.artefacts import HLS_KIND
 from imageserver.work.context import AppContext
 from imageserver.work.deps import Ctx, IdPath, ReadConn, WriteConn
+from imageserver.work.scope import Scope
 
 router = APIRouter(tags=["video"])
 
@@ -65,6 +71,18 @@ def checked_hash(content_hash: str) -> str:
     if not layout.is_hash(content_hash):
         raise Invalid("not a content hash (64 lowercase hex characters)")
     return content_hash
+
+
+def streamable(
+    conn: Connection, access: StreamAccess, content_hash: str, missing: str
+) -> str | None:
+    """The stream token to propagate (None for a header credential), once the credential's
+    user may see an item of the hash; else `missing`, the very 404 the route gives for a
+    hash that exists nowhere (no existence oracle)."""
+    token = access.token_for(checked_hash(content_hash))
+    if not repo.hash_in_scope(conn, scope_of(conn, access.user.id), content_hash):
+        raise NotFound(missing)
+    return token
 
 
 # --- serving -----------------------------------------------------------------------------------
@@ -118,8 +136,10 @@ def serve_preview(ctx: AppContext, content_hash: str) -> FileResponse:
     response_class=Response,
     responses=STREAM_ERRORS,
 )
-def playlist_by_hash(content_hash: str, request: Request, ctx: Ctx, access: Stream) -> Response:
-    token = access.token_for(checked_hash(content_hash))
+def playlist_by_hash(
+    content_hash: str, request: Request, ctx: Ctx, access: Stream, conn: ReadConn
+) -> Response:
+    token = streamable(conn, access, content_hash, "playlist not made yet")
     return serve_playlist(ctx, request, content_hash, token)
 
 
@@ -128,8 +148,8 @@ def playlist_by_hash(content_hash: str, request: Request, ctx: Ctx, access: Stre
     response_class=FileResponse,
     responses=STREAM_ERRORS,
 )
-def preview_by_hash(content_hash: str, ctx: Ctx, access: Stream) -> FileResponse:
-    access.token_for(checked_hash(content_hash))
+def preview_by_hash(content_hash: str, ctx: Ctx, access: Stream, conn: ReadConn) -> FileResponse:
+    streamable(conn, access, content_hash, "preview clip not made yet")
     return serve_preview(ctx, content_hash)
 
 
@@ -138,8 +158,10 @@ def preview_by_hash(content_hash: str, ctx: Ctx, access: Stream) -> FileResponse
     response_class=FileResponse,
     responses={206: {"description": "partial content (Range)"}, **STREAM_ERRORS, **RANGE_ERROR},
 )
-def segment(content_hash: str, segment: str, ctx: Ctx, access: Stream) -> FileResponse:
-    access.token_for(checked_hash(content_hash))
+def segment(
+    content_hash: str, segment: str, ctx: Ctx, access: Stream, conn: ReadConn
+) -> FileResponse:
+    streamable(conn, access, content_hash, "no such segment")
     if not layout.is_segment(segment):
         raise NotFound("no such segment")
     path = layout.segment_path(ctx.settings.resolved_video_path, content_hash, segment)
@@ -148,10 +170,10 @@ def segment(content_hash: str, segment: str, ctx: Ctx, access: Stream) -> FileRe
     return FileResponse(path, media_type=SEGMENT_TYPE, headers={"Cache-Control": IMMUTABLE})
 
 
-def live_video(conn: Connection, library_id: int, path: str) -> RowMapping:
+def live_video(conn: Connection, scope: Scope, library_id: int, path: str) -> RowMapping:
     rel = clean_rel_path(path)
-    row = media_repo.get_by_path(conn, library_id, rel)
-    if row is None or row["retired_at"] is not None or row["kind"] != "video":
+    row = repo.live_video_at(conn, scope, library_id, rel, ("video",))
+    if row is None:
         raise NotFound(f"no video at {rel!r} in library {library_id}")
     return row
 
@@ -176,7 +198,8 @@ def playlist_by_path(
     conn: ReadConn,
 ) -> Response:
     """The stable URL of a video by library + path; resolves to its hash's playlist."""
-    content_hash = _hash_of(live_video(conn, library_id, path))
+    scope = scope_of(conn, access.user.id)
+    content_hash = _hash_of(live_video(conn, scope, library_id, path))
     token = access.token_for(content_hash)
     return serve_playlist(ctx, request, content_hash, token)
 
@@ -193,7 +216,8 @@ def preview_by_path(
     access: Stream,
     conn: ReadConn,
 ) -> FileResponse:
-    content_hash = _hash_of(live_video(conn, library_id, path))
+    scope = scope_of(conn, access.user.id)
+    content_hash = _hash_of(live_video(conn, scope, library_id, path))
     access.token_for(content_hash)
     return serve_preview(ctx, content_hash)
 
@@ -201,9 +225,9 @@ def preview_by_path(
 # --- info, generate, stats ---------------------------------------------------------------------
 
 
-def _video_row(conn: Connection, media_id: int) -> RowMapping:
-    row = media_repo.get(conn, media_id)
-    if row is None or row["retired_at"] is not None:
+def _video_row(conn: Connection, scope: Scope, media_id: int) -> RowMapping:
+    row = repo.live_media(conn, scope, media_id)
+    if row is None:
         raise NotFound(f"media {media_id} not found")
     if row["kind"] != "video":
         raise Invalid(f"media {media_id} is not a video")
@@ -242,15 +266,18 @@ def video_by_path(
     ctx: Ctx,
     conn: ReadConn,
     user: User,
+    scope: UserScope,
 ) -> VideoInfo:
     """State of one video and signed playlist / preview URLs (valid without a header)."""
-    return describe(ctx, conn, live_video(conn, library, path), user)
+    return describe(ctx, conn, live_video(conn, scope, library, path), user)
 
 
 @router.get("/video/{media_id}", response_model=VideoInfo, responses=error_responses(404))
-def video_info(media_id: IdPath, ctx: Ctx, conn: ReadConn, user: User) -> VideoInfo:
+def video_info(
+    media_id: IdPath, ctx: Ctx, conn: ReadConn, user: User, scope: UserScope
+) -> VideoInfo:
     """State of one video and signed playlist / preview URLs (valid without a header)."""
-    return describe(ctx, conn, _video_row(conn, media_id), user)
+    return describe(ctx, conn, _video_row(conn, scope, media_id), user)
 
 
 @router.post(
@@ -259,7 +286,9 @@ def video_info(media_id: IdPath, ctx: Ctx, conn: ReadConn, user: User) -> VideoI
     status_code=202,
     responses={200: {"description": "already made", "model": VideoInfo}, **error_responses(404)},
 )
-def generate(body: GenerateRequest, ctx: Ctx, conn: WriteConn, user: User) -> Response:
+def generate(
+    body: GenerateRequest, ctx: Ctx, conn: WriteConn, user: User, scope: UserScope
+) -> Response:
     """Ask for a playlist now: 202 queued, 200 ready, 422 unsupported, 404 unknown.
 
     Open to members, not admin-only: asking for the playlist of a video one may see is
@@ -267,10 +296,10 @@ def generate(body: GenerateRequest, ctx: Ctx, conn: WriteConn, user: User) -> Re
     maintenance. Which videos a member may see is the library scope's decision.
     """
     if body.media_id is not None:
-        row = _video_row(conn, body.media_id)
+        row = _video_row(conn, scope, body.media_id)
     else:
         assert body.library_id is not None and body.path is not None
-        row = live_video(conn, body.library_id, body.path)
+        row = live_video(conn, scope, body.library_id, body.path)
     digest = row["content_hash"]
     if digest is None:
         info = VideoInfo(media_id=row["id"], content_hash=None, status="waiting_for_hash")
@@ -294,9 +323,10 @@ def generate(body: GenerateRequest, ctx: Ctx, conn: WriteConn, user: User) -> Re
 
 
 @router.get("/hls/stats", response_model=HlsStatsOut)
-def hls_stats(ctx: Ctx, conn: ReadConn, _: User) -> HlsStatsOut:
-    """Per-library and aggregate HLS coverage (dedup by hash); refreshes the gauges too."""
-    result = stats.refresh(conn)
+def hls_stats(conn: ReadConn, scope: UserScope) -> HlsStatsOut:
+    """Per-library and aggregate HLS coverage (dedup by hash) over the caller's libraries
+    only; the gauges (every library, the operator's view) are the scan's to refresh."""
+    result = stats.compute(conn, scope)
     return HlsStatsOut(
         libraries=[
             LibraryHlsStats(library_id=lib.library_id, library=lib.library, **lib.counts.as_dict())

@@ -1,4 +1,9 @@
-"""The video drain's SQL beyond the kernel's artefact queries."""
+"""The video SQL beyond the kernel's artefact queries: the drain's, and the routes' reads.
+
+Every read a route makes takes the caller's `Scope` into its WHERE clause
+(`scope.where(media.c.library_id)`): a video, a path or a content hash of a library the
+caller may not see is not found, exactly like one that does not exist.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from sqlalchemy import Connection, RowMapping, and_, select
 from imageserver.db.tables import artefacts, libraries, media
 from imageserver.video.jobs import PREVIEW_KIND
 from imageserver.work.artefacts import HLS_KIND
+from imageserver.work.scope import Scope
 
 
 def settled_videos(
@@ -49,3 +55,42 @@ def library_root(conn: Connection, library_id: int) -> str:
     return str(
         conn.execute(select(libraries.c.root_path).where(libraries.c.id == library_id)).scalar_one()
     )
+
+
+# --- the routes' reads (scoped) -----------------------------------------------------------
+
+
+def live_media(conn: Connection, scope: Scope, media_id: int) -> RowMapping | None:
+    """A live media row of a library in the scope (any kind: the caller checks)."""
+    query = select(media).where(
+        media.c.id == media_id, media.c.retired_at.is_(None), scope.where(media.c.library_id)
+    )
+    return conn.execute(query).mappings().first()
+
+
+def live_video_at(
+    conn: Connection, scope: Scope, library_id: int, rel_path: str, video_kinds: Sequence[str]
+) -> RowMapping | None:
+    """The live video at `rel_path` of `library_id`, when that library is in the scope."""
+    query = select(media).where(
+        media.c.library_id == library_id,
+        media.c.rel_path == rel_path,
+        media.c.retired_at.is_(None),
+        media.c.kind.in_(video_kinds),
+        scope.where(media.c.library_id),
+    )
+    return conn.execute(query).mappings().first()
+
+
+def hash_in_scope(conn: Connection, scope: Scope, content_hash: str) -> bool:
+    """Some live item with these bytes is in the scope (what lets a hash stream)."""
+    query = (
+        select(media.c.id)
+        .where(
+            media.c.content_hash == content_hash,
+            media.c.retired_at.is_(None),
+            scope.where(media.c.library_id),
+        )
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None

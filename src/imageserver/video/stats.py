@@ -6,6 +6,12 @@ groups those by library set: a handful of rows. Per-library and aggregate counts
 come from them in Python (a hash in two libraries counts in each, and once in the
 aggregate). A second, indexed query counts hashless rows. With the partial covering index
 `ix_media_video_live` this stays under 200 ms at 100k videos on both databases.
+
+What a caller sees is `compute(conn, scope)`: the scope is in every query (rows, hashless
+counts, the library list), so a member's numbers, aggregate included, count only the
+libraries they may see (a hash also in an ungranted library counts once, as theirs).
+The Prometheus gauges are the operator's view (`refresh`, every library, no scope): they
+are published from the scan, never from a caller's request.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from imageserver.telemetry.metrics import (
 )
 from imageserver.work import backlog
 from imageserver.work.artefacts import HLS_KIND
+from imageserver.work.scope import Scope
 
 
 @dataclass(frozen=True)
@@ -87,10 +94,14 @@ def _live_videos(*extra: ColumnElement[bool]) -> list[ColumnElement[bool]]:
     return [media.c.kind == "video", media.c.retired_at.is_(None), *extra]
 
 
-def _by_library_set(conn: Connection, library_id: int | None) -> list[Any]:
+def _by_library_set(
+    conn: Connection, library_id: int | None, scope: Scope | None
+) -> list[Any]:
     where = _live_videos(media.c.content_hash.is_not(None))
     if library_id is not None:
         where.append(media.c.library_id == library_id)
+    if scope is not None:
+        where.append(scope.where(media.c.library_id))
     bitmask = False
     if conn.dialect.name == "postgresql":
         top = conn.execute(select(func.max(libraries.c.id))).scalar()
@@ -131,16 +142,17 @@ def _counts(total: int, ready: int, failed: int, hashless: int) -> HlsCounts:
 
 
 def _tally(
-    conn: Connection, library_id: int | None = None
+    conn: Connection, library_id: int | None = None, scope: Scope | None = None
 ) -> tuple[dict[int, HlsCounts], HlsCounts]:
+    """Counts per library and across; `scope` None: every library (internal use only)."""
     per: dict[int, Counter[str]] = {}
     agg: Counter[str] = Counter()
-    for libs, total, ready, failed in _by_library_set(conn, library_id):
+    for libs, total, ready, failed in _by_library_set(conn, library_id, scope):
         numbers = {"total": int(total), "ready": int(ready), "failed": int(failed)}
         agg.update(numbers)
         for lib in _library_ids(libs):
             per.setdefault(lib, Counter()).update(numbers)
-    hashless = backlog.hashless(conn, ("video",), library_id)
+    hashless = backlog.hashless(conn, ("video",), library_id, scope)
     ids = set(per) | set(hashless)
     by_library = {
         i: _counts(
@@ -155,13 +167,14 @@ def _tally(
     return by_library, aggregate
 
 
-def compute(conn: Connection) -> HlsStats:
-    """Every library (zeros included) plus the cross-library aggregate."""
-    per, aggregate = _tally(conn)
+def compute(conn: Connection, scope: Scope | None) -> HlsStats:
+    """Every library of the scope (zeros included) plus their aggregate; `scope` None is
+    every library, for the operator's gauges (never for a caller)."""
+    per, aggregate = _tally(conn, None, scope)
     return HlsStats(
         libraries=[
             LibraryCounts(i, name, per.get(i, HlsCounts()))
-            for i, name in backlog.library_names(conn)
+            for i, name in backlog.library_names(conn, scope)
         ],
         aggregate=aggregate,
     )
@@ -181,7 +194,7 @@ def publish_gauges(stats: HlsStats) -> None:
 
 
 def refresh(conn: Connection) -> HlsStats:
-    """Compute and publish as gauges (end of every full scan, every /hls/stats call)."""
-    stats = compute(conn)
+    """Compute over every library and publish as gauges (end of every full scan)."""
+    stats = compute(conn, None)
     publish_gauges(stats)
     return stats

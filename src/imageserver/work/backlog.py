@@ -5,6 +5,10 @@ few questions of `media` and `artefacts`: which libraries there are, how many li
 a kind have no hash yet, how many distinct live hashes sit in each state of one artefact
 kind. The answers are written here once, so one surface cannot count "pending" differently
 from another; each feature adds only what is its own (faces per hash, library sets).
+
+Each question takes a `Scope` into its SQL: a caller's numbers count only the libraries
+they may see. `None` means every library and is for internal use only (the gauges the
+scan publishes, the drains); a route always passes its caller's scope.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, Connection, and_, case, func, select
 
 from imageserver.db.tables import artefacts, libraries, media
+from imageserver.work.scope import Scope
 
 
 def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -21,9 +26,11 @@ def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def library_names(conn: Connection) -> list[tuple[int, str]]:
-    """Every library, enabled or not, by id."""
+def library_names(conn: Connection, scope: Scope | None = None) -> list[tuple[int, str]]:
+    """Every library of the scope, enabled or not, by id."""
     query = select(libraries.c.id, libraries.c.name).order_by(libraries.c.id)
+    if scope is not None:
+        query = query.where(scope.where(libraries.c.id))
     return [(int(r.id), str(r.name)) for r in conn.execute(query)]
 
 
@@ -36,21 +43,32 @@ def live(media_kinds: Sequence[str] | None = None) -> list[ColumnElement[bool]]:
 
 
 def hashless(
-    conn: Connection, media_kinds: Sequence[str], library_id: int | None = None
+    conn: Connection,
+    media_kinds: Sequence[str],
+    library_id: int | None = None,
+    scope: Scope | None = None,
 ) -> dict[int, int]:
     """Live rows of these kinds not hashed yet, per library (rows: no hash to dedup by)."""
     where = [*live(media_kinds), media.c.content_hash.is_(None)]
     if library_id is not None:
         where.append(media.c.library_id == library_id)
+    if scope is not None:
+        where.append(scope.where(media.c.library_id))
     query = select(media.c.library_id, func.count()).where(*where).group_by(media.c.library_id)
     return {int(r[0]): int(r[1]) for r in conn.execute(query)}
 
 
 def hash_states(
-    conn: Connection, kind: str, media_kinds: Sequence[str] | None = None
+    conn: Connection,
+    kind: str,
+    media_kinds: Sequence[str] | None = None,
+    scope: Scope | None = None,
 ) -> dict[int, dict[str, int]]:
     """Distinct live hashes per library by the state of `kind`: done, failed, or pending
     (no row yet, leased, or retrying), as the drains see them."""
+    where = [*live(media_kinds), media.c.content_hash.is_not(None)]
+    if scope is not None:
+        where.append(scope.where(media.c.library_id))
     state = case(
         (artefacts.c.status == "done", "done"),
         (artefacts.c.status == "failed", "failed"),
@@ -64,7 +82,7 @@ def hash_states(
                 and_(artefacts.c.content_hash == media.c.content_hash, artefacts.c.kind == kind),
             )
         )
-        .where(*live(media_kinds), media.c.content_hash.is_not(None))
+        .where(*where)
         .group_by(media.c.library_id, state)
     )
     out: dict[int, dict[str, int]] = {}

@@ -1,7 +1,7 @@
 """What a caller may see: the one value every feature repository query takes.
 
 A `Scope` is the set of library ids whose media the caller may see. It is derived once per
-request from the current user's grants (libraries/access.py) and never cached beyond the
+request from the current user's grants (auth/scope.py) and never cached beyond the
 request, so a grant or a revoke shows on the very next request, on every replica. Admins
 are no exception: they manage every library, but see the media of granted ones only.
 
