@@ -8,7 +8,14 @@ Choices that hold for every command:
 - ffmpeg's autorotate stays on, so re-encoded frames come out upright and the output
   carries no display matrix; the plan re-encodes every rotated source for that reason;
 - segments are MPEG-TS: the one HLS segment format that hls.js, Safari, Android and
-  smart TVs all play, and the one ffmpeg muxes from a stream copy without an init segment.
+  smart TVs all play, and the one ffmpeg muxes from a stream copy without an init segment;
+- a copied H.264 stream carries its SPS/PPS in front of every keyframe (COPY_BSF): the
+  muxer's own mp4->Annex B conversion inserts them only before IDR slices and after any
+  SEI, so a clip whose first keyframe is a recovery-point I frame, or whose keyframes
+  start with a buffering-period SEI (HRD-signalled Constrained Baseline, phone slow
+  motion), decodes with "non-existing PPS/SPS" errors. `dump_extra` puts the Annex B
+  parameter sets (converted by `h264_mp4toannexb`, a pass-through for Annex B input) at
+  the very start of each keyframe packet: a few hundred bytes per segment.
 """
 
 from __future__ import annotations
@@ -22,6 +29,10 @@ PREVIEW_CRF = 28
 COMMON = ["-nostdin", "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
 # Sparse or late audio otherwise aborts muxing with "Too many packets buffered".
 MUXING_QUEUE = ["-max_muxing_queue_size", "4096"]
+COPY_BSF = ["-bsf:v", "h264_mp4toannexb,dump_extra=freq=keyframe"]
+# AVI (and some raw) H.264 with B-frames has no presentation timestamps: the copy fails
+# with "first pts and dts value must be set" unless ffmpeg generates them.
+GENPTS = ["-fflags", "+genpts"]
 BT709_TAGS = ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709"]
 
 
@@ -65,12 +76,19 @@ def audio_args(plan_audio: str, options: HlsOptions) -> list[str]:
 
 
 def hls_argv(
-    src: Path, out_dir: Path, plan: TranscodePlan, options: HlsOptions, ffmpeg: str = "ffmpeg"
+    src: Path,
+    out_dir: Path,
+    plan: TranscodePlan,
+    options: HlsOptions,
+    ffmpeg: str = "ffmpeg",
+    genpts: bool = False,
 ) -> list[str]:
-    """One VOD HLS rendition of `src` written into `out_dir` (playlist + TS segments)."""
+    """One VOD HLS rendition of `src` written into `out_dir` (playlist + TS segments).
+
+    `genpts` is the second try of a stream copy that failed for want of timestamps."""
     maps = ["-map", "0:V:0"] + (["-map", "0:a:0"] if plan.audio != "none" else [])
     if plan.copy_video:
-        video = ["-c:v", "copy"]
+        video = ["-c:v", "copy", *COPY_BSF]
     else:
         seconds = options.segment_seconds
         video = [
@@ -93,6 +111,7 @@ def hls_argv(
     return [
         ffmpeg,
         *COMMON,
+        *(GENPTS if genpts else []),
         "-i",
         str(src),
         *maps,
@@ -162,4 +181,24 @@ def preview_argv(
         "-f",
         "mp4",
         str(out),
+    ]
+
+
+def decode_check_argv(path: Path, ffmpeg: str = "ffmpeg") -> list[str]:
+    """Decode `path` (a segment or a playlist) to nothing: any stderr line is a defect.
+
+    The same check the acceptance test makes (`ffmpeg -v error -i X -f null -`), so a copy
+    that passes it decodes cleanly in a player that starts at that segment."""
+    return [
+        ffmpeg,
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-f",
+        "null",
+        "-",
     ]

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imageserver.video import layout, runner, timing
-from imageserver.video.ffmpeg import hls_argv, preview_argv
-from imageserver.video.plan import HlsOptions, PreviewPlan, TranscodePlan
+from imageserver.video.ffmpeg import decode_check_argv, hls_argv, preview_argv
+from imageserver.video.plan import HlsOptions, PlanMode, PreviewPlan, TranscodePlan
 
 log = logging.getLogger("imageserver.video")
 
@@ -231,6 +231,107 @@ def check_playlist(folder: Path) -> None:
 class Made:
     seconds: float
     preview_error: GenerationError | None  # None: made (or not asked for)
+    mode: PlanMode = "copy"  # the plan that produced the published playlist
+    copy_failures: tuple[str, ...] = ()  # why each stream-copy try was rejected
+
+
+def clear_folder(folder: Path) -> None:
+    """Empty a staging folder between tries (one try's segments must not mix with another's)."""
+    for entry in folder.iterdir():
+        remove_tree(entry)
+
+
+def decode_errors(path: Path, timeout: float, control: runner.RunControl | None) -> list[str]:
+    """Error lines of a decode of `path` to nothing; a failing ffmpeg adds its reason."""
+    try:
+        result = runner.run(decode_check_argv(path), timeout, control)
+    except runner.FfmpegError as exc:
+        if exc.transient:
+            raise Transient(f"ffmpeg {exc.reason} while verifying", exc.stderr) from exc
+        return [line for line in exc.stderr.splitlines() if line.strip()] or [exc.reason]
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+def playlist_segments(folder: Path) -> list[str]:
+    text = (folder / layout.PLAYLIST).read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def verify_copy(folder: Path, timeout: float, control: runner.RunControl | None) -> None:
+    """A stream copy is published only when its first and last segments, each decoded on
+    its own, give no error line: missing parameter sets show in the first (a player starts
+    there), broken generated timestamps in every segment, a damaged tail in the last.
+    Two short decodes: seconds, against the minutes a needless re-encode costs."""
+    segments = playlist_segments(folder)
+    for name in dict.fromkeys([segments[0], segments[-1]]):
+        errors = decode_errors(folder / name, min(timeout, 120.0), control)
+        if errors:
+            raise Unsupported(f"the copied {name} does not decode cleanly: {errors[0][:200]}")
+
+
+def _run_into(
+    src: Path,
+    staging: Path,
+    video_root: Path,
+    plan: TranscodePlan,
+    options: HlsOptions,
+    timeout: float,
+    control: runner.RunControl | None,
+    genpts: bool = False,
+) -> runner.RunResult:
+    """One ffmpeg run into the (emptied) staging folder, checked and classified."""
+    clear_folder(staging)
+    try:
+        result = runner.run(hls_argv(src, staging, plan, options, genpts=genpts), timeout, control)
+    except runner.FfmpegError as exc:
+        raise classify(exc, src, video_root) from exc
+    try:
+        check_playlist(staging)
+    except GenerationError as exc:
+        raise explain_bad_output(exc, result.stderr, src, video_root) from None
+    if plan.copy_video:
+        verify_copy(staging, timeout, control)
+    return result
+
+
+def _make_playlist(
+    src: Path,
+    staging: Path,
+    video_root: Path,
+    plan: TranscodePlan,
+    options: HlsOptions,
+    timeout: float,
+    control: runner.RunControl | None,
+    fallback: TranscodePlan | None,
+) -> tuple[float, PlanMode, tuple[str, ...]]:
+    """Copy, copy with generated timestamps, then re-encode: only the last try's failure
+    is the source's verdict. Transient failures (the machine's fault) end the job at once."""
+    tries: list[tuple[TranscodePlan, bool]] = [(plan, False)]
+    if plan.copy_video:
+        tries.append((plan, True))
+        if fallback is not None and not fallback.copy_video:
+            tries.append((fallback, False))
+    failures: list[str] = []
+    seconds = 0.0
+    for index, (current, genpts) in enumerate(tries):
+        try:
+            result = _run_into(src, staging, video_root, current, options, timeout, control, genpts)
+        except Unsupported as exc:
+            if index == len(tries) - 1:
+                if failures:
+                    raise Unsupported(
+                        f"{exc.reason} (after: {'; '.join(failures)})", exc.details
+                    ) from exc
+                raise
+            label = "copy+genpts" if genpts else current.mode
+            failures.append(f"{label}: {exc.reason}")
+            log.info(
+                "event=video_copy_rejected path=%r try=%s reason=%r", src.name, label, exc.reason
+            )
+            continue
+        seconds += result.seconds
+        return seconds, current.mode, tuple(failures)
+    raise AssertionError("unreachable")
 
 
 def make_hls(
@@ -242,18 +343,17 @@ def make_hls(
     timeout: float,
     control: runner.RunControl | None = None,
     preview: PreviewPlan | None = None,
+    fallback: TranscodePlan | None = None,
 ) -> Made:
-    """Playlist + segments (+ preview clip) for one hash, published only when complete."""
+    """Playlist + segments (+ preview clip) for one hash, published only when complete.
+
+    A stream copy that fails or does not verify is tried again with generated timestamps,
+    then replaced by `fallback` (a re-encode): a sentinel means the re-encode failed too."""
     staging = make_staging(video_root, content_hash)
     try:
-        try:
-            result = runner.run(hls_argv(src, staging, plan, options), timeout, control)
-        except runner.FfmpegError as exc:
-            raise classify(exc, src, video_root) from exc
-        try:
-            check_playlist(staging)
-        except GenerationError as exc:
-            raise explain_bad_output(exc, result.stderr, src, video_root) from None
+        seconds, mode, failures = _make_playlist(
+            src, staging, video_root, plan, options, timeout, control, fallback
+        )
         try:
             timing.fix_durations(staging, layout.PLAYLIST)
         except OSError as exc:
@@ -271,7 +371,7 @@ def make_hls(
             except Unsupported as exc:
                 preview_error = exc
         publish(staging, content_hash, video_root)
-        return Made(result.seconds, preview_error)
+        return Made(seconds, preview_error, mode, failures)
     finally:
         remove_tree(staging)
 

@@ -20,6 +20,7 @@ from imageserver.video.plan import (
     NoVideoStream,
     plan_hls,
     plan_preview,
+    reencode_plan,
     source_info,
 )
 from imageserver.work.outcome import Outcome
@@ -89,6 +90,7 @@ def run_job(
         info = source_info(probe_source(job.source, video_root, min(timeout, 120.0)))
         try:
             plan = plan_hls(info, options)
+            fallback = reencode_plan(info, options)
             preview_plan = plan_preview(info, options)
         except NoVideoStream as exc:
             raise Unsupported(f"no video stream: {exc}") from exc
@@ -103,8 +105,10 @@ def run_job(
                 timeout,
                 control,
                 preview_plan if job.preview else None,
+                fallback,
             )
-            hls: Outcome | None = Outcome.done(plan.mode)
+            mode = made.mode
+            hls: Outcome | None = Outcome.done(made.mode)
             preview = None
             if job.preview:
                 preview = (

@@ -23,6 +23,7 @@ from imageserver.config import Settings
 from imageserver.media.probe import VideoInfo
 
 Tonemap = Literal["pq", "hlg"]
+PlanMode = Literal["copy", "transcode", "tonemap"]
 
 H264_COPY_PIX_FMTS = frozenset({"yuv420p", "yuvj420p"})
 HDR_TRANSFERS: dict[str, Tonemap] = {"smpte2084": "pq", "arib-std-b67": "hlg"}
@@ -118,7 +119,7 @@ class TranscodePlan:
     reasons: tuple[str, ...] = field(default=())
 
     @property
-    def mode(self) -> Literal["copy", "transcode", "tonemap"]:
+    def mode(self) -> PlanMode:
         if self.copy_video:
             return "copy"
         return "tonemap" if self.tonemap else "transcode"
@@ -166,26 +167,39 @@ def copy_blockers(info: SourceInfo) -> list[str]:
     return reasons
 
 
+def audio_mode(info: SourceInfo) -> Literal["copy", "encode", "none"]:
+    """AAC is copied, other audio encoded to AAC, none (or undecodable) left out."""
+    if info.audio_codec is None:
+        return "none"
+    return "copy" if info.audio_codec == "aac" else "encode"
+
+
 def plan_hls(info: SourceInfo, options: HlsOptions) -> TranscodePlan:
     """Copy what browsers play as-is; re-encode (rotate, tone-map, scale) the rest."""
     if not info.video_codec:
         raise NoVideoStream("no video stream")
-    if info.audio_codec is None:
-        audio: Literal["copy", "encode", "none"] = "none"
-    elif info.audio_codec == "aac":
-        audio = "copy"
-    else:
-        audio = "encode"
+    audio = audio_mode(info)
     blockers = copy_blockers(info)
     if not blockers:
         return TranscodePlan(copy_video=True, audio=audio)
+    return reencode_plan(info, options, tuple(blockers))
+
+
+def reencode_plan(
+    info: SourceInfo, options: HlsOptions, reasons: tuple[str, ...] = ("stream copy failed",)
+) -> TranscodePlan:
+    """The libx264 plan for any source: what a failed or suspicious stream copy falls back
+    to, so that only a failed re-encode can mark a video unsupported."""
+    if not info.video_codec:
+        raise NoVideoStream("no video stream")
+    audio = audio_mode(info)
     return TranscodePlan(
         copy_video=False,
         audio=audio,
         tonemap=HDR_TRANSFERS.get(info.color_transfer or ""),
         deinterlace=info.interlaced,
         size=output_size(info.displayed_size, options.max_height),
-        reasons=tuple(blockers),
+        reasons=reasons,
     )
 
 
