@@ -22,8 +22,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imageserver.video.layout import PLAYLIST, SEGMENT_TEMPLATE
-from imageserver.video.plan import HlsOptions, PreviewPlan, Tonemap, TranscodePlan
+from imageserver.video.layout import (
+    PLAYLIST,
+    SEGMENT_TEMPLATE,
+    rung_playlist,
+    rung_segment_template,
+)
+from imageserver.video.plan import (
+    HlsOptions,
+    PreviewPlan,
+    Tonemap,
+    TranscodePlan,
+    rung_maxrate_kbps,
+    rung_preset,
+)
 
 PREVIEW_CRF = 28
 COMMON = ["-nostdin", "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
@@ -82,10 +94,13 @@ def hls_argv(
     options: HlsOptions,
     ffmpeg: str = "ffmpeg",
     genpts: bool = False,
+    rung: int | None = None,
 ) -> list[str]:
     """One VOD HLS rendition of `src` written into `out_dir` (playlist + TS segments).
 
-    `genpts` is the second try of a stream copy that failed for want of timestamps."""
+    `genpts` is the second try of a stream copy that failed for want of timestamps.
+    `rung` (a height) makes a lower ladder rung instead of the main rendition: its own
+    playlist and segment names, the rung preset, and a peak-rate cap (VBV)."""
     maps = ["-map", "0:V:0"] + (["-map", "0:a:0"] if plan.audio != "none" else [])
     if plan.copy_video:
         video = ["-c:v", "copy", *COPY_BSF]
@@ -97,9 +112,10 @@ def hls_argv(
             "-c:v",
             "libx264",
             "-preset",
-            options.preset,
+            options.preset if rung is None else rung_preset(options),
             "-crf",
             str(options.crf),
+            *(rung_rate_args(rung) if rung is not None else []),
             "-fps_mode",
             "passthrough",
             # A keyframe at every segment boundary, so segments are ~segment_seconds long.
@@ -131,9 +147,15 @@ def hls_argv(
         "-hls_flags",
         "independent_segments",
         "-hls_segment_filename",
-        str(out_dir / SEGMENT_TEMPLATE),
-        str(out_dir / PLAYLIST),
+        str(out_dir / (SEGMENT_TEMPLATE if rung is None else rung_segment_template(rung))),
+        str(out_dir / (PLAYLIST if rung is None else rung_playlist(rung))),
     ]
+
+
+def rung_rate_args(height: int) -> list[str]:
+    """CRF capped at the rung's peak rate, a two-second buffer: BANDWIDTH a player can trust."""
+    kbps = rung_maxrate_kbps(height)
+    return ["-maxrate", f"{kbps}k", "-bufsize", f"{2 * kbps}k"]
 
 
 def preview_filters(plan: PreviewPlan, width: int) -> str:

@@ -23,7 +23,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from imageserver.video import layout, runner, timing
+from imageserver.video import ladder, layout, runner, timing
 from imageserver.video.ffmpeg import decode_check_argv, hls_argv, preview_argv
 from imageserver.video.plan import HlsOptions, PlanMode, PreviewPlan, TranscodePlan
 
@@ -208,10 +208,10 @@ def write_sentinel(video_root: Path, content_hash: str, reason: str, details: st
 # --- generation -----------------------------------------------------------------------------
 
 
-def check_playlist(folder: Path) -> None:
+def check_playlist(folder: Path, name: str = layout.PLAYLIST) -> None:
     """A complete VOD playlist whose segments all exist, or Unsupported."""
     try:
-        text = (folder / layout.PLAYLIST).read_text(encoding="utf-8")
+        text = (folder / name).read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise Unsupported("ffmpeg wrote no playlist (no decodable video frames)") from exc
     except OSError as exc:
@@ -278,20 +278,87 @@ def _run_into(
     timeout: float,
     control: runner.RunControl | None,
     genpts: bool = False,
+    rung: int | None = None,
 ) -> runner.RunResult:
-    """One ffmpeg run into the (emptied) staging folder, checked and classified."""
-    clear_folder(staging)
+    """One ffmpeg run into the staging folder, checked and classified. The main rendition
+    starts from an empty folder; a rung only replaces its own files."""
+    if rung is None:
+        clear_folder(staging)
+    else:
+        remove_rung(staging, rung)
+    argv = hls_argv(src, staging, plan, options, genpts=genpts, rung=rung)
     try:
-        result = runner.run(hls_argv(src, staging, plan, options, genpts=genpts), timeout, control)
+        result = runner.run(argv, timeout, control)
     except runner.FfmpegError as exc:
         raise classify(exc, src, video_root) from exc
+    name = layout.PLAYLIST if rung is None else layout.rung_playlist(rung)
     try:
-        check_playlist(staging)
+        check_playlist(staging, name)
     except GenerationError as exc:
         raise explain_bad_output(exc, result.stderr, src, video_root) from None
     if plan.copy_video:
         verify_copy(staging, timeout, control)
     return result
+
+
+def remove_rung(folder: Path, height: int) -> None:
+    for entry in folder.glob(f"v{height}[._]*"):
+        remove_tree(entry)
+
+
+def _make_ladder(
+    src: Path,
+    staging: Path,
+    video_root: Path,
+    rungs: list[tuple[int, TranscodePlan]],
+    options: HlsOptions,
+    timeout: float,
+    control: runner.RunControl | None,
+) -> float:
+    """Lower rungs and the master beside the finished main rendition; seconds spent.
+
+    A rung that fails is left out (the video still plays, in fewer sizes); a rung that
+    would not be smaller than the main rendition is never made. Without a rung, no master:
+    the main playlist is served as before."""
+    try:
+        main = ladder.measure(staging, layout.MAIN, min(timeout, 60.0), control)
+    except (ValueError, OSError, runner.FfmpegError) as exc:
+        if isinstance(exc, runner.FfmpegCancelled):
+            raise Transient("cancelled", str(exc)) from exc
+        log.warning("event=video_ladder_skipped path=%r reason=%r", src.name, str(exc))
+        return 0.0
+    variants = [main]
+    seconds = 0.0
+    for height, plan in rungs:
+        if height >= min(main.width, main.height):
+            continue
+        try:
+            result = _run_into(
+                src, staging, video_root, plan, options, timeout, control, rung=height
+            )
+            timing.fix_durations(staging, layout.rung_playlist(height))
+            variants.append(
+                ladder.measure(staging, layout.rung_playlist(height), min(timeout, 60.0), control)
+            )
+            seconds += result.seconds
+        except Unsupported as exc:
+            remove_rung(staging, height)
+            log.warning(
+                "event=video_rung_failed path=%r rung=%d reason=%r", src.name, height, exc.reason
+            )
+        except (ValueError, OSError, runner.FfmpegError) as exc:
+            if isinstance(exc, runner.FfmpegCancelled):
+                raise Transient("cancelled", str(exc)) from exc
+            remove_rung(staging, height)
+            log.warning(
+                "event=video_rung_failed path=%r rung=%d reason=%r", src.name, height, str(exc)
+            )
+    if len(variants) > 1:
+        try:
+            (staging / layout.MASTER).write_text(ladder.master_text(variants), encoding="utf-8")
+        except OSError as exc:
+            raise Transient(f"cannot write the master playlist: {exc.strerror or exc}") from exc
+    return seconds
 
 
 def _make_playlist(
@@ -344,6 +411,7 @@ def make_hls(
     control: runner.RunControl | None = None,
     preview: PreviewPlan | None = None,
     fallback: TranscodePlan | None = None,
+    rungs: list[tuple[int, TranscodePlan]] | None = None,
 ) -> Made:
     """Playlist + segments (+ preview clip) for one hash, published only when complete.
 
@@ -358,6 +426,8 @@ def make_hls(
             timing.fix_durations(staging, layout.PLAYLIST)
         except OSError as exc:
             raise Transient(f"cannot rewrite the playlist: {exc.strerror or exc}") from exc
+        if rungs:
+            seconds += _make_ladder(src, staging, video_root, rungs, options, timeout, control)
         preview_error: GenerationError | None = None
         if preview is not None:
             try:

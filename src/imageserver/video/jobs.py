@@ -18,9 +18,11 @@ from imageserver.video.generator import GenerationError, Transient, Unsupported
 from imageserver.video.plan import (
     HlsOptions,
     NoVideoStream,
+    ladder_heights,
     plan_hls,
     plan_preview,
     reencode_plan,
+    rung_plan,
     source_info,
 )
 from imageserver.work.outcome import Outcome
@@ -91,6 +93,7 @@ def run_job(
         try:
             plan = plan_hls(info, options)
             fallback = reencode_plan(info, options)
+            rungs = [(h, rung_plan(info, options, h)) for h in ladder_heights(info, plan, options)]
             preview_plan = plan_preview(info, options)
         except NoVideoStream as exc:
             raise Unsupported(f"no video stream: {exc}") from exc
@@ -106,6 +109,7 @@ def run_job(
                 control,
                 preview_plan if job.preview else None,
                 fallback,
+                rungs,
             )
             mode = made.mode
             hls: Outcome | None = Outcome.done(made.mode)
