@@ -136,3 +136,27 @@ def test_a_sentinel_only_after_the_re_encode_failed(
     assert tries == [("copy", False), ("copy", True), ("transcode", False)]
     assert caught.value.reason.startswith("transcode failed (after: copy: copy failed;")
     assert temp_entries(tmp_path / "v") == []
+
+
+def test_a_preview_without_a_video_stream_is_a_failure(tmp_path: Path) -> None:
+    audio_only = tmp_path / "audio.mp4"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=1",
+            "-c:a",
+            "aac",
+            str(audio_only),
+        ],
+        check=True,
+        timeout=60,
+    )
+    assert generator.video_packets(audio_only, 30, None) == 0
+    clip = make_video(tmp_path / "clip.mp4", seconds=1, audio=False)
+    assert generator.video_packets(clip, 30, None) == 25

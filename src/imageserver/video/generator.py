@@ -468,6 +468,43 @@ def make_preview_file(
         out.unlink(missing_ok=True)
         bad = Unsupported("ffmpeg wrote no preview clip (no decodable frames there)")
         raise explain_bad_output(bad, result.stderr, src, video_root)
+    if video_packets(out, min(timeout, 60.0), control) == 0:
+        # an MP4 with a header and no video (seen from FLV sources): a failure, not "done"
+        out.unlink(missing_ok=True)
+        bad = Unsupported("ffmpeg wrote a preview clip without a video stream")
+        raise explain_bad_output(bad, result.stderr, src, video_root)
+
+
+def video_packets(path: Path, timeout: float, control: runner.RunControl | None) -> int:
+    """Packets of the first video stream ffprobe counts in `path` (0: none, unreadable)."""
+    argv = [
+        "ffprobe",
+        "-v",
+        "error",
+        "-select_streams",
+        "v:0",
+        "-count_packets",
+        "-show_entries",
+        "stream=nb_read_packets",
+        "-print_format",
+        "json",
+        str(path),
+    ]
+    try:
+        data = runner.run_json(argv, timeout, control)
+    except runner.FfmpegError as exc:
+        if exc.transient:
+            raise Transient(f"ffprobe {exc.reason} while verifying", exc.stderr) from exc
+        return 0
+    except ValueError:
+        return 0
+    streams = data.get("streams") if isinstance(data, dict) else None
+    if not isinstance(streams, list) or not streams or not isinstance(streams[0], dict):
+        return 0
+    try:
+        return int(streams[0].get("nb_read_packets", 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 def make_preview(
