@@ -106,3 +106,14 @@ def test_decode_check_argv() -> None:
         OUT / "seg_00000.ts"
     )
     assert argv[-3:] == ["-f", "null", "-"]
+
+
+def test_rung_argv_has_its_own_names_a_fast_preset_and_a_peak_cap() -> None:
+    plan = TranscodePlan(copy_video=False, audio="copy", size=(640, 360))
+    argv = hls_argv(SRC, OUT, plan, HlsOptions(preset="medium"), rung=360)
+    assert value_after(argv, "-preset") == "superfast"
+    assert value_after(argv, "-maxrate") == "800k" and value_after(argv, "-bufsize") == "1600k"
+    assert value_after(argv, "-hls_segment_filename") == str(OUT / "v360_%05d.ts")
+    assert argv[-1] == str(OUT / "v360.m3u8")
+    fastest = hls_argv(SRC, OUT, plan, HlsOptions(preset="ultrafast"), rung=360)
+    assert value_after(fastest, "-preset") == "ultrafast"  # never slower than configured
