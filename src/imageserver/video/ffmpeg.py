@@ -118,6 +118,11 @@ def hls_argv(
             *(rung_rate_args(rung) if rung is not None else []),
             "-fps_mode",
             "passthrough",
+            # The encoder counts in MPEG-TS's own 90 kHz clock: in the source's time base
+            # (1/600 for some thermal and phone cameras) a scaled VFR re-encode decoded
+            # with frames sharing a timestamp ("non monotonically increasing dts").
+            "-enc_time_base",
+            "1/90000",
             # A keyframe at every segment boundary, so segments are ~segment_seconds long.
             "-force_key_frames",
             f"expr:gte(t,n_forced*{seconds})",
