@@ -178,6 +178,12 @@ class Settings(BaseSettings):
         pattern=r"^[1-9][0-9]{1,3}k$",
         description="AAC bitrate when audio is re-encoded (stereo).",
     )
+    hls_ladder: str = Field(
+        default="360,720,1080",
+        pattern=r"^([1-9][0-9]{2,3}(,[1-9][0-9]{2,3})*)?$",
+        description="Shorter-side heights of the lower adaptive-bitrate rungs, made beside "
+        "the main rendition when below its size (never upscaled); empty: one rendition.",
+    )
     hls_preview_seconds: float = Field(
         default=3.0, gt=0, le=30, description="Length of the muted hover preview clip."
     )

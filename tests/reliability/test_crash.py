@@ -244,10 +244,17 @@ def assert_whole_or_absent(server: Server, auth: dict[str, str], digest: str) ->
     if status in (404, 422):
         return False
     assert status == 200, text
-    assert text.startswith("#EXTM3U") and "#EXT-X-ENDLIST" in text, text
-    for uri in (line for line in text.splitlines() if line and not line.startswith("#")):
-        segment = httpx.get(f"{server.base}{uri}", headers=auth, timeout=30)
-        assert segment.status_code == 200 and segment.content[:1] == b"\x47", uri
+    playlists = [text]
+    if "#EXT-X-STREAM-INF" in text:  # the ladder's master: every variant must be whole
+        uris = [line for line in text.splitlines() if line and not line.startswith("#")]
+        playlists = [httpx.get(f"{server.base}{u}", headers=auth, timeout=30).text for u in uris]
+    for media_playlist in playlists:
+        assert media_playlist.startswith("#EXTM3U"), media_playlist
+        assert "#EXT-X-ENDLIST" in media_playlist, media_playlist
+        uris = [line for line in media_playlist.splitlines() if line and not line.startswith("#")]
+        for uri in uris:
+            segment = httpx.get(f"{server.base}{uri}", headers=auth, timeout=30)
+            assert segment.status_code == 200 and segment.content[:1] == b"\x47", uri
     return True
 
 

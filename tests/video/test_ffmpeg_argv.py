@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imageserver.video.ffmpeg import hls_argv, preview_argv, video_filters
+from imageserver.video.ffmpeg import decode_check_argv, hls_argv, preview_argv, video_filters
 from imageserver.video.plan import HlsOptions, PreviewPlan, TranscodePlan
 
 SRC = Path("/lib/My Clips/a b.mov")
@@ -87,3 +87,33 @@ def test_preview_of_a_short_hdr_clip() -> None:
     assert "-ss" not in argv
     assert "tonemap=tonemap=hable:desat=0" in value_after(argv, "-vf")
     assert value_after(argv, "-color_trc") == "bt709"
+
+
+def test_copies_carry_parameter_sets_and_genpts_is_the_second_try() -> None:
+    copy = TranscodePlan(copy_video=True, audio="copy")
+    argv = hls_argv(SRC, OUT, copy, OPTS)
+    assert value_after(argv, "-bsf:v") == "h264_mp4toannexb,dump_extra=freq=keyframe"
+    assert "-fflags" not in argv
+    retry = hls_argv(SRC, OUT, copy, OPTS, genpts=True)
+    assert retry.index("-fflags") < retry.index("-i") and value_after(retry, "-fflags") == "+genpts"
+    encode = hls_argv(SRC, OUT, TranscodePlan(copy_video=False, audio="none"), OPTS)
+    assert "-bsf:v" not in encode  # libx264 output is Annex B with in-band headers already
+
+
+def test_decode_check_argv() -> None:
+    argv = decode_check_argv(OUT / "seg_00000.ts")
+    assert value_after(argv, "-v") == "error" and value_after(argv, "-i") == str(
+        OUT / "seg_00000.ts"
+    )
+    assert argv[-3:] == ["-f", "null", "-"]
+
+
+def test_rung_argv_has_its_own_names_a_fast_preset_and_a_peak_cap() -> None:
+    plan = TranscodePlan(copy_video=False, audio="copy", size=(640, 360))
+    argv = hls_argv(SRC, OUT, plan, HlsOptions(preset="medium"), rung=360)
+    assert value_after(argv, "-preset") == "superfast"
+    assert value_after(argv, "-maxrate") == "800k" and value_after(argv, "-bufsize") == "1600k"
+    assert value_after(argv, "-hls_segment_filename") == str(OUT / "v360_%05d.ts")
+    assert argv[-1] == str(OUT / "v360.m3u8")
+    fastest = hls_argv(SRC, OUT, plan, HlsOptions(preset="ultrafast"), rung=360)
+    assert value_after(fastest, "-preset") == "ultrafast"  # never slower than configured

@@ -98,7 +98,7 @@ def rewrite_playlist(text: str, base: str, token: str | None) -> str:
     out = []
     for line in text.splitlines():
         if line and not line.startswith("#"):
-            if not layout.is_segment(line):
+            if not layout.is_segment(line) and not layout.is_variant(line):
                 raise NotFound("playlist is damaged")  # never point a player elsewhere
             line = f"{base}/{line}{query}"
         out.append(line)
@@ -115,7 +115,16 @@ def _missing(ctx: AppContext, content_hash: str, what: str) -> Exception:
 def serve_playlist(
     ctx: AppContext, request: Request, content_hash: str, token: str | None
 ) -> Response:
-    path = layout.playlist_path(ctx.settings.resolved_video_path, content_hash)
+    """The ladder's master playlist when there is one, else the one media playlist."""
+    video_root = ctx.settings.resolved_video_path
+    master = layout.master_path(video_root, content_hash)
+    path = master if master.is_file() else layout.playlist_path(video_root, content_hash)
+    return serve_media_playlist(ctx, request, content_hash, path, token)
+
+
+def serve_media_playlist(
+    ctx: AppContext, request: Request, content_hash: str, path: Path, token: str | None
+) -> Response:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -159,9 +168,18 @@ def preview_by_hash(content_hash: str, ctx: Ctx, access: Stream, conn: ReadConn)
     responses={206: {"description": "partial content (Range)"}, **STREAM_ERRORS, **RANGE_ERROR},
 )
 def segment(
-    content_hash: str, segment: str, ctx: Ctx, access: Stream, conn: ReadConn
-) -> FileResponse:
-    streamable(conn, access, content_hash, "no such segment")
+    content_hash: str,
+    segment: str,
+    request: Request,
+    ctx: Ctx,
+    access: Stream,
+    conn: ReadConn,
+) -> Response:
+    """A segment, or one variant playlist of the ladder (main.m3u8, v360.m3u8, ...)."""
+    token = streamable(conn, access, content_hash, "no such segment")
+    if layout.is_variant(segment):
+        path = layout.variant_path(ctx.settings.resolved_video_path, content_hash, segment)
+        return serve_media_playlist(ctx, request, content_hash, path, token)
     if not layout.is_segment(segment):
         raise NotFound("no such segment")
     path = layout.segment_path(ctx.settings.resolved_video_path, content_hash, segment)

@@ -8,20 +8,43 @@ Choices that hold for every command:
 - ffmpeg's autorotate stays on, so re-encoded frames come out upright and the output
   carries no display matrix; the plan re-encodes every rotated source for that reason;
 - segments are MPEG-TS: the one HLS segment format that hls.js, Safari, Android and
-  smart TVs all play, and the one ffmpeg muxes from a stream copy without an init segment.
+  smart TVs all play, and the one ffmpeg muxes from a stream copy without an init segment;
+- a copied H.264 stream carries its SPS/PPS in front of every keyframe (COPY_BSF): the
+  muxer's own mp4->Annex B conversion inserts them only before IDR slices and after any
+  SEI, so a clip whose first keyframe is a recovery-point I frame, or whose keyframes
+  start with a buffering-period SEI (HRD-signalled Constrained Baseline, phone slow
+  motion), decodes with "non-existing PPS/SPS" errors. `dump_extra` puts the Annex B
+  parameter sets (converted by `h264_mp4toannexb`, a pass-through for Annex B input) at
+  the very start of each keyframe packet: a few hundred bytes per segment.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from imageserver.video.layout import PLAYLIST, SEGMENT_TEMPLATE
-from imageserver.video.plan import HlsOptions, PreviewPlan, Tonemap, TranscodePlan
+from imageserver.video.layout import (
+    PLAYLIST,
+    SEGMENT_TEMPLATE,
+    rung_playlist,
+    rung_segment_template,
+)
+from imageserver.video.plan import (
+    HlsOptions,
+    PreviewPlan,
+    Tonemap,
+    TranscodePlan,
+    rung_maxrate_kbps,
+    rung_preset,
+)
 
 PREVIEW_CRF = 28
 COMMON = ["-nostdin", "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
 # Sparse or late audio otherwise aborts muxing with "Too many packets buffered".
 MUXING_QUEUE = ["-max_muxing_queue_size", "4096"]
+COPY_BSF = ["-bsf:v", "h264_mp4toannexb,dump_extra=freq=keyframe"]
+# AVI (and some raw) H.264 with B-frames has no presentation timestamps: the copy fails
+# with "first pts and dts value must be set" unless ffmpeg generates them.
+GENPTS = ["-fflags", "+genpts"]
 BT709_TAGS = ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709"]
 
 
@@ -65,12 +88,22 @@ def audio_args(plan_audio: str, options: HlsOptions) -> list[str]:
 
 
 def hls_argv(
-    src: Path, out_dir: Path, plan: TranscodePlan, options: HlsOptions, ffmpeg: str = "ffmpeg"
+    src: Path,
+    out_dir: Path,
+    plan: TranscodePlan,
+    options: HlsOptions,
+    ffmpeg: str = "ffmpeg",
+    genpts: bool = False,
+    rung: int | None = None,
 ) -> list[str]:
-    """One VOD HLS rendition of `src` written into `out_dir` (playlist + TS segments)."""
+    """One VOD HLS rendition of `src` written into `out_dir` (playlist + TS segments).
+
+    `genpts` is the second try of a stream copy that failed for want of timestamps.
+    `rung` (a height) makes a lower ladder rung instead of the main rendition: its own
+    playlist and segment names, the rung preset, and a peak-rate cap (VBV)."""
     maps = ["-map", "0:V:0"] + (["-map", "0:a:0"] if plan.audio != "none" else [])
     if plan.copy_video:
-        video = ["-c:v", "copy"]
+        video = ["-c:v", "copy", *COPY_BSF]
     else:
         seconds = options.segment_seconds
         video = [
@@ -79,11 +112,17 @@ def hls_argv(
             "-c:v",
             "libx264",
             "-preset",
-            options.preset,
+            options.preset if rung is None else rung_preset(options),
             "-crf",
             str(options.crf),
+            *(rung_rate_args(rung) if rung is not None else []),
             "-fps_mode",
             "passthrough",
+            # The encoder counts in MPEG-TS's own 90 kHz clock: in the source's time base
+            # (1/600 for some thermal and phone cameras) a scaled VFR re-encode decoded
+            # with frames sharing a timestamp ("non monotonically increasing dts").
+            "-enc_time_base",
+            "1/90000",
             # A keyframe at every segment boundary, so segments are ~segment_seconds long.
             "-force_key_frames",
             f"expr:gte(t,n_forced*{seconds})",
@@ -93,6 +132,7 @@ def hls_argv(
     return [
         ffmpeg,
         *COMMON,
+        *(GENPTS if genpts else []),
         "-i",
         str(src),
         *maps,
@@ -112,9 +152,15 @@ def hls_argv(
         "-hls_flags",
         "independent_segments",
         "-hls_segment_filename",
-        str(out_dir / SEGMENT_TEMPLATE),
-        str(out_dir / PLAYLIST),
+        str(out_dir / (SEGMENT_TEMPLATE if rung is None else rung_segment_template(rung))),
+        str(out_dir / (PLAYLIST if rung is None else rung_playlist(rung))),
     ]
+
+
+def rung_rate_args(height: int) -> list[str]:
+    """CRF capped at the rung's peak rate, a two-second buffer: BANDWIDTH a player can trust."""
+    kbps = rung_maxrate_kbps(height)
+    return ["-maxrate", f"{kbps}k", "-bufsize", f"{2 * kbps}k"]
 
 
 def preview_filters(plan: PreviewPlan, width: int) -> str:
@@ -162,4 +208,24 @@ def preview_argv(
         "-f",
         "mp4",
         str(out),
+    ]
+
+
+def decode_check_argv(path: Path, ffmpeg: str = "ffmpeg") -> list[str]:
+    """Decode `path` (a segment or a playlist) to nothing: any stderr line is a defect.
+
+    The same check the acceptance test makes (`ffmpeg -v error -i X -f null -`), so a copy
+    that passes it decodes cleanly in a player that starts at that segment."""
+    return [
+        ffmpeg,
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-f",
+        "null",
+        "-",
     ]

@@ -23,9 +23,9 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from imageserver.video import layout, runner, timing
-from imageserver.video.ffmpeg import hls_argv, preview_argv
-from imageserver.video.plan import HlsOptions, PreviewPlan, TranscodePlan
+from imageserver.video import ladder, layout, runner, timing
+from imageserver.video.ffmpeg import decode_check_argv, hls_argv, preview_argv
+from imageserver.video.plan import HlsOptions, PlanMode, PreviewPlan, TranscodePlan
 
 log = logging.getLogger("imageserver.video")
 
@@ -208,10 +208,10 @@ def write_sentinel(video_root: Path, content_hash: str, reason: str, details: st
 # --- generation -----------------------------------------------------------------------------
 
 
-def check_playlist(folder: Path) -> None:
+def check_playlist(folder: Path, name: str = layout.PLAYLIST) -> None:
     """A complete VOD playlist whose segments all exist, or Unsupported."""
     try:
-        text = (folder / layout.PLAYLIST).read_text(encoding="utf-8")
+        text = (folder / name).read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise Unsupported("ffmpeg wrote no playlist (no decodable video frames)") from exc
     except OSError as exc:
@@ -231,6 +231,174 @@ def check_playlist(folder: Path) -> None:
 class Made:
     seconds: float
     preview_error: GenerationError | None  # None: made (or not asked for)
+    mode: PlanMode = "copy"  # the plan that produced the published playlist
+    copy_failures: tuple[str, ...] = ()  # why each stream-copy try was rejected
+
+
+def clear_folder(folder: Path) -> None:
+    """Empty a staging folder between tries (one try's segments must not mix with another's)."""
+    for entry in folder.iterdir():
+        remove_tree(entry)
+
+
+def decode_errors(path: Path, timeout: float, control: runner.RunControl | None) -> list[str]:
+    """Error lines of a decode of `path` to nothing; a failing ffmpeg adds its reason."""
+    try:
+        result = runner.run(decode_check_argv(path), timeout, control)
+    except runner.FfmpegError as exc:
+        if exc.transient:
+            raise Transient(f"ffmpeg {exc.reason} while verifying", exc.stderr) from exc
+        return [line for line in exc.stderr.splitlines() if line.strip()] or [exc.reason]
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+def playlist_segments(folder: Path) -> list[str]:
+    text = (folder / layout.PLAYLIST).read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def verify_copy(folder: Path, timeout: float, control: runner.RunControl | None) -> None:
+    """A stream copy is published only when its first and last segments, each decoded on
+    its own, give no error line: missing parameter sets show in the first (a player starts
+    there), broken generated timestamps in every segment, a damaged tail in the last.
+    Two short decodes: seconds, against the minutes a needless re-encode costs."""
+    segments = playlist_segments(folder)
+    for name in dict.fromkeys([segments[0], segments[-1]]):
+        errors = decode_errors(folder / name, min(timeout, 120.0), control)
+        if errors:
+            raise Unsupported(f"the copied {name} does not decode cleanly: {errors[0][:200]}")
+
+
+def _run_into(
+    src: Path,
+    staging: Path,
+    video_root: Path,
+    plan: TranscodePlan,
+    options: HlsOptions,
+    timeout: float,
+    control: runner.RunControl | None,
+    genpts: bool = False,
+    rung: int | None = None,
+) -> runner.RunResult:
+    """One ffmpeg run into the staging folder, checked and classified. The main rendition
+    starts from an empty folder; a rung only replaces its own files."""
+    if rung is None:
+        clear_folder(staging)
+    else:
+        remove_rung(staging, rung)
+    argv = hls_argv(src, staging, plan, options, genpts=genpts, rung=rung)
+    try:
+        result = runner.run(argv, timeout, control)
+    except runner.FfmpegError as exc:
+        raise classify(exc, src, video_root) from exc
+    name = layout.PLAYLIST if rung is None else layout.rung_playlist(rung)
+    try:
+        check_playlist(staging, name)
+    except GenerationError as exc:
+        raise explain_bad_output(exc, result.stderr, src, video_root) from None
+    if plan.copy_video:
+        verify_copy(staging, timeout, control)
+    return result
+
+
+def remove_rung(folder: Path, height: int) -> None:
+    for entry in folder.glob(f"v{height}[._]*"):
+        remove_tree(entry)
+
+
+def _make_ladder(
+    src: Path,
+    staging: Path,
+    video_root: Path,
+    rungs: list[tuple[int, TranscodePlan]],
+    options: HlsOptions,
+    timeout: float,
+    control: runner.RunControl | None,
+) -> float:
+    """Lower rungs and the master beside the finished main rendition; seconds spent.
+
+    A rung that fails is left out (the video still plays, in fewer sizes); a rung that
+    would not be smaller than the main rendition is never made. Without a rung, no master:
+    the main playlist is served as before."""
+    try:
+        main = ladder.measure(staging, layout.MAIN, min(timeout, 60.0), control)
+    except (ValueError, OSError, runner.FfmpegError) as exc:
+        if isinstance(exc, runner.FfmpegCancelled):
+            raise Transient("cancelled", str(exc)) from exc
+        log.warning("event=video_ladder_skipped path=%r reason=%r", src.name, str(exc))
+        return 0.0
+    variants = [main]
+    seconds = 0.0
+    for height, plan in rungs:
+        if height >= min(main.width, main.height):
+            continue
+        try:
+            result = _run_into(
+                src, staging, video_root, plan, options, timeout, control, rung=height
+            )
+            timing.fix_durations(staging, layout.rung_playlist(height))
+            variants.append(
+                ladder.measure(staging, layout.rung_playlist(height), min(timeout, 60.0), control)
+            )
+            seconds += result.seconds
+        except Unsupported as exc:
+            remove_rung(staging, height)
+            log.warning(
+                "event=video_rung_failed path=%r rung=%d reason=%r", src.name, height, exc.reason
+            )
+        except (ValueError, OSError, runner.FfmpegError) as exc:
+            if isinstance(exc, runner.FfmpegCancelled):
+                raise Transient("cancelled", str(exc)) from exc
+            remove_rung(staging, height)
+            log.warning(
+                "event=video_rung_failed path=%r rung=%d reason=%r", src.name, height, str(exc)
+            )
+    if len(variants) > 1:
+        try:
+            (staging / layout.MASTER).write_text(ladder.master_text(variants), encoding="utf-8")
+        except OSError as exc:
+            raise Transient(f"cannot write the master playlist: {exc.strerror or exc}") from exc
+    return seconds
+
+
+def _make_playlist(
+    src: Path,
+    staging: Path,
+    video_root: Path,
+    plan: TranscodePlan,
+    options: HlsOptions,
+    timeout: float,
+    control: runner.RunControl | None,
+    fallback: TranscodePlan | None,
+) -> tuple[float, PlanMode, tuple[str, ...]]:
+    """Copy, copy with generated timestamps, then re-encode: only the last try's failure
+    is the source's verdict. Transient failures (the machine's fault) end the job at once."""
+    tries: list[tuple[TranscodePlan, bool]] = [(plan, False)]
+    if plan.copy_video:
+        tries.append((plan, True))
+        if fallback is not None and not fallback.copy_video:
+            tries.append((fallback, False))
+    failures: list[str] = []
+    seconds = 0.0
+    for index, (current, genpts) in enumerate(tries):
+        try:
+            result = _run_into(src, staging, video_root, current, options, timeout, control, genpts)
+        except Unsupported as exc:
+            if index == len(tries) - 1:
+                if failures:
+                    raise Unsupported(
+                        f"{exc.reason} (after: {'; '.join(failures)})", exc.details
+                    ) from exc
+                raise
+            label = "copy+genpts" if genpts else current.mode
+            failures.append(f"{label}: {exc.reason}")
+            log.info(
+                "event=video_copy_rejected path=%r try=%s reason=%r", src.name, label, exc.reason
+            )
+            continue
+        seconds += result.seconds
+        return seconds, current.mode, tuple(failures)
+    raise AssertionError("unreachable")
 
 
 def make_hls(
@@ -242,22 +410,24 @@ def make_hls(
     timeout: float,
     control: runner.RunControl | None = None,
     preview: PreviewPlan | None = None,
+    fallback: TranscodePlan | None = None,
+    rungs: list[tuple[int, TranscodePlan]] | None = None,
 ) -> Made:
-    """Playlist + segments (+ preview clip) for one hash, published only when complete."""
+    """Playlist + segments (+ preview clip) for one hash, published only when complete.
+
+    A stream copy that fails or does not verify is tried again with generated timestamps,
+    then replaced by `fallback` (a re-encode): a sentinel means the re-encode failed too."""
     staging = make_staging(video_root, content_hash)
     try:
-        try:
-            result = runner.run(hls_argv(src, staging, plan, options), timeout, control)
-        except runner.FfmpegError as exc:
-            raise classify(exc, src, video_root) from exc
-        try:
-            check_playlist(staging)
-        except GenerationError as exc:
-            raise explain_bad_output(exc, result.stderr, src, video_root) from None
+        seconds, mode, failures = _make_playlist(
+            src, staging, video_root, plan, options, timeout, control, fallback
+        )
         try:
             timing.fix_durations(staging, layout.PLAYLIST)
         except OSError as exc:
             raise Transient(f"cannot rewrite the playlist: {exc.strerror or exc}") from exc
+        if rungs:
+            seconds += _make_ladder(src, staging, video_root, rungs, options, timeout, control)
         preview_error: GenerationError | None = None
         if preview is not None:
             try:
@@ -271,7 +441,7 @@ def make_hls(
             except Unsupported as exc:
                 preview_error = exc
         publish(staging, content_hash, video_root)
-        return Made(result.seconds, preview_error)
+        return Made(seconds, preview_error, mode, failures)
     finally:
         remove_tree(staging)
 
@@ -298,6 +468,43 @@ def make_preview_file(
         out.unlink(missing_ok=True)
         bad = Unsupported("ffmpeg wrote no preview clip (no decodable frames there)")
         raise explain_bad_output(bad, result.stderr, src, video_root)
+    if video_packets(out, min(timeout, 60.0), control) == 0:
+        # an MP4 with a header and no video (seen from FLV sources): a failure, not "done"
+        out.unlink(missing_ok=True)
+        bad = Unsupported("ffmpeg wrote a preview clip without a video stream")
+        raise explain_bad_output(bad, result.stderr, src, video_root)
+
+
+def video_packets(path: Path, timeout: float, control: runner.RunControl | None) -> int:
+    """Packets of the first video stream ffprobe counts in `path` (0: none, unreadable)."""
+    argv = [
+        "ffprobe",
+        "-v",
+        "error",
+        "-select_streams",
+        "v:0",
+        "-count_packets",
+        "-show_entries",
+        "stream=nb_read_packets",
+        "-print_format",
+        "json",
+        str(path),
+    ]
+    try:
+        data = runner.run_json(argv, timeout, control)
+    except runner.FfmpegError as exc:
+        if exc.transient:
+            raise Transient(f"ffprobe {exc.reason} while verifying", exc.stderr) from exc
+        return 0
+    except ValueError:
+        return 0
+    streams = data.get("streams") if isinstance(data, dict) else None
+    if not isinstance(streams, list) or not streams or not isinstance(streams[0], dict):
+        return 0
+    try:
+        return int(streams[0].get("nb_read_packets", 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 def make_preview(

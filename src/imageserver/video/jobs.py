@@ -18,8 +18,11 @@ from imageserver.video.generator import GenerationError, Transient, Unsupported
 from imageserver.video.plan import (
     HlsOptions,
     NoVideoStream,
+    ladder_heights,
     plan_hls,
     plan_preview,
+    reencode_plan,
+    rung_plan,
     source_info,
 )
 from imageserver.work.outcome import Outcome
@@ -89,6 +92,8 @@ def run_job(
         info = source_info(probe_source(job.source, video_root, min(timeout, 120.0)))
         try:
             plan = plan_hls(info, options)
+            fallback = reencode_plan(info, options)
+            rungs = [(h, rung_plan(info, options, h)) for h in ladder_heights(info, plan, options)]
             preview_plan = plan_preview(info, options)
         except NoVideoStream as exc:
             raise Unsupported(f"no video stream: {exc}") from exc
@@ -103,8 +108,11 @@ def run_job(
                 timeout,
                 control,
                 preview_plan if job.preview else None,
+                fallback,
+                rungs,
             )
-            hls: Outcome | None = Outcome.done(plan.mode)
+            mode = made.mode
+            hls: Outcome | None = Outcome.done(made.mode)
             preview = None
             if job.preview:
                 preview = (

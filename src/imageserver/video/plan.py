@@ -23,6 +23,7 @@ from imageserver.config import Settings
 from imageserver.media.probe import VideoInfo
 
 Tonemap = Literal["pq", "hlg"]
+PlanMode = Literal["copy", "transcode", "tonemap"]
 
 H264_COPY_PIX_FMTS = frozenset({"yuv420p", "yuvj420p"})
 HDR_TRANSFERS: dict[str, Tonemap] = {"smpte2084": "pq", "arib-std-b67": "hlg"}
@@ -93,6 +94,8 @@ class HlsOptions:
     audio_bitrate: str = "160k"
     preview_seconds: float = 3.0
     preview_width: int = 320
+    # Shorter-side heights of the lower rungs of the bitrate ladder; () makes one rendition.
+    ladder: tuple[int, ...] = ()
 
     @classmethod
     def from_settings(cls, s: Settings) -> HlsOptions:
@@ -104,7 +107,13 @@ class HlsOptions:
             audio_bitrate=s.hls_audio_bitrate,
             preview_seconds=s.hls_preview_seconds,
             preview_width=s.hls_preview_width,
+            ladder=parse_ladder(s.hls_ladder),
         )
+
+
+def parse_ladder(text: str) -> tuple[int, ...]:
+    """'360,720,1080' -> (360, 720, 1080): sorted, deduplicated, empty for ''."""
+    return tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
 
 
 @dataclass(frozen=True)
@@ -118,7 +127,7 @@ class TranscodePlan:
     reasons: tuple[str, ...] = field(default=())
 
     @property
-    def mode(self) -> Literal["copy", "transcode", "tonemap"]:
+    def mode(self) -> PlanMode:
         if self.copy_video:
             return "copy"
         return "tonemap" if self.tonemap else "transcode"
@@ -166,26 +175,39 @@ def copy_blockers(info: SourceInfo) -> list[str]:
     return reasons
 
 
+def audio_mode(info: SourceInfo) -> Literal["copy", "encode", "none"]:
+    """AAC is copied, other audio encoded to AAC, none (or undecodable) left out."""
+    if info.audio_codec is None:
+        return "none"
+    return "copy" if info.audio_codec == "aac" else "encode"
+
+
 def plan_hls(info: SourceInfo, options: HlsOptions) -> TranscodePlan:
     """Copy what browsers play as-is; re-encode (rotate, tone-map, scale) the rest."""
     if not info.video_codec:
         raise NoVideoStream("no video stream")
-    if info.audio_codec is None:
-        audio: Literal["copy", "encode", "none"] = "none"
-    elif info.audio_codec == "aac":
-        audio = "copy"
-    else:
-        audio = "encode"
+    audio = audio_mode(info)
     blockers = copy_blockers(info)
     if not blockers:
         return TranscodePlan(copy_video=True, audio=audio)
+    return reencode_plan(info, options, tuple(blockers))
+
+
+def reencode_plan(
+    info: SourceInfo, options: HlsOptions, reasons: tuple[str, ...] = ("stream copy failed",)
+) -> TranscodePlan:
+    """The libx264 plan for any source: what a failed or suspicious stream copy falls back
+    to, so that only a failed re-encode can mark a video unsupported."""
+    if not info.video_codec:
+        raise NoVideoStream("no video stream")
+    audio = audio_mode(info)
     return TranscodePlan(
         copy_video=False,
         audio=audio,
         tonemap=HDR_TRANSFERS.get(info.color_transfer or ""),
         deinterlace=info.interlaced,
         size=output_size(info.displayed_size, options.max_height),
-        reasons=tuple(blockers),
+        reasons=reasons,
     )
 
 
@@ -212,3 +234,52 @@ def plan_preview(info: SourceInfo, options: HlsOptions) -> PreviewPlan:
         tonemap=HDR_TRANSFERS.get(info.color_transfer or ""),
         deinterlace=info.interlaced,
     )
+
+
+# --- the adaptive-bitrate ladder ----------------------------------------------------------
+#
+# Rule (eager, in the same job, published atomically with the main rendition): a rung is
+# made for each configured height strictly below the main rendition's shorter side, so
+# nothing is ever upscaled and a 360p phone clip stays one rendition. The main rendition
+# is the stream copy (any size) or the re-encode capped at max_height. Rungs are
+# re-encodes at the faster of the configured preset and RUNG_PRESET, CRF with a peak cap
+# (RUNG_MAXRATE) so a rung's BANDWIDTH stays below what its network can carry.
+
+RUNG_PRESET = "superfast"
+_PRESET_SPEED = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
+_RUNG_MAXRATE = ((360, 800), (480, 1400), (720, 2800), (1080, 5000), (1440, 9000))
+
+
+def rung_maxrate_kbps(height: int) -> int:
+    """The peak bitrate cap of a rung (kbit/s): generous for CRF 23, firm for the player."""
+    for top, kbps in _RUNG_MAXRATE:
+        if height <= top:
+            return kbps
+    return 16000
+
+
+def rung_preset(options: HlsOptions) -> str:
+    """The faster of the configured preset and RUNG_PRESET: rungs are the cheap part."""
+    speed = {name: i for i, name in enumerate(_PRESET_SPEED)}
+    configured = speed.get(options.preset, len(_PRESET_SPEED))
+    return options.preset if configured <= speed[RUNG_PRESET] else RUNG_PRESET
+
+
+def main_short_side(info: SourceInfo, plan: TranscodePlan) -> int | None:
+    """The shorter side of the main rendition `plan` makes, None when the size is unknown."""
+    size = info.displayed_size if plan.copy_video else plan.size
+    return min(size) if size else None
+
+
+def ladder_heights(info: SourceInfo, plan: TranscodePlan, options: HlsOptions) -> list[int]:
+    """The rungs below the main rendition (highest first); never an upscale."""
+    short = main_short_side(info, plan)
+    if short is None:
+        return []
+    return sorted((h for h in options.ladder if h < short), reverse=True)
+
+
+def rung_plan(info: SourceInfo, options: HlsOptions, height: int) -> TranscodePlan:
+    """A re-encode of the source scaled so its shorter side is `height`."""
+    scaled = HlsOptions(max_height=height)
+    return reencode_plan(info, scaled, (f"rung {height}p",))

@@ -9,6 +9,7 @@ they are proc's classes, so `transient`, `reason` and `stderr` mean the same eve
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ __all__ = [
     "RunResult",
     "ToolMissing",
     "run",
+    "run_json",
 ]
 
 
@@ -44,3 +46,9 @@ def run(argv: Sequence[str], timeout: float, control: RunControl | None = None) 
     """Run to completion or raise: FfmpegFailed, FfmpegTimeout, FfmpegKilled, ..."""
     done = proc.run(argv, timeout=timeout, control=control, capture_stdout=False)
     return RunResult(done.seconds, done.stderr_text)
+
+
+def run_json(argv: Sequence[str], timeout: float, control: RunControl | None = None) -> object:
+    """Run a tool that prints JSON (ffprobe -print_format json) and parse its stdout."""
+    done = proc.run(argv, timeout=timeout, control=control, capture_stdout=True)
+    return json.loads(done.stdout.decode("utf-8", "replace") or "null")

@@ -1,0 +1,162 @@
+"""No false "unsupported", clean stream copies: copy, copy with generated timestamps, then a
+re-encode; every published copy decodes from its first segment on without an error line."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from imageserver.video import ffmpeg, generator, jobs, layout
+from imageserver.video.plan import HlsOptions, TranscodePlan
+from tests.fixtures import make_video
+from tests.video.helpers import read_back, temp_entries
+
+OPTS = HlsOptions(preset="ultrafast", segment_seconds=1)
+H1, H2 = ("d4" + "0" * 62), ("e5" + "0" * 62)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("copy-clips")
+    return {
+        # H.264 with B-frames in AVI: no presentation timestamps, the copy fails with
+        # "first pts and dts value must be set"; +genpts makes pts = dts (wrong order)
+        "avi": make_video(d / "h264.avi", seconds=1.5, extra=["-bf", "2", "-g", "25"]),
+        # HRD-signalled Constrained Baseline in MP4: every keyframe starts with a
+        # buffering-period SEI that names SPS 0 before the muxer's inserted SPS
+        "baseline": make_video(
+            d / "baseline.mp4",
+            seconds=2,
+            extra=[
+                "-profile:v",
+                "baseline",
+                "-maxrate",
+                "400k",
+                "-bufsize",
+                "400k",
+                "-x264-params",
+                "nal-hrd=vbr:keyint=25:scenecut=0",
+            ],
+        ),
+    }
+
+
+def decode_errors(path: Path) -> list[str]:
+    run = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return [line for line in run.stderr.splitlines() if line.strip()]
+
+
+def job(src: Path, digest: str) -> jobs.Job:
+    return jobs.Job(digest, src, "lib", src.name)
+
+
+def test_h264_in_avi_is_never_unsupported(clips: dict[str, Path], tmp_path: Path) -> None:
+    result = jobs.run_job(job(clips["avi"], H1), tmp_path, OPTS, 120)
+    assert result.hls is not None and result.hls.status == "done", result.hls
+    assert not result.sentinel_written and not layout.sentinel_path(tmp_path, H1).exists()
+    assert result.mode == "transcode"  # both copies rejected, the re-encode published
+    folder = layout.hash_dir(tmp_path, H1)
+    assert decode_errors(folder / layout.PLAYLIST) == []
+    assert read_back(folder, decode=False).video_codec == "h264"
+    assert temp_entries(tmp_path) == []
+
+
+def test_the_avi_copy_failures_are_recorded_in_order(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    copy = TranscodePlan(copy_video=True, audio="copy")
+    fallback = TranscodePlan(copy_video=False, audio="copy", reasons=("stream copy failed",))
+    made = generator.make_hls(clips["avi"], tmp_path, H1, copy, OPTS, 120, fallback=fallback)
+    assert made.mode == "transcode"
+    first, second = made.copy_failures
+    assert first.startswith("copy:") and "first pts and dts value must be set" in first
+    assert second.startswith("copy+genpts:") and "does not decode cleanly" in second
+
+
+def test_baseline_copy_decodes_from_its_first_segment(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    result = jobs.run_job(job(clips["baseline"], H1), tmp_path, OPTS, 120)
+    assert result.hls is not None and result.mode == "copy", result.hls
+    back = read_back(layout.hash_dir(tmp_path, H1))
+    assert len(back.segments) >= 2 and back.decode_errors == []
+    for name in back.segments:  # each segment alone: SPS/PPS in every one
+        assert decode_errors(layout.hash_dir(tmp_path, H1) / name) == [], name
+
+
+def test_without_the_bitstream_filter_the_copy_is_caught_and_re_encoded(
+    clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fixture does reproduce the defect, and verification catches it before publishing."""
+    monkeypatch.setattr(ffmpeg, "COPY_BSF", [])
+    out = tmp_path / "raw"
+    out.mkdir()
+    plan = TranscodePlan(copy_video=True, audio="copy")
+    subprocess.run(ffmpeg.hls_argv(clips["baseline"], out, plan, OPTS), check=True, timeout=60)
+    errors = decode_errors(out / "seg_00000.ts")
+    assert errors and "non-existing SPS 0 referenced in buffering period" in errors[0]
+    result = jobs.run_job(job(clips["baseline"], H2), tmp_path / "v", OPTS, 120)
+    assert result.hls is not None and result.hls.status == "done"
+    assert result.mode == "transcode"
+    assert decode_errors(layout.hash_dir(tmp_path / "v", H2) / "seg_00000.ts") == []
+
+
+def test_a_sentinel_only_after_the_re_encode_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tries: list[tuple[str, bool]] = []
+
+    def fake_run(
+        src: Path,
+        staging: Path,
+        video_root: Path,
+        plan: TranscodePlan,
+        options: HlsOptions,
+        timeout: float,
+        control: object,
+        genpts: bool = False,
+    ) -> object:
+        tries.append((plan.mode, genpts))
+        raise generator.Unsupported(f"{plan.mode} failed")
+
+    monkeypatch.setattr(generator, "_run_into", fake_run)
+    copy = TranscodePlan(copy_video=True, audio="none")
+    fallback = TranscodePlan(copy_video=False, audio="none")
+    src = tmp_path / "clip.avi"
+    src.write_bytes(b"x")
+    with pytest.raises(generator.Unsupported) as caught:
+        generator.make_hls(src, tmp_path / "v", H1, copy, OPTS, 10, fallback=fallback)
+    assert tries == [("copy", False), ("copy", True), ("transcode", False)]
+    assert caught.value.reason.startswith("transcode failed (after: copy: copy failed;")
+    assert temp_entries(tmp_path / "v") == []
+
+
+def test_a_preview_without_a_video_stream_is_a_failure(tmp_path: Path) -> None:
+    audio_only = tmp_path / "audio.mp4"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=1",
+            "-c:a",
+            "aac",
+            str(audio_only),
+        ],
+        check=True,
+        timeout=60,
+    )
+    assert generator.video_packets(audio_only, 30, None) == 0
+    clip = make_video(tmp_path / "clip.mp4", seconds=1, audio=False)
+    assert generator.video_packets(clip, 30, None) == 25
