@@ -1,0 +1,211 @@
+"""Issue 22 metadata sweep: dates from XMP / MakerNotes / GPS / file names, bogus GPS,
+orientation defaults, DNG crop, header sizes of undecodable JPEGs, sanity bounds."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from imageserver.media.formats import FORMATS, classify
+from imageserver.media.metadata import ExifToolReader, MediaMetadata, open_reader
+from imageserver.media.metadata.dates import date_from_name, taken_at
+from imageserver.media.metadata.exif import from_exiftool, orientation
+from imageserver.media.metadata.gps import gps, gps_reading
+from imageserver.media.metadata.jpeg import jpeg_record
+from tests.conftest import skip_outside_ci
+from tests.fixtures import make_jpeg, make_png
+
+JPEG, PNG, MP4 = FORMATS["jpeg"], FORMATS["png"], FORMATS["mp4"]
+HAS_TOOLS = all(shutil.which(t) for t in ("exiftool", "ffmpeg", "ffprobe"))
+
+
+@pytest.fixture(scope="module")
+def reader() -> Iterator[ExifToolReader]:
+    if not HAS_TOOLS:
+        skip_outside_ci("exiftool/ffmpeg not installed")
+    opened = open_reader()
+    yield opened
+    opened.close()
+
+
+def read(reader: ExifToolReader, path: Path) -> MediaMetadata:
+    found = classify(path)
+    assert found is not None
+    [meta] = reader.read_many([(path, found.format)])
+    assert isinstance(meta, MediaMetadata), meta
+    return meta
+
+
+def exiftool_write(path: Path, *args: str) -> Path:
+    subprocess.run(
+        ["exiftool", "-q", "-q", "-overwrite_original", *args, str(path)],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+# --- dates -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "when", "source"),
+    [
+        ("telegram_2020-01-30_09-57-18.jpg", datetime(2020, 1, 30, 9, 57, 18), "FileName:DateTime"),
+        ("IMG_20190704_121314.jpg", datetime(2019, 7, 4, 12, 13, 14), "FileName:DateTime"),
+        ("PXL_20230102_154407123.MP.jpg", datetime(2023, 1, 2, 15, 44, 7), "FileName:DateTime"),
+        ("VID_20201231_235959.mp4", datetime(2020, 12, 31, 23, 59, 59), "FileName:DateTime"),
+        (
+            "Screenshot 2021-05-06 at 10.11.12.png",
+            datetime(2021, 5, 6, 10, 11, 12),
+            "FileName:DateTime",
+        ),
+        ("Screenshot_20210506-101112.png", datetime(2021, 5, 6, 10, 11, 12), "FileName:DateTime"),
+        ("IMG-20200130-WA0001.jpg", datetime(2020, 1, 30), "FileName:Date"),
+        ("2019-12-24 Christmas.jpg", datetime(2019, 12, 24), "FileName:Date"),
+    ],
+)
+def test_date_from_name(name: str, when: datetime, source: str) -> None:
+    assert date_from_name(name, now=datetime(2026, 1, 1)) == (when, source)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DSC01234.jpg",
+        "IMG_1234.jpg",
+        "12345678901.jpg",  # digits run on: not a date
+        "2019-13-01.jpg",  # no 13th month
+        "IMG_20190230_101010.jpg",  # no 30 February
+        "photo 2030-01-01.jpg",  # in the future
+        "scan_1985-01-01.jpg",  # before digital file names
+        "2019-12_24.jpg",  # separators disagree
+    ],
+)
+def test_no_date_in_name(name: str) -> None:
+    assert date_from_name(name, now=datetime(2026, 1, 1)) is None
+
+
+def test_xmp_and_gps_dates_in_order() -> None:
+    xmp_only = {"XMP-exif:DateTimeOriginal": "2018:03:04 05:06:07+01:00"}
+    assert taken_at(xmp_only) == (datetime(2018, 3, 4, 5, 6, 7), 60, "XMP:DateTimeOriginal")
+    gps_only = {"GPS:GPSDateStamp": "2008:10:23", "GPS:GPSTimeStamp": "14:27:07.24"}
+    assert taken_at(gps_only) == (datetime(2008, 10, 23, 14, 27, 7, 240000), 0, "GPS:GPSDateTime")
+    xmp_gps = {"XMP-exif:GPSDateTime": "2017:01:02 03:04:05Z"}
+    assert taken_at(xmp_gps) == (datetime(2017, 1, 2, 3, 4, 5), 0, "XMP:GPSDateTime")
+    # the camera clock wins over the GPS fix; a maker note's date over both
+    both = {**gps_only, "Reconyx:DateTimeOriginal": "2019:04:04 10:04:12"}
+    assert taken_at(both) == (datetime(2019, 4, 4, 10, 4, 12), None, "Reconyx:DateTimeOriginal")
+    # a GPS date alone (no time) is not a time
+    assert taken_at({"GPS:GPSDateStamp": "2008:10:23"}) is None
+
+
+def test_gps_time_on_the_fast_path(tmp_path: Path) -> None:
+    import piexif
+
+    path = make_jpeg(tmp_path / "g.jpg", make="Nikon")
+    exif = piexif.load(str(path))
+    exif["GPS"] = {
+        piexif.GPSIFD.GPSDateStamp: b"2008:10:23",
+        piexif.GPSIFD.GPSTimeStamp: ((14, 1), (27, 1), (724, 100)),
+    }
+    piexif.insert(piexif.dump(exif), str(path))
+    rec = jpeg_record(path)
+    assert rec is not None
+    assert rec["GPS:GPSTimeStamp"] == "14:27:07.24" and rec["GPS:GPSDateStamp"] == "2008:10:23"
+    assert taken_at(rec) == (datetime(2008, 10, 23, 14, 27, 7, 240000), 0, "GPS:GPSDateTime")
+
+
+def test_dates_end_to_end(tmp_path: Path, reader: ExifToolReader, corpus: Path) -> None:
+    xmp = exiftool_write(
+        make_jpeg(tmp_path / "xmp.jpg"), "-XMP-exif:DateTimeOriginal=2018:03:04 05:06:07"
+    )
+    gps_xmp = exiftool_write(
+        make_jpeg(tmp_path / "gpsxmp.jpg"), "-XMP-exif:GPSDateTime=2017:01:02 03:04:05Z"
+    )
+    # a Reconyx trail-camera JPEG whose only date is in its MakerNote
+    trail = shutil.copy(
+        corpus / "photos/phones_cameras/Reconyx_HF2_Pro_Covert.jpg", tmp_path / "trail.jpg"
+    )
+    exiftool_write(trail, "-ExifIFD:DateTimeOriginal=", "-ExifIFD:CreateDate=", "-IFD0:ModifyDate=")
+    named = make_png(tmp_path / "Screenshot 2021-05-06 at 10.11.12.png")
+    whatsapp = make_jpeg(tmp_path / "IMG-20200130-WA0001.jpg")
+    # the file's own date beats the one in its name
+    both = make_jpeg(tmp_path / "IMG_20190704_121314.jpg", taken=datetime(2019, 7, 3, 8, 0))
+    got = {
+        p.name: (m.taken_at, m.taken_at_source)
+        for p in (xmp, gps_xmp, Path(trail), named, whatsapp, both)
+        for m in [read(reader, p)]
+    }
+    assert got == {
+        "xmp.jpg": (datetime(2018, 3, 4, 5, 6, 7), "XMP:DateTimeOriginal"),
+        "gpsxmp.jpg": (datetime(2017, 1, 2, 3, 4, 5), "XMP:GPSDateTime"),
+        "trail.jpg": (datetime(2019, 4, 4, 10, 4, 12), "Reconyx:DateTimeOriginal"),
+        named.name: (datetime(2021, 5, 6, 10, 11, 12), "FileName:DateTime"),
+        whatsapp.name: (datetime(2020, 1, 30), "FileName:Date"),
+        both.name: (datetime(2019, 7, 3, 8, 0), "EXIF:DateTimeOriginal"),
+    }
+
+
+# --- GPS ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "rec",
+    [
+        {"UserData:GPSCoordinates": "0 0 0"},  # a 3GP phone video before its first fix
+        {"GPS:GPSLatitude": 0.0, "GPS:GPSLongitude": 0.0, "GPS:GPSLatitudeRef": "N"},
+        {"GPS:GPSLatitude": 91.0, "GPS:GPSLongitude": 10.0},
+        {"Keys:GPSCoordinates": "45.0 181.0"},
+        {"UserData:LocationInformation": "Home Role=shooting Lat=0.00000 Lon=0.00000 Alt=0"},
+    ],
+)
+def test_null_island_and_out_of_range_are_no_gps(rec: dict[str, Any]) -> None:
+    assert gps(rec) is None
+    position, rejected = gps_reading(rec)
+    assert position is None and rejected is not None
+    meta = from_exiftool({"File:FileType": "MP4", "QuickTime:Duration": 2.0, **rec}, MP4)
+    assert isinstance(meta, MediaMetadata)
+    assert (meta.latitude, meta.longitude) == (None, None)
+    assert meta.extra["gps_rejected"] == rejected
+    assert isinstance(rejected["latitude"], float) and isinstance(rejected["longitude"], float)
+
+
+def test_a_valid_pair_after_a_bogus_one_wins() -> None:
+    rec = {"GPS:GPSLatitude": 0.0, "GPS:GPSLongitude": 0.0, "Keys:GPSCoordinates": "48.1 11.5"}
+    assert gps_reading(rec) == ((48.1, 11.5, None), None)
+    assert gps({"GPS:GPSLatitude": 0.0, "GPS:GPSLongitude": 12.5}) == (0.0, 12.5, None)
+
+
+# --- orientation -------------------------------------------------------------------------------
+
+
+def test_exif_without_orientation_tag_is_1() -> None:
+    assert orientation({"File:ExifByteOrder": "II"}) == 1
+    assert orientation({"File:ExifByteOrder": "II", "IFD0:Orientation": 8}) == 8
+    assert orientation({}) is None
+
+
+def test_png_with_exif_reports_orientation_1(reader: ExifToolReader, corpus: Path) -> None:
+    meta = read(reader, corpus / "photos/formats/sampleWithExifData.png")
+    assert (meta.width, meta.height, meta.orientation) == (256, 256, 1)
+
+
+def test_jpeg_exif_without_orientation_both_paths(tmp_path: Path) -> None:
+    path = make_jpeg(tmp_path / "a.jpg", make="Canon")
+    rec = jpeg_record(path)
+    assert rec is not None and rec["File:ExifByteOrder"] in ("II", "MM")
+    meta = from_exiftool(rec, JPEG)
+    assert isinstance(meta, MediaMetadata) and meta.orientation == 1
+    Image.new("RGB", (40, 30)).save(tmp_path / "b.jpg")
+    bare = jpeg_record(tmp_path / "b.jpg")
+    assert bare is not None and "File:ExifByteOrder" not in bare
+    meta = from_exiftool(bare, JPEG)
+    assert isinstance(meta, MediaMetadata) and meta.orientation is None
