@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -209,3 +210,92 @@ def test_jpeg_exif_without_orientation_both_paths(tmp_path: Path) -> None:
     assert bare is not None and "File:ExifByteOrder" not in bare
     meta = from_exiftool(bare, JPEG)
     assert isinstance(meta, MediaMetadata) and meta.orientation is None
+
+
+# --- HEIF / AVIF orientation -------------------------------------------------------------------
+
+_EXIF_ORIENTATION = b"\x01\x12\x00\x03\x00\x00\x00\x01\x00"  # big-endian IFD entry, value next
+
+
+def _halves() -> Image.Image:
+    """64x32: left half blue, right half red (upright = blue on top after a 90 CW turn)."""
+    image = Image.new("RGB", (64, 32), (220, 20, 20))
+    image.paste((20, 20, 220), (0, 0, 32, 32))
+    return image
+
+
+def _exif(orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif.tobytes()
+
+
+def _patch_orientation(path: Path, value: int) -> Path:
+    """Rewrite the EXIF Orientation stored in a file, leaving its container alone."""
+    data = path.read_bytes()
+    at = data.index(_EXIF_ORIENTATION) + len(_EXIF_ORIENTATION)
+    path.write_bytes(data[:at] + bytes([value]) + data[at + 1 :])
+    return path
+
+
+def make_heics(tmp_path: Path) -> dict[str, Path]:
+    """The shapes: irot + EXIF 6 (iPhone), EXIF 6 without irot, irot with a disagreeing
+    EXIF 3 (the container wins), and a plain landscape file."""
+    from imageserver.media.decode import pillow_heif_module
+
+    heif = pillow_heif_module()
+    files = {}
+    # pillow-heif writes the EXIF orientation as an irot/imir transform
+    heif.from_pillow(_halves()).save(tmp_path / "irot.heic", exif=_exif(6), quality=60)
+    files["irot"] = tmp_path / "irot.heic"
+    heif.from_pillow(_halves()).save(tmp_path / "plain.heic", exif=_exif(1), quality=60)
+    files["plain"] = tmp_path / "plain.heic"
+    files["exif_only"] = _patch_orientation(
+        Path(shutil.copy(files["plain"], tmp_path / "exif_only.heic")), 6
+    )
+    files["both"] = _patch_orientation(Path(shutil.copy(files["irot"], tmp_path / "both.heic")), 3)
+    return files
+
+
+def _upright_portrait(image: Any) -> bool:
+    top, bottom = image(image.width // 2, 2), image(image.width // 2, image.height - 3)
+    return (image.width, image.height) == (32, 64) and top[2] > 150 > top[0] and bottom[0] > 150
+
+
+def test_heic_container_transform_wins_exif_applies_without_it(
+    tmp_path: Path, reader: ExifToolReader
+) -> None:
+    from imageserver.media.decode import load_photo, load_photo_bytes
+
+    files = make_heics(tmp_path)
+    for name in ("irot", "exif_only", "both"):
+        image = load_photo(files[name], FORMATS["heic"], 64)
+        assert _upright_portrait(image), name
+        assert _upright_portrait(load_photo_bytes(files[name].read_bytes(), 64)), name
+        meta = read(reader, files[name])
+        assert (meta.width, meta.height) == (32, 64), name
+    assert read(reader, files["both"]).orientation == 3  # recorded as the file says
+    plain = load_photo(files["plain"], FORMATS["heic"], 64)
+    assert (plain.width, plain.height) == (64, 32)
+    meta = read(reader, files["plain"])
+    assert (meta.width, meta.height, meta.orientation) == (64, 32, 1)
+
+
+def test_avif_exif_orientation_without_transform(tmp_path: Path, reader: ExifToolReader) -> None:
+    """libvips writes AVIF with EXIF Orientation and no irot; libvips reads it back
+    ignoring the tag, so the decoder applies it."""
+    import pyvips
+
+    from imageserver.media.decode import load_photo
+
+    image = pyvips.Image.new_from_array(np.asarray(_halves())).copy(interpretation="srgb")
+    image.set_type(pyvips.GValue.blob_type, "exif-data", b"Exif\x00\x00" + _exif(6)[6:])
+    image.set_type(pyvips.GValue.gint_type, "orientation", 6)
+    path = tmp_path / "e6.avif"
+    try:
+        image.heifsave(str(path), compression="av1", Q=60)
+    except pyvips.Error as exc:
+        skip_outside_ci(f"libheif has no AV1 encoder here: {exc}")
+    assert _upright_portrait(load_photo(path, FORMATS["avif"], 64))
+    meta = read(reader, path)
+    assert (meta.width, meta.height, meta.orientation) == (32, 64, 6)

@@ -114,8 +114,11 @@ def image_size(rec: dict[str, Any], fmt: Format, orient: int | None) -> tuple[in
         aperture = _pair(rec.get("QuickTime:CleanAperture"))
         if aperture:
             width, height = min(width, aperture[0]), min(height, aperture[1])
-        turn = as_number(rec.get("QuickTime:Rotation")) or 0
-        swap = int(turn) % 180 == 90
+        if "QuickTime:Rotation" in rec:  # an irot box: it wins, the EXIF tag is ignored
+            turn = as_number(rec.get("QuickTime:Rotation")) or 0
+            swap = int(turn) % 180 == 90
+        else:  # no container transform: EXIF Orientation applies (media/decode.py)
+            swap = orient in (5, 6, 7, 8)
     else:
         swap = orient in (5, 6, 7, 8)
     width_px, height_px = round(width), round(height)
