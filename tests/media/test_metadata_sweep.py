@@ -17,7 +17,7 @@ from PIL import Image
 from imageserver.media.formats import FORMATS, classify
 from imageserver.media.metadata import ExifToolReader, MediaMetadata, open_reader
 from imageserver.media.metadata.dates import date_from_name, taken_at
-from imageserver.media.metadata.exif import from_exiftool, orientation
+from imageserver.media.metadata.exif import from_exiftool, image_size, orientation
 from imageserver.media.metadata.gps import gps, gps_reading
 from imageserver.media.metadata.jpeg import jpeg_record
 from tests.conftest import skip_outside_ci
@@ -299,3 +299,27 @@ def test_avif_exif_orientation_without_transform(tmp_path: Path, reader: ExifToo
     assert _upright_portrait(load_photo(path, FORMATS["avif"], 64))
     meta = read(reader, path)
     assert (meta.width, meta.height, meta.orientation) == (32, 64, 6)
+
+
+# --- sizes: DNG default crop ---------------------------------------------------------------------
+
+
+def test_dng_reports_its_default_crop(tmp_path: Path, reader: ExifToolReader, corpus: Path) -> None:
+    import rawpy
+
+    from imageserver.media.rawdecode import _demosaic
+
+    dng = Path(shutil.copy(corpus / "photos/raw/canon_eos_6d.dng", tmp_path / "crop.dng"))
+    exiftool_write(dng, "-SubIFD:DefaultCropSize=1200 800", "-SubIFD:DefaultCropOrigin=12 8")
+    meta = read(reader, dng)
+    assert (meta.width, meta.height) == (1200, 800)  # not the 1224x816 sensor
+    with rawpy.imread(str(dng)) as raw:
+        assert (raw.sizes.crop_width, raw.sizes.crop_height) == (1200, 800)
+        image = _demosaic(raw, 4000)
+    assert (image.width, image.height) == (1200, 800)
+    # a DNG whose crop is the whole sensor keeps its size
+    full = read(reader, corpus / "photos/raw/canon_eos_6d.dng")
+    assert (full.width, full.height) == (1224, 816)
+    assert image_size(
+        {"Composite:ImageSize": "100 50", "IFD0:DefaultCropSize": "300 20"}, FORMATS["dng"], 1
+    ) == (100, 50)  # a crop larger than the image: ignored

@@ -96,9 +96,24 @@ def _pair(value: Any) -> tuple[float, float] | None:
     return None
 
 
+def _default_crop(rec: dict[str, Any], full: tuple[float, float]) -> tuple[float, float]:
+    """A DNG's DefaultCropSize (what rawpy's crop_width/height, Lightroom and the camera
+    show) when it fits inside the raw image; the full sensor size otherwise."""
+    crops = {k.split(":")[0]: _pair(v) for k, v in rec.items() if k.endswith(":DefaultCropSize")}
+    # the raw image's IFD (its width is the full size) first, then any other
+    ordered = sorted(crops, key=lambda g: as_number(rec.get(f"{g}:ImageWidth")) != full[0])
+    for group in ordered:
+        crop = crops[group]
+        if crop and crop[0] <= full[0] and crop[1] <= full[1]:
+            return crop
+    return full
+
+
 def image_size(rec: dict[str, Any], fmt: Format, orient: int | None) -> tuple[int, int] | None:
     """The displayed size of a still (see MediaMetadata)."""
     size = _pair(rec.get("Composite:ImageSize")) if fmt.is_raw else None
+    if size is not None:
+        size = _default_crop(rec, size)
     if size is None:
         for group in ("File", "PNG", "GIF", "RIFF", "IFD0"):
             width = as_positive(rec.get(f"{group}:ImageWidth"))
