@@ -323,3 +323,30 @@ def test_dng_reports_its_default_crop(tmp_path: Path, reader: ExifToolReader, co
     assert image_size(
         {"Composite:ImageSize": "100 50", "IFD0:DefaultCropSize": "300 20"}, FORMATS["dng"], 1
     ) == (100, 50)  # a crop larger than the image: ignored
+
+
+# --- sizes of JPEGs whose pixels cannot be decoded -------------------------------------------
+
+
+def test_undecodable_jpeg_keeps_its_header_size(tmp_path: Path, reader: ExifToolReader) -> None:
+    import piexif
+
+    good = make_jpeg(tmp_path / "ok.jpg", make="Canon")
+    data = good.read_bytes()
+    sos = data.index(b"\xff\xda")
+    garbage = tmp_path / "garbage.jpg"  # frame header fine, scan data garbage
+    garbage.write_bytes(data[: sos + 20] + b"\xff\x00" * 500 + b"\xff\xd9")
+    meta = read(reader, garbage)
+    assert (meta.width, meta.height) == (640, 480)
+    # a frame header without a height: the size the camera wrote in EXIF
+    exif = piexif.load(str(good))
+    exif["Exif"][piexif.ExifIFD.PixelXDimension] = 640
+    exif["Exif"][piexif.ExifIFD.PixelYDimension] = 480
+    piexif.insert(piexif.dump(exif), str(good))
+    data = bytearray(good.read_bytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 7] = b"\x00\x00"
+    no_height = tmp_path / "no_height.jpg"
+    no_height.write_bytes(bytes(data))
+    meta = read(reader, no_height)
+    assert (meta.width, meta.height, meta.make) == (640, 480, "Canon")

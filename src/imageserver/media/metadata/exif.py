@@ -35,6 +35,7 @@ TAGS = (
     *("GPSLatitude", "GPSLatitudeRef", "GPSLongitude", "GPSLongitudeRef", "GPSAltitude"),
     *("GPSAltitudeRef", "GPSCoordinates", "LocationInformation"),
     *("GPSDateStamp", "GPSTimeStamp", "GPSDateTime", "ExifByteOrder", "DefaultCropSize"),
+    *("ExifImageWidth", "ExifImageHeight"),
     *("MicroVideoOffset", "XMP-Container:Directory"),
 )
 
@@ -121,6 +122,12 @@ def image_size(rec: dict[str, Any], fmt: Format, orient: int | None) -> tuple[in
             if width and height:
                 size = width, height
                 break
+    if size is None:
+        # a JPEG whose frame header is unusable (libexif's makernote samples): the size
+        # the camera wrote in EXIF, as exiftool shows it
+        width = as_positive(rec.get("ExifIFD:ExifImageWidth"))
+        height = as_positive(rec.get("ExifIFD:ExifImageHeight"))
+        size = (width, height) if width and height else None
     if size is None:
         return None
     width, height = size
