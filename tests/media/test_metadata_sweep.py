@@ -350,3 +350,45 @@ def test_undecodable_jpeg_keeps_its_header_size(tmp_path: Path, reader: ExifTool
     no_height.write_bytes(bytes(data))
     meta = read(reader, no_height)
     assert (meta.width, meta.height, meta.make) == (640, 480, "Canon")
+
+
+# --- sanity bounds -----------------------------------------------------------------------------
+
+
+def test_implausible_values_are_dropped_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+    from imageserver.media.metadata.sanity import drop_implausible
+
+    now = datetime(2026, 1, 1)
+    broken = MediaMetadata(reader="exiftool", width=3024, height=15273920, duration=143166.0)
+    broken.taken_at = datetime(2026, 1, 5)
+    broken.taken_at_source = "EXIF:DateTimeOriginal"
+    with caplog.at_level("WARNING", logger="imageserver.metadata"):
+        meta = drop_implausible(broken, "x.heic", now=now)
+    assert (meta.width, meta.height, meta.duration, meta.taken_at) == (None, None, None, None)
+    assert meta.extra["implausible"]["height"] == 15273920
+    lines = [r.getMessage() for r in caplog.records if "metadata_implausible" in r.getMessage()]
+    assert len(lines) == 1 and "fields=width,height,duration,taken_at" in lines[0]
+    week = MediaMetadata(reader="exiftool", width=60000, height=8000, duration=20 * 3600.0)
+    week.taken_at = datetime(1839, 1, 1)
+    assert drop_implausible(week, "ok.mp4", now=now) == week and "implausible" not in week.extra
+    area = MediaMetadata(reader="exiftool", width=99000, height=99000)
+    assert drop_implausible(area, "a.png", now=now).width is None  # area bound
+
+
+def test_garbage_dates_fall_through_to_the_next_tag() -> None:
+    rec = {
+        "ExifIFD:DateTimeOriginal": "2099:01:01 00:00:00",
+        "ExifIFD:CreateDate": "1801:01:01 00:00:00",
+        "XMP-xmp:CreateDate": "2015:06:07 08:09:10",
+    }
+    assert taken_at(rec) == (datetime(2015, 6, 7, 8, 9, 10), None, "XMP:CreateDate")
+
+
+def test_video_duration_bound() -> None:
+    from imageserver.media.metadata.sanity import implausible
+
+    meta = from_exiftool({"File:FileType": "MP4", "QuickTime:Duration": 143166.0}, MP4)
+    assert isinstance(meta, MediaMetadata)
+    assert implausible(meta) == {"duration": 143166.0}  # 39:46:06: a broken header
+    meta.duration = 3 * 3600.0
+    assert implausible(meta) == {}

@@ -47,6 +47,9 @@ def parse_offset(value: Any) -> int | None:
     return -minutes if match[1] == "-" else minutes
 
 
+EARLIEST = datetime(1826, 1, 1)  # the first photograph; earlier dates are garbage
+FUTURE_SLACK = timedelta(days=1)  # camera clocks in a zone ahead of ours
+
 _EPOCH_ZEROS = frozenset({datetime(1904, 1, 1), datetime(1970, 1, 1)})
 
 
@@ -149,6 +152,8 @@ def taken_at(rec: dict[str, Any]) -> tuple[datetime, int | None, str] | None:
         if result is None:
             continue
         when, offset = result
+        if not EARLIEST <= when <= datetime.now() + FUTURE_SLACK:
+            continue  # a reset or garbage clock: the next tag may know better
         if offset is None and offset_key is not None:
             offset = parse_offset(rec.get(offset_key))
         if subsec_key is not None and when.microsecond == 0:

@@ -27,6 +27,7 @@ from imageserver.media.metadata.record import (
     MetadataError,
     fit_columns,
 )
+from imageserver.media.metadata.sanity import drop_implausible
 from imageserver.media.metadata.video import merge_video
 
 log = logging.getLogger("imageserver.metadata")
@@ -146,6 +147,8 @@ class ExifToolReader:
                     meta = with_motion(meta, record, path)
             if probed is not None:
                 meta = merge_video(meta, probed.result())
+            if isinstance(meta, MediaMetadata):
+                meta = drop_implausible(meta, str(path))
             if isinstance(meta, MediaMetadata) and meta.taken_at is None:
                 named = date_from_name(path.name)
                 if named is not None:
