@@ -164,11 +164,8 @@ def test_gps_exif_refs_and_altitude_below_sea_level() -> None:
 
 
 def test_gps_sources() -> None:
-    assert gps({"GPS:GPSLatitude": 0, "GPS:GPSLatitudeRef": "N", "GPS:GPSLongitude": 0}) == (
-        0.0,
-        0.0,
-        None,
-    )  # Null Island is the file's truth
+    # Null Island is no position (tests/media/test_metadata_sweep.py)
+    assert gps({"GPS:GPSLatitude": 0, "GPS:GPSLatitudeRef": "N", "GPS:GPSLongitude": 0}) is None
     xmp = {"GPS:GPSLatitude": "", "XMP-exif:GPSLatitude": 48.9, "XMP-exif:GPSLongitude": -2}
     assert gps(xmp) == (48.9, -2.0, None)
     assert gps({"Keys:GPSCoordinates": "51.5334 -0.1255 26.756"}) == (51.5334, -0.1255, 26.756)

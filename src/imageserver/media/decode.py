@@ -13,6 +13,13 @@ Process-wide libvips settings made here, on purpose:
 
 pillow-heif must be imported before pyvips (libvips loads Debian's libheif globally and
 pillow-heif would then bind to it and crash); `pillow_heif_module()` handles either order.
+
+HEIF/AVIF orientation: libheif applies the container's transforms (`irot`, `imir`) and
+both libheif and libvips then ignore EXIF Orientation (HEIF says the transforms are the
+truth; Apple writes both, in agreement). A file with no transform but an EXIF Orientation
+(some converters, libvips' own AVIF writer) would show sideways, so there the EXIF tag is
+applied after decoding (`heif_exif_turn`): container transforms win when present, EXIF
+when they are absent. The metadata size follows the same rule (metadata/exif.py).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from types import ModuleType
 from typing import Any, BinaryIO
 
 import numpy as np
+from PIL import Image
 
 
 def _import_pillow_heif() -> ModuleType:
@@ -97,7 +105,11 @@ def load_photo(src: Path, fmt: Format, box: int) -> pyvips.Image:
             image = pyvips.Image.thumbnail_source(
                 source, box, height=box, size="down", option_string=STRICT
             )
-            return finish(image)
+            image = finish(image)
+        if fmt.name in _HEIF_NAMES:
+            with src.open("rb") as fh:
+                image = turn(image, heif_exif_turn(fh))
+        return image
     except pyvips.Error as exc:
         raise DecodeError(f"undecodable {fmt.name}: {vips_detail(exc, src)}") from exc
 
@@ -123,7 +135,10 @@ def load_photo_bytes(data: bytes, box: int) -> pyvips.Image:
         image = pyvips.Image.thumbnail_buffer(
             data, box, height=box, size="down", option_string=STRICT
         )
-        return finish(image)
+        image = finish(image)
+        if fmt.name in _HEIF_NAMES:
+            image = turn(image, heif_exif_turn(io.BytesIO(data)))
+        return image
     except pyvips.Error as exc:
         raise DecodeError(f"cannot decode this {fmt.name}: {vips_detail(exc)}") from exc
 
@@ -232,11 +247,51 @@ class _NoCodec(Exception):
     pass
 
 
+_HEIF_NAMES = frozenset({"heic", "avif"})
+_CONTAINER_TRANSFORMS = frozenset({"irot", "imir"})
+
+
+def _exif_turn_of(heif: Any) -> int:
+    """The EXIF Orientation still to apply to libheif's output: 1 when the primary image
+    has a container transform (already applied) or the EXIF states no turn."""
+    try:
+        transforms = heif[heif.primary_index]._c_image.transformations
+        if any(t[0] in _CONTAINER_TRANSFORMS for t in transforms):
+            return 1
+        exif = heif.info.get("exif")
+        if not exif:
+            return 1
+        parsed = Image.Exif()
+        parsed.load(bytes(exif))
+        value = parsed.get(0x0112)
+    except Exception:  # pillow-heif internals or a broken EXIF: libheif's answer stands
+        return 1
+    return value if isinstance(value, int) and 2 <= value <= 8 else 1
+
+
+def heif_exif_turn(fh: BinaryIO) -> int:
+    """`_exif_turn_of` for a HEIF/AVIF file (parsed by libheif, not decoded)."""
+    try:
+        heif = _pillow_heif.open_heif(fh, convert_hdr_to_8bit=True)
+    except Exception:  # libvips decoded it; a container libheif cannot parse keeps as is
+        return 1
+    return _exif_turn_of(heif)
+
+
+def turn(image: pyvips.Image, orientation: int) -> pyvips.Image:
+    """`image` turned upright for an EXIF orientation 1..8 (1: unchanged)."""
+    if orientation == 1:
+        return image
+    image = image.copy()
+    image.set_type(pyvips.GValue.gint_type, "orientation", orientation)
+    return image.autorot().copy_memory()
+
+
 _HEIF_BANDS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 
 
 def _load_heif(fh: BinaryIO, box: int) -> pyvips.Image:
-    """HEIC via pillow-heif; libheif applies irot/imir, so EXIF orientation is ignored."""
+    """HEIC via pillow-heif; libheif applies irot/imir, EXIF orientation only without them."""
     try:
         heif = _pillow_heif.open_heif(fh, convert_hdr_to_8bit=True)
         width, height = heif.size
@@ -259,4 +314,4 @@ def _load_heif(fh: BinaryIO, box: int) -> pyvips.Image:
     if profile and heif.info.get("icc_profile_type") != "nclx":
         image = image.copy()
         image.set_type(pyvips.GValue.blob_type, "icc-profile-data", bytes(profile))
-    return fit(image, box)
+    return turn(fit(image, box), _exif_turn_of(heif))

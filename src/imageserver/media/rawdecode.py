@@ -129,7 +129,24 @@ def _demosaic(raw: rawpy.RawPy, box: int) -> pyvips.Image:
         rgb = raw.postprocess(half_size=half, use_camera_wb=True, output_bps=8)
     except rawpy.LibRawError as exc:
         raise DecodeError(f"its sensor data is undecodable (LibRaw: {_libraw(exc)})") from exc
-    return from_array(rgb, box)
+    return from_array(_default_crop(rgb, sizes), box)
+
+
+def _default_crop(rgb: np.ndarray[Any, Any], sizes: Any) -> np.ndarray[Any, Any]:
+    """The DNG DefaultCrop (LibRaw reports it, postprocess does not apply it), so the
+    thumbnail shows what the metadata size says; the flip is already applied to `rgb`."""
+    width, height = sizes.crop_width, sizes.crop_height
+    if not (0 < width <= sizes.width and 0 < height <= sizes.height):
+        return rgb
+    left, top = sizes.crop_left_margin, sizes.crop_top_margin
+    if left + width > sizes.width or top + height > sizes.height:
+        return rgb
+    if sizes.flip != 0:  # the box is in sensor coordinates, rgb already turned: keep it all
+        return rgb
+    scale_y, scale_x = rgb.shape[0] / sizes.height, rgb.shape[1] / sizes.width
+    y0, x0 = round(top * scale_y), round(left * scale_x)
+    y1, x1 = round((top + height) * scale_y), round((left + width) * scale_x)
+    return rgb[y0:y1, x0:x1] if y1 > y0 and x1 > x0 else rgb
 
 
 def _libraw(exc: Exception) -> str:

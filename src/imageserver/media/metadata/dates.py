@@ -3,6 +3,16 @@
 Files carry up to a dozen dates (EXIF original, digitized, XMP, IPTC, QuickTime, PNG) in
 several spellings, some zero or impossible, some with a zone and most without. The order
 of trust and the offset-borrowing rule live here so a wrong date is fixed in one place.
+
+Precedence (`taken_at_source` names the winner):
+1. the file's own tags, in `DATE_SOURCES` order: EXIF DateTimeOriginal, XMP
+   exif:DateTimeOriginal, video creation dates, maker-note DateTimeOriginal (Reconyx, FLIR),
+   digitized / IPTC / XMP create dates, then the GPS fix's UTC time (EXIF GPSDateStamp +
+   GPSTimeStamp as "GPS:GPSDateTime", XMP exif:GPSDateTime), QuickTime CreateDate (UTC) and
+   PNG CreationTime;
+2. a date in the file name (`date_from_name`): "FileName:DateTime", or "FileName:Date" when
+   the name has a day but no time (WhatsApp's IMG-20200130-WA0001.jpg), at midnight;
+3. the file's modification time, "file_mtime" (written by the drain, not here).
 """
 
 from __future__ import annotations
@@ -36,6 +46,9 @@ def parse_offset(value: Any) -> int | None:
         return None
     return -minutes if match[1] == "-" else minutes
 
+
+EARLIEST = datetime(1826, 1, 1)  # the first photograph; earlier dates are garbage
+FUTURE_SLACK = timedelta(days=1)  # camera clocks in a zone ahead of ours
 
 _EPOCH_ZEROS = frozenset({datetime(1904, 1, 1), datetime(1970, 1, 1)})
 
@@ -99,10 +112,12 @@ DATE_SOURCES: tuple[tuple[str, str | None, str | None], ...] = (
     ("IPTC:DateCreated", None, None),
     ("XMP-xmp:CreateDate", None, None),
     ("XMP-exif:DateTimeDigitized", None, None),
+    ("GPS:GPSDateTime", None, None),  # built from GPSDateStamp + GPSTimeStamp (UTC)
+    ("XMP-exif:GPSDateTime", None, None),
     ("QuickTime:CreateDate", None, None),
     ("PNG:CreationTime", None, None),
 )
-_UTC_SOURCES = frozenset({"QuickTime:CreateDate"})
+_UTC_SOURCES = frozenset({"QuickTime:CreateDate", "GPS:GPSDateTime", "XMP-exif:GPSDateTime"})
 
 
 def _date_candidates(rec: dict[str, Any]) -> Iterator[tuple[str, Any, str | None, str | None]]:
@@ -118,6 +133,9 @@ def _date_candidates(rec: dict[str, Any]) -> Iterator[tuple[str, Any, str | None
             if key == "IPTC:DateCreated" and "IPTC:TimeCreated" in rec:
                 value = f"{value} {rec['IPTC:TimeCreated']}"
             yield key, value, offset_key, subsec_key
+        elif key == "GPS:GPSDateTime" and "GPS:GPSDateStamp" in rec and "GPS:GPSTimeStamp" in rec:
+            value = f"{as_text(rec['GPS:GPSDateStamp'])} {as_text(rec['GPS:GPSTimeStamp'])}"
+            yield key, value, None, None
 
 
 def taken_at(rec: dict[str, Any]) -> tuple[datetime, int | None, str] | None:
@@ -134,6 +152,8 @@ def taken_at(rec: dict[str, Any]) -> tuple[datetime, int | None, str] | None:
         if result is None:
             continue
         when, offset = result
+        if not EARLIEST <= when <= datetime.now() + FUTURE_SLACK:
+            continue  # a reset or garbage clock: the next tag may know better
         if offset is None and offset_key is not None:
             offset = parse_offset(rec.get(offset_key))
         if subsec_key is not None and when.microsecond == 0:
@@ -158,3 +178,36 @@ def taken_at(rec: dict[str, Any]) -> tuple[datetime, int | None, str] | None:
         )
     group, _, name = key.partition(":")
     return when, offset, f"{_family(group)}:{name}"
+
+
+# A day in a file name: camera and app names (IMG_20190704_121314, PXL_20230102_123456789,
+# telegram_2020-01-30_09-57-18, "Screenshot 2021-05-06 at 10.11.12", IMG-20200130-WA0001).
+# The date's separators must agree; a time must follow the date directly.
+_NAME_DATE = re.compile(
+    r"(?<![0-9])((?:19|20)[0-9]{2})([-_.]?)([0-9]{2})\2([0-9]{2})"
+    r"(?:(?:[ _T.-]|[ _]at[ _])([0-9]{2})([-_.:]?)([0-9]{2})\6([0-9]{2})(?:[0-9]{0,3})(?![0-9]))?"
+    r"(?![0-9])"
+)
+NAME_EARLIEST = datetime(1990, 1, 1)  # digital file names with dates start about here
+
+
+def date_from_name(name: str, *, now: datetime | None = None) -> tuple[datetime, str] | None:
+    """(wall clock, source) from a date in a file name; None when it has none or an
+    impossible one (a future day, before 1990). A name with a day but no time gives
+    midnight and the source "FileName:Date"."""
+    latest = (now or datetime.now()) + timedelta(days=1)
+    for match in _NAME_DATE.finditer(name):
+        year, _, month, day, hour, _, minute, second = match.groups()
+        try:
+            day_only = datetime(int(year), int(month), int(day))
+            when = (
+                day_only.replace(hour=int(hour), minute=int(minute), second=int(second))
+                if hour is not None
+                else day_only
+            )
+        except ValueError:
+            continue
+        if not NAME_EARLIEST <= when <= latest:
+            continue
+        return when, "FileName:DateTime" if hour is not None else "FileName:Date"
+    return None

@@ -14,7 +14,7 @@ from typing import Any
 from imageserver.media.exiftool import MESSAGES_KEY
 from imageserver.media.formats import Format
 from imageserver.media.metadata.dates import taken_at
-from imageserver.media.metadata.gps import gps
+from imageserver.media.metadata.gps import gps_reading
 from imageserver.media.metadata.record import READER_NAME, MediaMetadata, MetadataError
 from imageserver.media.metadata.values import (
     as_number,
@@ -34,6 +34,8 @@ TAGS = (
     *("OffsetTimeOriginal", "OffsetTimeDigitized", "SubSecTimeOriginal", "SubSecTimeDigitized"),
     *("GPSLatitude", "GPSLatitudeRef", "GPSLongitude", "GPSLongitudeRef", "GPSAltitude"),
     *("GPSAltitudeRef", "GPSCoordinates", "LocationInformation"),
+    *("GPSDateStamp", "GPSTimeStamp", "GPSDateTime", "ExifByteOrder", "DefaultCropSize"),
+    *("ExifImageWidth", "ExifImageHeight"),
     *("MicroVideoOffset", "XMP-Container:Directory"),
 )
 
@@ -42,8 +44,10 @@ TAGS = (
 # MakerNotes, which cost half of exiftool's time on a camera JPEG and would only add a lens
 # name for some older cameras (Canon, Olympus) that do not write EXIF LensModel: everyday
 # formats take it, RAW files (whose owners care about lenses) keep their MakerNotes. HEIF,
-# CR3 and videos may keep metadata after the media data, so they are read in full.
-FAST2_FORMATS = frozenset({"jpeg", "png", "gif", "webp", "tiff"})
+# CR3 and videos may keep metadata after the media data, so they are read in full, and so
+# is PNG: writers put eXIf / tEXt chunks after IDAT (the spec allows it) and `-fast` stops
+# at IDAT (exiftool seeks over the pixel data, so reading on is cheap).
+FAST2_FORMATS = frozenset({"jpeg", "gif", "webp", "tiff"})
 FAST_FORMATS = frozenset({"cr2", "nef", "dng", "arw", "pef", "srw", "orf"})
 HEIF_FORMATS = frozenset({"heic", "avif"})
 
@@ -53,8 +57,12 @@ _CONTAINER_ITEMS = ",".join(
 )
 
 
-def exiftool_options(fmt: Format) -> tuple[str, ...]:
-    """exiftool arguments for one format; files sharing them go in one request."""
+def exiftool_options(fmt: Format, *, maker_notes: bool = False) -> tuple[str, ...]:
+    """exiftool arguments for one format; files sharing them go in one request.
+
+    `maker_notes` drops `-fast2` for a second read of a camera file that had no date
+    elsewhere: some cameras (Reconyx trail cameras) date a picture only in their MakerNote.
+    """
     options = ["-struct", *(f"-{tag}" for tag in TAGS)]
     if fmt.is_raw:
         # the raw image size, not the preview's: a Composite tag built from unrequested tags
@@ -64,7 +72,7 @@ def exiftool_options(fmt: Format) -> tuple[str, ...]:
         # every tag it meets (~20%); the Container directory struct is rebuilt from its
         # flattened tags, so those must be requested too
         options += ["-e", "-api", "IgnoreTags=all", "-api", f"RequestTags={_CONTAINER_ITEMS}"]
-    if fmt.name in FAST2_FORMATS:
+    if fmt.name in FAST2_FORMATS and not maker_notes:
         options.append("-fast2")
     elif fmt.name in FAST_FORMATS:
         options.append("-fast")
@@ -72,12 +80,14 @@ def exiftool_options(fmt: Format) -> tuple[str, ...]:
 
 
 def orientation(rec: dict[str, Any]) -> int | None:
-    """EXIF (IFD0, not the thumbnail's IFD1) then XMP; a present but invalid value is 1."""
+    """EXIF (IFD0, not the thumbnail's IFD1) then XMP; a present but invalid value is 1, and
+    so is an absent one in a file that carries EXIF; None for a file without EXIF."""
     for key in ("IFD0:Orientation", "XMP-tiff:Orientation"):
         if key in rec:
             value = as_number(rec[key])
             return int(value) if value is not None and value in range(1, 9) else 1
-    return None
+    # EXIF without the tag means its default, 1 (a PNG eXIf chunk, a camera that omits it)
+    return 1 if "File:ExifByteOrder" in rec else None
 
 
 def _pair(value: Any) -> tuple[float, float] | None:
@@ -87,9 +97,24 @@ def _pair(value: Any) -> tuple[float, float] | None:
     return None
 
 
+def _default_crop(rec: dict[str, Any], full: tuple[float, float]) -> tuple[float, float]:
+    """A DNG's DefaultCropSize (what rawpy's crop_width/height, Lightroom and the camera
+    show) when it fits inside the raw image; the full sensor size otherwise."""
+    crops = {k.split(":")[0]: _pair(v) for k, v in rec.items() if k.endswith(":DefaultCropSize")}
+    # the raw image's IFD (its width is the full size) first, then any other
+    ordered = sorted(crops, key=lambda g: as_number(rec.get(f"{g}:ImageWidth")) != full[0])
+    for group in ordered:
+        crop = crops[group]
+        if crop and crop[0] <= full[0] and crop[1] <= full[1]:
+            return crop
+    return full
+
+
 def image_size(rec: dict[str, Any], fmt: Format, orient: int | None) -> tuple[int, int] | None:
     """The displayed size of a still (see MediaMetadata)."""
     size = _pair(rec.get("Composite:ImageSize")) if fmt.is_raw else None
+    if size is not None:
+        size = _default_crop(rec, size)
     if size is None:
         for group in ("File", "PNG", "GIF", "RIFF", "IFD0"):
             width = as_positive(rec.get(f"{group}:ImageWidth"))
@@ -98,6 +123,12 @@ def image_size(rec: dict[str, Any], fmt: Format, orient: int | None) -> tuple[in
                 size = width, height
                 break
     if size is None:
+        # a JPEG whose frame header is unusable (libexif's makernote samples): the size
+        # the camera wrote in EXIF, as exiftool shows it
+        width = as_positive(rec.get("ExifIFD:ExifImageWidth"))
+        height = as_positive(rec.get("ExifIFD:ExifImageHeight"))
+        size = (width, height) if width and height else None
+    if size is None:
         return None
     width, height = size
     heif = fmt.name in HEIF_FORMATS or as_text(rec.get("File:FileType")) in ("HEIC", "HEIF", "AVIF")
@@ -105,8 +136,11 @@ def image_size(rec: dict[str, Any], fmt: Format, orient: int | None) -> tuple[in
         aperture = _pair(rec.get("QuickTime:CleanAperture"))
         if aperture:
             width, height = min(width, aperture[0]), min(height, aperture[1])
-        turn = as_number(rec.get("QuickTime:Rotation")) or 0
-        swap = int(turn) % 180 == 90
+        if "QuickTime:Rotation" in rec:  # an irot box: it wins, the EXIF tag is ignored
+            turn = as_number(rec.get("QuickTime:Rotation")) or 0
+            swap = int(turn) % 180 == 90
+        else:  # no container transform: EXIF Orientation applies (media/decode.py)
+            swap = orient in (5, 6, 7, 8)
     else:
         swap = orient in (5, 6, 7, 8)
     width_px, height_px = round(width), round(height)
@@ -166,9 +200,11 @@ def from_exiftool(
             meta.width, meta.height = size
         if fmt.name in HEIF_FORMATS and "QuickTime:Rotation" in rec:
             meta.extra["heif_rotation"] = json_safe(rec["QuickTime:Rotation"])
-    position = gps(rec)
+    position, rejected = gps_reading(rec)
     if position:
         meta.latitude, meta.longitude, meta.altitude = position
+    elif rejected:
+        meta.extra["gps_rejected"] = rejected  # (0, 0) or out of range: kept, not shown
     when = taken_at(rec)
     if when:
         meta.taken_at, meta.taken_at_offset_min, meta.taken_at_source = when

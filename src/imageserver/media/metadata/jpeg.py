@@ -45,6 +45,8 @@ _GPS_TAGS = {
     4: "GPS:GPSLongitude",
     5: "GPS:GPSAltitudeRef",
     6: "GPS:GPSAltitude",
+    7: "GPS:GPSTimeStamp",
+    29: "GPS:GPSDateStamp",
 }
 
 
@@ -74,6 +76,17 @@ def _exif_degrees(value: Any) -> float | None:
     return float(f"{d + (m + sec / 60) / 60:.15g}")
 
 
+def _exif_time(value: Any) -> str | None:
+    """GPSTimeStamp (three rationals) as exiftool prints it: '14:27:07.24'."""
+    parts = value if isinstance(value, list) else [value]
+    if len(parts) != 3 or not all(isinstance(p, float | int) for p in parts):
+        return None
+    hour, minute, second = parts
+    whole = int(second)
+    fraction = f"{second - whole:.6g}"[1:] if second != whole else ""
+    return f"{int(hour):02d}:{int(minute):02d}:{whole:02d}{fraction}"
+
+
 def jpeg_record(path: Path) -> dict[str, Any] | None:
     """An exiftool-shaped record of a plain JPEG via Pillow; None: let exiftool read it."""
     from PIL import Image
@@ -93,6 +106,8 @@ def jpeg_record(path: Path) -> dict[str, Any] | None:
                 "File:ImageWidth": im.width,
                 "File:ImageHeight": im.height,
             }
+            if any(marker == "APP1" for marker, _ in getattr(im, "applist", [])):
+                rec["File:ExifByteOrder"] = "II" if exif.endian == "<" else "MM"
             for tags, ifd in (
                 (_IFD0_TAGS, exif),
                 (_EXIF_TAGS, sub),
@@ -106,4 +121,6 @@ def jpeg_record(path: Path) -> dict[str, Any] | None:
     for key in ("GPS:GPSLatitude", "GPS:GPSLongitude"):
         if key in rec:
             rec[key] = _exif_degrees(rec[key])
+    if "GPS:GPSTimeStamp" in rec:
+        rec["GPS:GPSTimeStamp"] = _exif_time(rec["GPS:GPSTimeStamp"])
     return {k: v for k, v in rec.items() if v is not None}

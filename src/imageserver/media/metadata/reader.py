@@ -16,7 +16,8 @@ from pathlib import Path
 from imageserver.media import probe as ffprobe
 from imageserver.media.exiftool import ExifTool, ExifToolFailure, Record
 from imageserver.media.formats import Format
-from imageserver.media.metadata.exif import exiftool_options, from_exiftool
+from imageserver.media.metadata.dates import date_from_name, taken_at
+from imageserver.media.metadata.exif import FAST2_FORMATS, exiftool_options, from_exiftool
 from imageserver.media.metadata.jpeg import jpeg_record
 from imageserver.media.metadata.motion import with_motion
 from imageserver.media.metadata.record import (
@@ -26,6 +27,7 @@ from imageserver.media.metadata.record import (
     MetadataError,
     fit_columns,
 )
+from imageserver.media.metadata.sanity import drop_implausible
 from imageserver.media.metadata.video import merge_video
 
 log = logging.getLogger("imageserver.metadata")
@@ -84,6 +86,12 @@ class ExifToolReader:
         fast = set(records)
         for part, future in jobs:
             records.update(zip(part, self._collect(future, len(part)), strict=True))
+        undated = [i for i in records if maker_note_may_date(items[i][1].name, records[i])]
+        for part, future in self._submit(items, undated, maker_notes=True):
+            for index, reread in zip(part, self._collect(future, len(part)), strict=True):
+                if not isinstance(reread, ExifToolFailure):
+                    records[index] = reread
+                    fast.discard(index)
         results: list[MediaMetadata | MetadataError] = []
         for index, (path, fmt) in enumerate(items):
             reader = FAST_READER_NAME if index in fast else READER_NAME
@@ -91,12 +99,13 @@ class ExifToolReader:
         return results
 
     def _submit(
-        self, items: list[tuple[Path, Format]], indices: list[int]
+        self, items: list[tuple[Path, Format]], indices: list[int], *, maker_notes: bool = False
     ) -> list[tuple[list[int], Future[list[Record]]]]:
         """exiftool requests: items grouped by options, each group shared by the processes."""
         groups: dict[tuple[str, ...], list[int]] = {}
         for index in indices:
-            groups.setdefault(exiftool_options(items[index][1]), []).append(index)
+            options = exiftool_options(items[index][1], maker_notes=maker_notes)
+            groups.setdefault(options, []).append(index)
         jobs = []
         for options, members in groups.items():
             share = max(MIN_SHARE, math.ceil(len(members) / self._exiftool.processes))
@@ -138,6 +147,12 @@ class ExifToolReader:
                     meta = with_motion(meta, record, path)
             if probed is not None:
                 meta = merge_video(meta, probed.result())
+            if isinstance(meta, MediaMetadata):
+                meta = drop_implausible(meta, str(path))
+            if isinstance(meta, MediaMetadata) and meta.taken_at is None:
+                named = date_from_name(path.name)
+                if named is not None:
+                    meta.taken_at, meta.taken_at_source = named
             return fit_columns(meta) if isinstance(meta, MediaMetadata) else meta
         except Exception as exc:  # a parser bug on one odd file must not fail its batch
             log.exception("event=metadata_parse_failed path=%r", str(path))
@@ -147,6 +162,17 @@ class ExifToolReader:
         self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._exiftool.close()
+
+
+def maker_note_may_date(format_name: str, record: Record) -> bool:
+    """A camera file read without its MakerNote (-fast2) that had no date anywhere else:
+    worth a second exiftool read, since some cameras date only there (Reconyx)."""
+    return (
+        format_name in FAST2_FORMATS
+        and isinstance(record, dict)
+        and "IFD0:Make" in record
+        and taken_at(record) is None
+    )
 
 
 def open_reader() -> ExifToolReader:

@@ -24,8 +24,9 @@ class MediaMetadata:
       minutes east when the file states one. QuickTime:CreateDate is UTC by specification,
       so a video dated only by it gets its UTC time with offset 0.
     - `width`/`height` are the size a viewer shows: swapped for EXIF orientations 5-8; for
-      HEIF/AVIF the container's clean aperture and `irot` decide (decoders apply them, and
-      `orientation` then only records the EXIF tag); for videos swapped when `rotation`
+      HEIF/AVIF the container's clean aperture and `irot` decide when the file has them
+      (decoders apply them, and `orientation` then only records the EXIF tag), EXIF
+      Orientation when it has no transform; for videos swapped when `rotation`
       is a quarter turn; for RAW files the full raw image, not the embedded preview.
     - `rotation` (videos) is the display-matrix rotation exactly as ffprobe reports it:
       counter-clockwise degrees such as -90, 90, 180 or -180 (-90 = turn 90 clockwise to
