@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from imageserver.video import generator, jobs, layout, runner
+from imageserver.video import generator, jobs, layout, ownership, runner
 from imageserver.video.plan import HlsOptions
 from tests.fixtures import make_video
 from tests.video.helpers import make_rotated, read_back, read_only_dir, temp_entries, tmpfs
@@ -205,6 +205,12 @@ def test_classify_blames_the_machine_before_the_source(tmp_path: Path) -> None:
 def test_clean_leftovers_removes_only_dead_generations(tmp_path: Path) -> None:
     shard = tmp_path / "a1"
     shard.mkdir()
+    unmarked = shard / f".tmp-{H1}-{generator.HOST}-999999999-abcd"
+    unmarked.mkdir()
+    assert generator.clean_leftovers(tmp_path, time.time(), max_age=3600) == 0  # no marker
+    assert unmarked.is_dir()
+    unmarked.rmdir()
+    ownership.claim(tmp_path)
     host = generator.HOST
     dead = shard / f".tmp-{H1}-{host}-999999999-abcd"
     mine = shard / f".tmp-{H1}-{host}-{os.getpid()}-abcd"  # an earlier life of this pid
@@ -213,14 +219,16 @@ def test_clean_leftovers_removes_only_dead_generations(tmp_path: Path) -> None:
     foreign_old = shard / f".tmp-{H1}-otherbox-43-abcd"
     stray_file = shard / f".tmp-{H1}-{host}-999999999-abcd.mp4"
     operator = shard / "notes"
-    for folder in (dead, mine, alive, foreign_new, foreign_old, operator):
+    operator_temp = shard / ".tmp-mine"  # a dot-folder of the operator's, however old
+    for folder in (dead, mine, alive, foreign_new, foreign_old, operator, operator_temp):
         folder.mkdir()
     stray_file.write_bytes(b"partial")
     os.utime(foreign_old, (time.time() - 7200, time.time() - 7200))
+    os.utime(operator_temp, (time.time() - 7200, time.time() - 7200))
     removed = generator.clean_leftovers(tmp_path, time.time(), max_age=3600)
     assert removed == 4
     assert sorted(p.name for p in shard.iterdir()) == sorted(
-        [alive.name, foreign_new.name, operator.name]
+        [alive.name, foreign_new.name, operator.name, operator_temp.name]
     )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from imageserver.clock import FakeClock
 from imageserver.db.tables import libraries
 from imageserver.libraries import repo as libraries_repo
-from imageserver.video import orphans
+from imageserver.video import orphans, ownership
 from imageserver.video.housekeeping import OrphanLoop
 from imageserver.work.context import AppContext
 
@@ -28,19 +28,34 @@ def old(path: Path) -> Path:
     return path
 
 
+def made(video_root: Path, digest: str) -> Path:
+    """A hash folder as the generator leaves it: stamped with the folder's token, old."""
+    path = video_root / digest[:2] / digest
+    path.mkdir(parents=True)
+    ownership.stamp(path, video_root)
+    return old(path)
+
+
 def build_tree(root: Path) -> dict[str, Path]:
     """Every kind of entry the walk must judge, named for what should happen to it."""
     paths: dict[str, Path] = {}
+    ownership.claim(root)
 
     def folder(key: str, rel: str) -> None:
         path = root / rel
         path.mkdir(parents=True, exist_ok=True)
-        (path / "playlist.m3u8").write_text("#EXTM3U\n") if key.startswith("hash") else None
+        if key.startswith("hash") or key.startswith("keep_unstamped"):
+            (path / "playlist.m3u8").write_text("#EXTM3U\n")
+        if key.startswith("hash"):
+            ownership.stamp(path, root)
         paths[key] = old(path)
 
     folder("hash_live", f"aa/{LIVE}")
     folder("hash_orphan", f"aa/{ORPHAN}")
     folder("hash_lone_orphan", f"bb/{LONE}")
+    folder("keep_unstamped_hash", "aa/" + "7" * 64)  # an operator's, hex-named
+    folder("keep_unstamped_lone", "ff/" + "f" * 64)  # alone in an operator's 2-hex folder
+    folder("keep_empty_operator_shard", "ab")
     folder("keep_upper_hash", "aa/" + ("AA" + "2" * 62))
     folder("keep_short_hash", "aa/" + "a" * 63)
     folder("keep_long_hash", "aa/" + "a" * 65)
@@ -81,9 +96,28 @@ def test_sweep_removes_exactly_the_orphans(tmp_path: Path) -> None:
     assert result.shards_removed == 1
 
 
+def test_a_folder_stamped_by_another_installation_is_kept(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "other"
+    foreign = made(elsewhere, ORPHAN)
+    ownership.claim(tmp_path)
+    (tmp_path / "aa").mkdir()
+    moved = tmp_path / "aa" / ORPHAN
+    foreign.rename(moved)
+    assert orphans.sweep(tmp_path, set(), time.time()).removed == []
+    assert moved.is_dir()
+
+
+def test_nothing_is_removed_from_an_unmarked_video_path(tmp_path: Path) -> None:
+    orphan = made(tmp_path, ORPHAN)
+    (tmp_path / ownership.MARKER).unlink()
+    result = orphans.sweep(tmp_path, set(), time.time())
+    assert result.removed == [] and result.skipped and orphan.is_dir()
+
+
 def test_sweep_keeps_folders_made_after_the_live_set_was_read(tmp_path: Path) -> None:
     fresh = tmp_path / "aa" / ORPHAN
     fresh.mkdir(parents=True)
+    ownership.stamp(fresh, tmp_path)
     result = orphans.sweep(tmp_path, set(), time.time() - 60)
     assert result.removed == [] and fresh.is_dir()
 
@@ -116,8 +150,7 @@ def test_cycle_uses_live_hashes_from_the_database(ctx: AppContext, tmp_path: Pat
     add_video(ctx, library_id, "clip.mp4", LIVE)
     add_video(ctx, library_id, "unhashed.mp4", None)
     for digest in (LIVE, ORPHAN):
-        (video_root / digest[:2] / digest).mkdir(parents=True)
-        old(video_root / digest[:2] / digest)
+        made(video_root, digest)
     result = orphans.cleanup_cycle(ctx.engine, video_root)
     assert result.skipped is None and result.removed == [ORPHAN]
     assert (video_root / "aa" / LIVE).is_dir() and not (video_root / "aa" / ORPHAN).exists()
@@ -130,10 +163,8 @@ def test_a_stale_enabled_library_skips_the_whole_cycle(ctx: AppContext, tmp_path
     add_video(ctx, good, "a.mp4", LIVE)
     nas = add_library(ctx, tmp_path / "nas", "nas")
     add_video(ctx, nas, "b.mp4", ORPHAN)
-    (video_root / "aa" / ORPHAN).mkdir(parents=True)
-    old(video_root / "aa" / ORPHAN)
-    (video_root / "bb" / LONE).mkdir(parents=True)
-    old(video_root / "bb" / LONE)
+    made(video_root, ORPHAN)
+    made(video_root, LONE)
     # the NAS is unmounted: its mount point is an empty folder while rows exist
     for child in (tmp_path / "nas").iterdir():
         child.unlink()
@@ -154,8 +185,7 @@ def test_a_missing_root_is_stale_too(ctx: AppContext, tmp_path: Path) -> None:
     video_root = ctx.settings.resolved_video_path
     add_library(ctx, tmp_path / "gone", "gone")
     (tmp_path / "gone").rmdir()
-    (video_root / "bb" / LONE).mkdir(parents=True)
-    old(video_root / "bb" / LONE)
+    made(video_root, LONE)
     assert orphans.cleanup_cycle(ctx.engine, video_root).skipped
     assert (video_root / "bb" / LONE).is_dir()
 

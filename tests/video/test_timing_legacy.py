@@ -66,30 +66,17 @@ def test_unreadable_segments_leave_the_playlist_alone(tmp_path: Path) -> None:
 # --- legacy migration ------------------------------------------------------------------------
 
 
-def test_legacy_migration_removes_only_root_m3u8_and_ts(
+def test_legacy_pass_counts_old_layout_files_and_deletes_nothing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     root = tmp_path / "video"
     root.mkdir()
-    for name in ("holiday.m3u8", "holiday0.ts", "holiday1.ts", "other.m3u8"):
+    names = ["holiday.m3u8", "holiday0.ts", "my_recording.ts", "notes.txt", "UPPER.TS"]
+    for name in names:
         (root / name).write_text("x")
-    keep = ["notes.txt", "clip.mp4", "playlist.m3u8.bak", "UPPER.TS"]
-    for name in keep:
-        (root / name).write_text("x")
-    (root / "folder.ts").mkdir()  # a folder named like a segment: not a file
-    (root / "link.ts").symlink_to(root / "notes.txt")  # a symlink: left alone
-    deep = root / "ab" / ("ab" + "0" * 62)
-    deep.mkdir(parents=True)
-    (deep / "playlist.m3u8").write_text("#EXTM3U")
-    (deep / "seg_00000.ts").write_text("x")
-    (root / "operator").mkdir()
-    (root / "operator" / "old.ts").write_text("x")
+    (root / "folder.ts").mkdir()  # a folder named like a segment: not counted
     with caplog.at_level("INFO", logger="imageserver.video"):
-        assert legacy.migrate_legacy(root) == 4
-    assert "event=legacy_migration removed=4" in caplog.text
-    remaining = sorted(os.listdir(root))
-    assert remaining == sorted([*keep, "folder.ts", "link.ts", "ab", "operator"])
-    assert (deep / "playlist.m3u8").exists() and (deep / "seg_00000.ts").exists()
-    assert (root / "operator" / "old.ts").exists()
-    assert legacy.migrate_legacy(root) == 0  # idempotent
-    assert legacy.migrate_legacy(tmp_path / "missing") == 0
+        assert legacy.report_legacy(root) == 3
+    assert "event=legacy_files_kept count=3" in caplog.text
+    assert sorted(os.listdir(root)) == sorted([*names, "folder.ts"])
+    assert legacy.report_legacy(tmp_path / "missing") == 0

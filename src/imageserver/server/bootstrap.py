@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from imageserver.auth import repo as users_repo
 from imageserver.auth import service as auth_service
@@ -12,8 +15,10 @@ from imageserver.clock import Clock, system_clock
 from imageserver.config import Settings
 from imageserver.db import migrate
 from imageserver.db.engine import make_engine
+from imageserver.libraries import repo as libraries_repo
 from imageserver.libraries import service as libraries_service
 from imageserver.libraries.registry import LibraryRegistry
+from imageserver.video import ownership
 from imageserver.work import leases
 from imageserver.work.context import AppContext
 
@@ -26,17 +31,58 @@ class Bootstrapped:
     generated_admin_password: str | None
 
 
+class StartupRefused(SystemExit):
+    """A configuration that would make the server write into (or index) the wrong place.
+
+    A SystemExit carrying one line: uncaught, Python prints it and exits with status 1."""
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def check_placement(settings: Settings, roots: Iterable[tuple[str, str]]) -> None:
+    """Refuse VIDEO_PATH (or the data folder) inside a library root, and a library root
+    inside VIDEO_PATH or the data folder: the server would delete or index the wrong files.
+    `roots` are (name, root_path) pairs: configured seeds and the database's libraries."""
+    video, data = _real(settings.resolved_video_path), _real(settings.data_dir)
+    for name, root_path in roots:
+        root = _real(Path(root_path))
+        for own, label in ((video, "IMAGESERVER_VIDEO_PATH"), (data, "IMAGESERVER_DATA_DIR")):
+            if own == root or own.is_relative_to(root):
+                raise StartupRefused(
+                    f"refusing to start: {label} {own} is inside library {name!r} ({root}); "
+                    "the server never writes into a library"
+                )
+            if root.is_relative_to(own):
+                raise StartupRefused(
+                    f"refusing to start: library {name!r} ({root}) is inside {label} {own}; "
+                    "move the library or the folder"
+                )
+
+
 def prepare_dirs(settings: Settings) -> None:
-    for folder in (settings.data_dir, settings.thumbs_dir, settings.resolved_video_path):
+    """The private folders (the umask makes them 0700) and the video folder's marker."""
+    for folder in (settings.data_dir, settings.thumbs_dir):
         folder.mkdir(parents=True, exist_ok=True)
+    ownership.claim(settings.resolved_video_path)
 
 
 def bootstrap(settings: Settings, clock: Clock = system_clock) -> Bootstrapped:
     """Folders, engine, migrations, secret, first admin, seeded libraries: ready to serve."""
-    prepare_dirs(settings)
+    check_placement(settings, ((s.name, str(s.root_path)) for s in settings.libraries))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     leases.configure(settings.lease_seconds)
     engine = make_engine(settings.resolved_database_url)
     migrate.upgrade(engine)
+    with engine.connect() as conn:
+        known = [(str(r["name"]), str(r["root_path"])) for r in libraries_repo.list_all(conn)]
+    try:
+        check_placement(settings, known)
+    except StartupRefused:
+        engine.dispose()
+        raise
+    prepare_dirs(settings)
     secret = load_or_create_secret(
         settings.data_dir,
         settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,

@@ -23,7 +23,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from imageserver.video import ladder, layout, runner, timing
+from imageserver.video import ladder, layout, ownership, runner, timing
 from imageserver.video.ffmpeg import decode_check_argv, hls_argv, preview_argv
 from imageserver.video.plan import HlsOptions, PlanMode, PreviewPlan, TranscodePlan
 
@@ -158,6 +158,7 @@ def make_staging(video_root: Path, content_hash: str) -> Path:
             shard.mkdir(parents=True, exist_ok=True)
             staging = shard / temp_name(content_hash)
             staging.mkdir()
+            ownership.stamp(staging, video_root)  # the record that lets cleanup remove it
             return staging
         except FileNotFoundError:
             if attempt == 2:  # orphan cleanup removed the empty shard in between: once more
@@ -534,7 +535,9 @@ def make_preview(
 
 def _owner_gone(name: str, mtime: float, now: float, max_age: float) -> bool:
     owner = parse_temp_name(name)
-    if owner is None or owner[0] != HOST:
+    if owner is None:
+        return False  # not a name we make: never ours to remove
+    if owner[0] != HOST:
         return now - mtime > max_age
     pid = owner[1]
     if pid == os.getpid():
@@ -556,6 +559,8 @@ def clean_leftovers(video_root: Path, now: float, max_age: float) -> int:
     Entries of another host are only removed once older than `max_age`.
     """
     removed = 0
+    if ownership.token(video_root) is None:
+        return 0  # not a folder the server marked: nothing in it is provably ours
     try:
         shards = [e for e in os.scandir(video_root) if layout.is_shard(e.name)]
     except OSError:

@@ -20,12 +20,13 @@ _STARTUP_LOCK = threading.Lock()
 
 
 def startup_once(ctx: AppContext) -> None:
-    """Once per process, before its first video job: legacy files and crash leftovers."""
+    """Once per process, before its first video job: legacy files reported, crash leftovers
+    of our own generations removed."""
     with _STARTUP_LOCK:
         if ctx.video_startup_done:
             return
         video_root = ctx.settings.resolved_video_path
-        legacy.migrate_legacy(video_root)
+        legacy.report_legacy(video_root)
         # Another host's generation older than twice the ffmpeg timeout cannot be alive.
         generator.clean_leftovers(video_root, time.time(), 2 * ctx.settings.hls_timeout_seconds)
         ctx.video_startup_done = True

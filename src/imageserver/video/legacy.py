@@ -1,8 +1,10 @@
-"""One-shot migration from the old basename-keyed layout (VIDEO_PATH/clip.m3u8, clip0.ts).
+"""Files of the old basename-keyed layout (VIDEO_PATH/clip.m3u8, clip0.ts): reported, kept.
 
 Those names collided between folders and libraries, and nothing references them any more.
-Only regular files directly at the root of VIDEO_PATH whose names end in `.m3u8` or `.ts`
-are removed: nothing deeper (the hash layout lives there), no symlinks, nothing else.
+They used to be deleted at every start, but nothing records which `.m3u8` / `.ts` at the
+top of VIDEO_PATH the server wrote, and an operator's own recording there looks the same.
+The server deletes only what it provably made (video/ownership.py), so this pass only
+counts them and says so once per start; removing them is the operator's call.
 """
 
 from __future__ import annotations
@@ -20,26 +22,18 @@ def is_legacy(entry: os.DirEntry[str]) -> bool:
     return entry.name.endswith(LEGACY_SUFFIXES) and entry.is_file(follow_symlinks=False)
 
 
-def migrate_legacy(video_root: Path) -> int:
-    """Remove legacy playlists and segments at the root; returns (and logs) how many."""
-    removed = 0
+def report_legacy(video_root: Path) -> int:
+    """Count (and log) old-layout files at the root; deletes nothing."""
     try:
-        entries = list(os.scandir(video_root))
-    except FileNotFoundError:
+        found = sum(1 for entry in os.scandir(video_root) if is_legacy(entry))
+    except OSError:
         return 0
-    except OSError as exc:
-        log.warning("event=legacy_migration_failed path=%s error=%s", video_root, exc.strerror)
-        return 0
-    for entry in entries:
-        if not is_legacy(entry):
-            continue
-        try:
-            os.unlink(entry.path)
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            log.warning("event=legacy_remove_failed file=%r error=%s", entry.name, exc.strerror)
-            continue
-        removed += 1
-    log.info("event=legacy_migration removed=%d path=%s", removed, video_root)
-    return removed
+    if found:
+        log.warning(
+            "event=legacy_files_kept count=%d path=%s hint=%r",
+            found,
+            video_root,
+            "old-layout .m3u8/.ts files are never deleted by the server; remove them by hand "
+            "if they are its own",
+        )
+    return found

@@ -1,11 +1,15 @@
 """Orphan cleanup: remove hash folders no live database row refers to any more.
 
-Exactly two levels are walked. At the top only shard folders count (2 lowercase hex
+Only what the server provably made is removed (video/ownership.py): nothing at all in a
+VIDEO_PATH without the server's marker, and only hash folders stamped with the marker's
+token. Exactly two levels are walked. At the top only shard folders count (2 lowercase hex
 characters, a real directory); inside them only hash folders (64 lowercase hex
-characters, a real directory). Anything else is left alone: legacy files, uppercase or
-wrong-length names, plain files, symlinks, an operator's own folders, generations in
-progress (`.tmp-...`). A hash folder whose mtime is newer than the moment the live set was
-read is also kept: it was made for a row hashed meanwhile.
+characters, a real directory, stamped). Anything else is left alone: legacy files,
+uppercase or wrong-length names, plain files, symlinks, an operator's own folders (hex
+named or not), generations in progress (`.tmp-...`). A hash folder whose mtime is newer
+than the moment the live set was read is also kept: it was made for a row hashed
+meanwhile. A shard is removed only when this cycle emptied it: an operator's empty 2-hex
+folder stays.
 
 Deleting is gated on library health: when any *enabled* library is stale (an unmounted
 disk makes its rows look like nothing), the whole cycle is skipped. Disabled libraries
@@ -27,7 +31,7 @@ from imageserver.db.engine import read_only
 from imageserver.db.tables import media
 from imageserver.libraries import health
 from imageserver.telemetry.metrics import ORPHANS_REMOVED
-from imageserver.video import layout
+from imageserver.video import layout, ownership
 
 log = logging.getLogger("imageserver.video")
 
@@ -55,11 +59,16 @@ class CleanupResult:
 def sweep(video_root: Path, live: set[str], live_read_at: float) -> CleanupResult:
     """The two-level walk; removes orphan hash folders and the shards they leave empty."""
     result = CleanupResult()
+    folder_token = ownership.token(video_root)
+    if folder_token is None:
+        result.skipped = "VIDEO_PATH carries no marker of this server"
+        return result
     try:
         shards = [e for e in os.scandir(video_root) if is_shard_dir(e)]
     except FileNotFoundError:
         return result
     for shard in shards:
+        removed_here = 0
         try:
             entries = list(os.scandir(shard.path))
         except OSError as exc:
@@ -68,6 +77,8 @@ def sweep(video_root: Path, live: set[str], live_read_at: float) -> CleanupResul
         for entry in entries:
             if not is_hash_dir(entry) or entry.name in live:
                 continue
+            if not ownership.made_here(entry.path, folder_token):
+                continue  # not stamped by this server: an operator's, or another install's
             try:
                 if entry.stat(follow_symlinks=False).st_mtime >= live_read_at:
                     continue
@@ -76,6 +87,9 @@ def sweep(video_root: Path, live: set[str], live_read_at: float) -> CleanupResul
             shutil.rmtree(entry.path, ignore_errors=True)
             if not os.path.lexists(entry.path):
                 result.removed.append(entry.name)
+                removed_here += 1
+        if not removed_here:
+            continue
         try:
             os.rmdir(shard.path)  # only succeeds when the shard is empty
             result.shards_removed += 1
@@ -93,6 +107,9 @@ def cleanup_cycle(engine: Engine, video_root: Path) -> CleanupResult:
         live_read_at = time.time()
         live = live_hashes(conn)
     result = sweep(video_root, live, live_read_at)
+    if result.skipped:
+        log.warning("event=orphan_cleanup_skipped reason=no_marker path=%s", video_root)
+        return result
     ORPHANS_REMOVED.inc(len(result.removed))
     log.info(
         "event=orphan_cleanup removed=%d shards_removed=%d live=%d",
