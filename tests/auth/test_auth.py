@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from pathlib import Path
 
 import jwt
 import pytest
@@ -200,3 +201,12 @@ def test_metrics_is_for_the_operator_only(
         assert_401(client.get("/metrics"))
     finally:
         ctx.settings.metrics_token = None
+
+
+def test_a_generated_secret_is_created_private_and_kept(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = tokens.load_or_create_secret(data, None)
+    assert (data / tokens.SECRET_FILE).stat().st_mode & 0o777 == 0o600
+    assert tokens.load_or_create_secret(data, None) == first
+    assert tokens.load_or_create_secret(data, "configured-" + "z" * 32) != first
+    assert sorted(p.name for p in data.iterdir()) == [tokens.SECRET_FILE]

@@ -343,7 +343,7 @@ def test_atomic_writes_leave_only_the_two_files(tmp_path: Path) -> None:
     out = tmp_path / "deep" / "er"
     make_thumbnails(src, FORMATS["jpeg"], out / "s.webp", out / "l.webp", 250, 1440, 80)
     assert sorted(p.name for p in out.iterdir()) == ["l.webp", "s.webp"]
-    assert (out / "l.webp").stat().st_mode & 0o777 == 0o644
+    assert (out / "l.webp").stat().st_mode & 0o777 == 0o600  # private from creation
     make_thumbnails(src, FORMATS["jpeg"], out / "s.webp", out / "l.webp", 250, 1440, 80)
     assert sorted(p.name for p in out.iterdir()) == ["l.webp", "s.webp"]
 

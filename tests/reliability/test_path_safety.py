@@ -334,3 +334,34 @@ def test_a_symlinked_root_is_stored_resolved(
     assert response.status_code == 201, response.text
     assert response.json()["root_path"] == os.path.realpath(trap.secret)
     assert client.delete(f"/libraries/{response.json()['id']}", headers=auth).status_code == 204
+
+
+# --- the data folder is private ---------------------------------------------------------------
+
+
+def test_the_data_folder_is_private_after_a_full_index(world: World) -> None:
+    """Folders 0700 and files 0600 from creation: the database, thumbnails, HLS, faces."""
+    settings = world.ctx.settings
+    data = settings.data_dir
+    found = {"thumbs": 0, "segments": 0, "playlists": 0}
+    loose: list[str] = []
+    assert data.stat().st_mode & 0o777 == 0o700
+    for folder, dirs, files in os.walk(data):
+        for name in dirs:
+            if (Path(folder) / name).lstat().st_mode & 0o077:
+                loose.append(f"{folder}/{name}/")
+        for name in files:
+            path = Path(folder) / name
+            if path.lstat().st_mode & 0o077:
+                loose.append(f"{path} {oct(path.lstat().st_mode & 0o777)}")
+            found["thumbs"] += name.endswith((".webp", ".jpg")) and "thumbs" in folder
+            found["segments"] += name.startswith("seg_") and name.endswith(".ts")
+            found["playlists"] += name == "playlist.m3u8"
+    url = settings.resolved_database_url
+    if url.startswith("sqlite:///"):
+        database = Path(url.removeprefix("sqlite:///"))
+        for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+            if path.exists() and path.stat().st_mode & 0o077:
+                loose.append(f"{path} {oct(path.stat().st_mode & 0o777)}")
+    assert loose == []
+    assert found["thumbs"] >= 8 and found["segments"] >= 1 and found["playlists"] >= 1, found

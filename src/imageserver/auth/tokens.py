@@ -9,7 +9,9 @@ API key, `kid` (a row of `api_keys`); deleting that row revokes the token at onc
 
 from __future__ import annotations
 
+import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,12 +43,24 @@ def load_or_create_secret(data_dir: Path, configured: str | None) -> str:
         secret = path.read_text(encoding="utf-8").strip()
         if secret:
             return secret
+        path.unlink()  # an empty file left by a crash between create and write
     data_dir.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(secret, encoding="utf-8")
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    # Created 0600 in one step (never readable by others, not even for an instant) and
+    # O_EXCL: two processes starting at once cannot both write one; the loser reads it.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            existing = path.read_text(encoding="utf-8").strip()
+            if existing:
+                return existing
+            time.sleep(0.02)
+        raise
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secret)
+        fh.flush()
+        os.fsync(fh.fileno())
     return secret
 
 

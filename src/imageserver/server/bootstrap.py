@@ -61,6 +61,25 @@ def check_placement(settings: Settings, roots: Iterable[tuple[str, str]]) -> Non
                 )
 
 
+PRIVATE_UMASK = 0o077
+
+
+def make_private(settings: Settings) -> None:
+    """umask 0077 for this process (and ffmpeg, exiftool, everything it starts): every
+    folder the server makes is 0700 and every file 0600 from creation, as the data folder
+    holds password hashes, sessions and the GPS position of every photo. The data folder
+    itself and an SQLite database made by an older version are tightened too."""
+    os.umask(PRIVATE_UMASK)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.chmod(0o700)
+    url = settings.resolved_database_url
+    if url.startswith("sqlite:///"):
+        database = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+        for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+            if path.is_file() and not path.is_symlink():
+                path.chmod(0o600)
+
+
 def prepare_dirs(settings: Settings) -> None:
     """The private folders (the umask makes them 0700) and the video folder's marker."""
     for folder in (settings.data_dir, settings.thumbs_dir):
@@ -71,7 +90,7 @@ def prepare_dirs(settings: Settings) -> None:
 def bootstrap(settings: Settings, clock: Clock = system_clock) -> Bootstrapped:
     """Folders, engine, migrations, secret, first admin, seeded libraries: ready to serve."""
     check_placement(settings, ((s.name, str(s.root_path)) for s in settings.libraries))
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(settings)
     leases.configure(settings.lease_seconds)
     engine = make_engine(settings.resolved_database_url)
     migrate.upgrade(engine)

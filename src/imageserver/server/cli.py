@@ -350,6 +350,9 @@ def main() -> None:
     from imageserver.work.runtime import limit_malloc_arenas
 
     limit_malloc_arenas()
+    import os
+
+    os.umask(0o077)  # before anything is written: see server/bootstrap.make_private
     app()
 
 
