@@ -58,6 +58,32 @@ class Settings(BaseSettings):
     # --- HTTP ---------------------------------------------------------------------------
     host: str = Field(default="0.0.0.0", description="Address the HTTP server binds to.")
     port: int = Field(default=8080, ge=1, le=65535, description="TCP port of the HTTP server.")
+    json_body_max_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body of every route but uploads (JSON); a larger "
+        "Content-Length is refused with 413 before it is read, a chunked one cut off.",
+    )
+    upload_max_bytes: int = Field(
+        default=51 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Largest request body of an upload (search by image, multipart "
+        "included); uploads are refused 401 before the body is read without valid "
+        "credentials.",
+    )
+    http_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="A connection whose request head is not complete this long after it "
+        "opened (or after its previous response) is closed.",
+    )
+    http_header_max_bytes: int = Field(
+        default=16 * 1024,
+        ge=4096,
+        le=1024 * 1024,
+        description="Largest request head (request line and headers); larger is a 400.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Lowest log level written."
     )

@@ -21,6 +21,7 @@ from imageserver.ops import api as ops_api
 from imageserver.ops import backlogs as backlogs_api
 from imageserver.search import api as search_api
 from imageserver.search import service as search_service
+from imageserver.server.limits import RequestLimits
 from imageserver.video import api as video_api
 from imageserver.web import api as web_api
 from imageserver.work.context import AppContext
@@ -53,6 +54,8 @@ def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
     )
     app.state.ctx = ctx
     install_error_handlers(app)
+    # Before routing and parsing: body limits, credentials of uploads before their body.
+    app.add_middleware(RequestLimits, ctx=ctx)
     for router in (
         ops_api.public,
         auth_api.public,

@@ -6,7 +6,7 @@ import getpass
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -71,7 +71,22 @@ def serve(
         typer.echo(message)
     app_ = create_app(booted.ctx, background=workers and settings.run_background)
     typer.echo(f"imageserver listening on http://{settings.host}:{settings.port}/")
-    uvicorn.run(app_, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(app_, log_config=None, access_log=False, **http_server_options(settings))
+
+
+def http_server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's settings: the h11 protocol with a deadline on request heads (uvicorn itself
+    times out only idle keep-alive connections, never a half-sent head) and a head size
+    cap; body limits are the application's (server/limits.py)."""
+    from imageserver.server.limits import header_deadline_protocol
+
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "http": header_deadline_protocol(settings.http_header_timeout_seconds),
+        "h11_max_incomplete_event_size": settings.http_header_max_bytes,
+        "timeout_keep_alive": 5,
+    }
 
 
 @app.command()
