@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         default="text", description="text: key=value lines; json: one JSON object per line."
     )
 
+    health_min_free_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=0,
+        description="/health reports the data folder degraded below this many free bytes.",
+    )
+
     # --- auth -----------------------------------------------------------------------------
     jwt_secret: SecretStr | None = Field(
         default=None,

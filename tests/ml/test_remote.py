@@ -185,3 +185,28 @@ def test_cli_serve_refuses_without_model_and_pull_names_immich_repos(tmp_path: P
     assert repo_id_for("ViT-B-32__openai") == "immich-app/ViT-B-32__openai"
     assert repo_id_for("someone/clip") == "someone/clip"
     assert SECRET_HEADER == "X-Encoder-Secret"
+
+
+def test_cli_serve_binds_loopback_and_refuses_the_network_without_a_secret(
+    tmp_path: Path,
+) -> None:
+    from imageserver.ml.cli import is_loopback
+    from imageserver.server.cli import app
+
+    env = {"IMAGESERVER_DATA_DIR": str(tmp_path), "IMAGESERVER_CLIP_REMOTE_SECRET": ""}
+    for host in ("0.0.0.0", "::", "192.0.2.7", "encoder.lan"):
+        result = CliRunner().invoke(app, ["encoder", "serve", "--host", host], env=env)
+        assert result.exit_code == 2 and "without IMAGESERVER_CLIP_REMOTE_SECRET" in (
+            result.output
+        ), (host, result.output)
+    # with a secret the address is accepted (and it goes on to look for the model)
+    secret = {**env, "IMAGESERVER_CLIP_REMOTE_SECRET": "s3cret"}
+    result = CliRunner().invoke(app, ["encoder", "serve", "--host", "0.0.0.0"], env=secret)
+    assert result.exit_code == 2 and "no model" in result.output
+    assert all(is_loopback(h) for h in ("127.0.0.1", "127.3.4.5", "::1", "[::1]", "localhost"))
+    import inspect
+
+    from imageserver.ml import cli as ml_cli
+
+    default = inspect.signature(ml_cli.serve).parameters["host"].default
+    assert default == "127.0.0.1"

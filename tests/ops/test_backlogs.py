@@ -62,3 +62,46 @@ def test_backlogs_follow_the_drains_per_library(
 
 def test_backlogs_need_a_login(client: TestClient) -> None:
     assert client.get("/stats/backlogs").status_code == 401
+
+
+# --- /health ---------------------------------------------------------------------------------
+
+
+def test_health_reports_low_free_space_and_a_database_refusing_writes(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    from imageserver.db.engine import make_engine
+    from imageserver.server.app import create_app
+    from imageserver.server.background import close_services
+    from imageserver.server.bootstrap import bootstrap
+    from tests.conftest import make_settings
+
+    ctx = bootstrap(make_settings(tmp_path, sqlite_url)).ctx
+    try:
+        with TestClient(create_app(ctx, background=False)) as client:
+            healthy = client.get("/health")
+            assert healthy.status_code == 200, healthy.text
+            assert healthy.json()["checks"] == {"database": "ok", "data_dir": "ok"}
+
+            ctx.settings.health_min_free_bytes = 2**62
+            low = client.get("/health")
+            assert low.status_code == 503 and low.json()["status"] == "degraded"
+            assert low.json()["checks"]["data_dir"].startswith("low free space: ")
+            ctx.settings.health_min_free_bytes = 0
+
+            writable = ctx.engine
+            database = sqlite_url.removeprefix("sqlite:///")
+            ctx.engine = make_engine(f"sqlite:///file:{database}?mode=ro&uri=true")
+            try:
+                refusing = client.get("/health")
+            finally:
+                ctx.engine.dispose()
+                ctx.engine = writable
+            assert refusing.status_code == 503
+            assert refusing.json()["checks"] == {
+                "database": "refusing writes",
+                "data_dir": "ok",
+            }
+    finally:
+        close_services(ctx)
+        ctx.engine.dispose()

@@ -144,3 +144,42 @@ def test_a_non_editable_build_ships_the_page(tmp_path: Path) -> None:
     assert "imageserver/web/static/index.html" in built
     assert "imageserver/web/vendor/hls.js/hls.light.min.mjs" in built
     assert local <= built, sorted(local - built)
+
+
+def test_vendored_swagger_ui_matches_vendor_md() -> None:
+    folder = WEB / "vendor" / "swagger-ui"
+    text = (folder / "VENDOR.md").read_text(encoding="utf-8")
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css", "LICENSE", "NOTICE"):
+        digest = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        assert f"`{name}` {digest}" in text, f"{name} differs from VENDOR.md"
+    assert "Apache License" in (folder / "LICENSE").read_text(encoding="utf-8")
+    assert re.search(r"swagger-ui-dist@(\d+\.\d+\.\d+)", text)
+
+
+def test_docs_load_only_vendored_files_under_a_csp(web_client: TestClient) -> None:
+    client = web_client
+    page = client.get("/docs")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/static/") for s in sources), sources
+    assert "<script>" not in page.text  # no inline script
+    for source in sources:
+        asset = client.get(source)
+        assert asset.status_code == 200, source
+        assert asset.headers["x-content-type-options"] == "nosniff"
+    assert client.get("/redoc").status_code == 404
+    assert client.get("/openapi.json").status_code == 200
+
+
+def test_api_json_is_never_stored_and_never_sniffed(web_client: TestClient) -> None:
+    client = web_client
+    for url in ("/health", "/openapi.json", "/photos", "/no/such/route"):
+        response = client.get(url)
+        assert response.headers["content-type"].startswith("application/json"), url
+        assert response.headers["x-content-type-options"] == "nosniff", url
+        assert response.headers["cache-control"] == "no-store", url
+    page = client.get("/")
+    assert page.headers["cache-control"] == "no-cache"  # the page keeps its revalidation

@@ -74,9 +74,24 @@ def pull(
     typer.echo(f"use it with: IMAGESERVER_CLIP_MODEL_PATH={target}")
 
 
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: reachable from this machine only."""
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
+
+
 @encoder_app.command("serve")
 def serve(
-    host: Annotated[str, typer.Option(help="bind address")] = "0.0.0.0",
+    host: Annotated[
+        str,
+        typer.Option(help="bind address; other than loopback only with a shared secret"),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port (Immich's ML service uses 3003)")] = 3003,
     model: Annotated[
         Path | None, typer.Option(help="model folder (default IMAGESERVER_CLIP_MODEL_PATH)")
@@ -92,6 +107,13 @@ def serve(
     from imageserver.ml.server import create_encoder_app
 
     settings = _settings()
+    if not is_loopback(host) and settings.clip_remote_secret is None:
+        typer.echo(
+            f"error: refusing to serve on {host} without IMAGESERVER_CLIP_REMOTE_SECRET: "
+            "anyone on the network could use the model; set the secret or bind 127.0.0.1",
+            err=True,
+        )
+        raise typer.Exit(2)
     if model is not None:
         settings.clip_model_path = model
     try:

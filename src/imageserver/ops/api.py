@@ -1,4 +1,5 @@
-"""/health (database reachable, data dir writable) and /metrics (Prometheus text).
+"""/health (database reachable and writable, data dir writable with free space; see
+ops/health.py) and /metrics (Prometheus text).
 
 /metrics is an operator endpoint: its gauges are labelled with every library's name and
 count every library's items, which a member may not learn. It answers the bearer token
@@ -11,19 +12,16 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
-import tempfile
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from imageserver.auth.deps import user_from_api_key, user_from_token
-from imageserver.db.engine import read_only
 from imageserver.errors import Forbidden, Unauthorized, error_responses
+from imageserver.ops import health as health_checks
 from imageserver.telemetry.metrics import REGISTRY
 from imageserver.work.deps import Ctx
 
@@ -43,22 +41,12 @@ class HealthOut(BaseModel):
     responses={503: {"model": HealthOut, "description": "a check failed"}},
 )
 def health(ctx: Ctx) -> JSONResponse:
-    checks: dict[str, str] = {}
-    try:
-        with read_only(ctx.engine) as conn:
-            conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # any driver error means "not healthy", reported, not raised
-        log.warning("event=health_database_failed error=%r", exc)
-        checks["database"] = "unreachable"
-    try:
-        fd, name = tempfile.mkstemp(prefix=".health-", dir=ctx.settings.data_dir)
-        os.close(fd)
-        os.unlink(name)
-        checks["data_dir"] = "ok"
-    except OSError as exc:
-        log.warning("event=health_data_dir_failed error=%r", exc)
-        checks["data_dir"] = "not writable"
+    checks = {
+        "database": health_checks.database(ctx.engine),
+        "data_dir": health_checks.data_dir(
+            ctx.settings.data_dir, ctx.settings.health_min_free_bytes
+        ),
+    }
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ok" if ok else "degraded", "checks": checks}, status_code=200 if ok else 503

@@ -21,6 +21,7 @@ from imageserver.ops import api as ops_api
 from imageserver.ops import backlogs as backlogs_api
 from imageserver.search import api as search_api
 from imageserver.search import service as search_service
+from imageserver.server.headers import SecurityHeaders
 from imageserver.server.limits import RequestLimits
 from imageserver.video import api as video_api
 from imageserver.web import api as web_api
@@ -51,11 +52,15 @@ def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
         version=__version__,
         description="Self-hosted photo and video library server.",
         lifespan=lifespan,
+        # /docs is the web package's (vendored Swagger UI under a CSP); no CDN-loaded pages
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ctx = ctx
     install_error_handlers(app)
     # Before routing and parsing: body limits, credentials of uploads before their body.
     app.add_middleware(RequestLimits, ctx=ctx)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, sees every response
     for router in (
         ops_api.public,
         auth_api.public,
