@@ -53,7 +53,7 @@ def test_a_dead_predecessors_leases_are_released_at_start(
         "host": other_host.owner(),
     }
     until = ctx.clock() + 600
-    insert_library(ctx.engine, "lib", tmp_path)
+    insert_library(ctx.engine, "lib", tmp_path / "lib")
     with ctx.engine.begin() as conn:
         library_id = conn.execute(select(libraries.c.id)).scalar_one()
         for n, (name, owner) in enumerate(owners.items()):
