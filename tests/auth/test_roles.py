@@ -16,7 +16,16 @@ from fastapi.testclient import TestClient
 from imageserver.work.context import AppContext
 from tests.conftest import MEMBER_PASSWORD, login
 
-PUBLIC = {("POST", "/auth/login"), ("GET", "/health")}
+PUBLIC = {
+    ("POST", "/auth/login"),
+    ("GET", "/health"),
+    # public share links: the token in the path is the only credential (albums/shares.py)
+    ("GET", "/s/{token}"),
+    ("POST", "/s/{token}/unlock"),
+    ("GET", "/s/{token}/items/{media_id}/thumbnail"),
+    ("GET", "/s/{token}/items/{media_id}/original"),
+    ("GET", "/s/{token}/download"),
+}
 ADMIN_ONLY = {
     ("GET", "/metrics"),
     ("POST", "/libraries"),
@@ -47,6 +56,23 @@ MEMBER_WRITES = {
     ("DELETE", "/auth/sessions/{session_id}"),
     ("POST", "/video/generate"),
     ("POST", "/photos/search/image"),
+    # collections: their own marks, albums and links (what they may touch is the scope's
+    # and the album role's business, tests/albums)
+    ("PUT", "/media/{media_id}/favorite"),
+    ("DELETE", "/media/{media_id}/favorite"),
+    ("POST", "/media/favorite"),
+    ("PUT", "/media/{media_id}/archive"),
+    ("DELETE", "/media/{media_id}/archive"),
+    ("POST", "/media/archive"),
+    ("POST", "/albums"),
+    ("PATCH", "/albums/{album_id}"),
+    ("DELETE", "/albums/{album_id}"),
+    ("POST", "/albums/{album_id}/items"),
+    ("DELETE", "/albums/{album_id}/items"),
+    ("POST", "/albums/{album_id}/members"),
+    ("DELETE", "/albums/{album_id}/members/{user_id}"),
+    ("POST", "/shares"),
+    ("DELETE", "/shares/{share_id}"),
 }
 # Ends the caller's own session(s): run last, each with a fresh login.
 ENDS_SESSION = {("POST", "/auth/logout"), ("POST", "/auth/logout-all")}

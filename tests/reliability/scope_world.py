@@ -66,6 +66,8 @@ class ScopeWorld:
     bob_faces_a: list[int] = field(default_factory=list)
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     user_ids: dict[str, int] = field(default_factory=dict)
+    # Albums and share links (tests/albums): values for the "a" and "b" probes.
+    collections: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def b_only_hashes(self) -> set[str]:
@@ -151,6 +153,7 @@ def build_scope_world(
     )
     _add_people(world)
     _add_users(world)
+    _add_collections(world)
     return world
 
 
@@ -237,3 +240,36 @@ def _add_users(world: ScopeWorld) -> None:
         response = world.client.post("/auth/login", json={"username": name, "password": password})
         assert response.status_code == 200, response.text
         world.headers[name] = {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def _add_collections(world: ScopeWorld) -> None:
+    """An admin album mixing A and B shared with `member` (who must see only A of it, and
+    not its B cover), a private admin album of B, a member's link to a photo of A and an
+    admin's link to B."""
+    c, h = world.client, world.headers
+    a, b = world.media_a, world.media_b
+    mixed = c.post("/albums", json={"name": "Household trip"}, headers=h["admin"]).json()["id"]
+    ids = [a["2021/a.jpg"], a["2021/b.jpg"], b[B_FILES[0]], b[B_FILES[1]]]
+    added = c.post(f"/albums/{mixed}/items", json={"ids": ids}, headers=h["admin"])
+    assert added.status_code == 200, added.text
+    cover = c.patch(f"/albums/{mixed}", json={"cover_media_id": b[B_FILES[0]]}, headers=h["admin"])
+    assert cover.status_code == 200, cover.text
+    member = {"user_id": world.user_ids["member"], "role": "editor"}
+    assert c.post(f"/albums/{mixed}/members", json=member, headers=h["admin"]).status_code == 200
+    private = c.post("/albums", json={"name": "Vault album"}, headers=h["admin"]).json()["id"]
+    c.post(f"/albums/{private}/items", json={"ids": [b[B_FILES[0]]]}, headers=h["admin"])
+    mine = c.post(
+        "/shares",
+        json={"media_ids": [a["2021/a.jpg"]], "allow_download": True},
+        headers=h["member"],
+    )
+    assert mine.status_code == 201, mine.text
+    theirs = c.post("/shares", json={"media_ids": [b[B_FILES[0]]]}, headers=h["admin"]).json()
+    world.collections = {
+        "a": {
+            "album_id": str(mixed),
+            "share_id": str(mine.json()["id"]),
+            "token": mine.json()["token"],
+        },
+        "b": {"album_id": str(private), "share_id": str(theirs["id"]), "token": theirs["token"]},
+    }

@@ -33,7 +33,15 @@ from imageserver.video import layout
 from tests.fixtures import make_png
 from tests.reliability.world import World, login_headers
 
-ALLOW_LIST = {("POST", "/auth/login"), ("GET", "/health")}
+# The public share-link routes take no login: the token in their path is the credential.
+SHARE_ROUTES = {
+    ("GET", "/s/{token}"),
+    ("POST", "/s/{token}/unlock"),
+    ("GET", "/s/{token}/items/{media_id}/thumbnail"),
+    ("GET", "/s/{token}/items/{media_id}/original"),
+    ("GET", "/s/{token}/download"),
+}
+ALLOW_LIST = {("POST", "/auth/login"), ("GET", "/health"), *SHARE_ROUTES}
 OTHER_SECRET = "not-the-server-secret-" + "z" * 40
 
 
@@ -71,9 +79,10 @@ def _b64(data: dict[str, object]) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def path_values(world: World, path: str) -> dict[str, str]:
+def path_values(world: World, path: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     video = path.startswith("/video/")
     return {
+        **(extra or {}),
         "library_id": str(world.library_id),
         "media_id": str(world.video_id if video else world.photo_id),
         "person_id": str(world.people[0]),
@@ -112,12 +121,14 @@ def body_for(world: World, method: str, path: str, tmp_png: bytes) -> dict[str, 
     return bodies.get(f"{method} {path}", {"json": {}})
 
 
-def calls(world: World, openapi: dict[str, Any], png: bytes) -> list[Call]:
+def calls(
+    world: World, openapi: dict[str, Any], png: bytes, extra: dict[str, str] | None = None
+) -> list[Call]:
     out = []
     for path, item in openapi["paths"].items():
         for method, op in item.items():
             method = method.upper()
-            values = path_values(world, path)
+            values = path_values(world, path, extra)
             url = path
             for param in op.get("parameters", []):
                 if param["in"] == "path":
@@ -143,9 +154,21 @@ def calls(world: World, openapi: dict[str, Any], png: bytes) -> list[Call]:
 
 
 @pytest.fixture(scope="module")
-def operations(world: World, openapi: dict[str, Any], tmp_path_factory: Any) -> list[Call]:
+def collections(client: TestClient, auth: dict[str, str], world: World) -> dict[str, str]:
+    """An album and a share link of the admin's, so their ids are real (GETs answer 200)."""
+    album = client.post("/albums", json={"name": "auth album"}, headers=auth).json()
+    items = {"ids": [world.photo_id]}
+    assert client.post(f"/albums/{album['id']}/items", json=items, headers=auth).is_success
+    share = client.post("/shares", json={"album_id": album["id"]}, headers=auth).json()
+    return {"album_id": str(album["id"]), "share_id": str(share["id"]), "token": share["token"]}
+
+
+@pytest.fixture(scope="module")
+def operations(
+    world: World, openapi: dict[str, Any], tmp_path_factory: Any, collections: dict[str, str]
+) -> list[Call]:
     png = make_png(tmp_path_factory.mktemp("auth-png") / "q.png", size=(40, 30)).read_bytes()
-    found = calls(world, openapi, png)
+    found = calls(world, openapi, png, collections)
     assert len(found) >= 50
     return found
 
@@ -217,7 +240,7 @@ def assert_401(response: Any, label: str) -> None:
 
 
 def test_the_allow_list_is_exactly_what_answers_without_a_token(
-    client: TestClient, operations: list[Call]
+    client: TestClient, world: World, operations: list[Call]
 ) -> None:
     open_ops = {(c.method, c.path) for c in operations if (c.method, c.path) in ALLOW_LIST}
     assert open_ops == ALLOW_LIST, "an allow-listed operation left the document"
@@ -225,6 +248,10 @@ def test_the_allow_list_is_exactly_what_answers_without_a_token(
     assert_401(client.get("/metrics"), "GET /metrics")  # an operator endpoint
     wrong = client.post("/auth/login", json={"username": "admin", "password": "x" * 12})
     assert_401(wrong, "POST /auth/login")
+    for method, path in SHARE_ROUTES:  # open, but only with a real token
+        url = path.replace("{token}", "A" * 43).replace("{media_id}", str(world.photo_id))
+        answer = client.request(method, url, json={"password": "x" * 12})
+        assert answer.status_code == 404, (method, path, answer.text)
 
 
 @pytest.mark.parametrize(

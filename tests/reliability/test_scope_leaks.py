@@ -105,6 +105,41 @@ CLASSIFIED: dict[str, str] = {
     "GET /faces/{face_id}": READ,
     "PATCH /faces/{face_id}": PROBE,
     "GET /faces/{face_id}/crop": READ,
+    "PUT /media/{media_id}/favorite": PROBE,
+    "DELETE /media/{media_id}/favorite": PROBE,
+    "POST /media/favorite": PROBE,
+    "PUT /media/{media_id}/archive": PROBE,
+    "DELETE /media/{media_id}/archive": PROBE,
+    "POST /media/archive": PROBE,
+    "GET /albums": READ,
+    "POST /albums": PROBE,
+    "GET /albums/{album_id}": READ,
+    "PATCH /albums/{album_id}": PROBE,
+    "DELETE /albums/{album_id}": PROBE,
+    "POST /albums/{album_id}/items": PROBE,
+    "DELETE /albums/{album_id}/items": PROBE,
+    "POST /albums/{album_id}/members": PROBE,
+    "DELETE /albums/{album_id}/members/{user_id}": PROBE,
+    "GET /memories": READ,
+    "GET /shares": READ,
+    "POST /shares": PROBE,
+    "DELETE /shares/{share_id}": PROBE,
+    # The public side of share links: called with no token (a member's link to A).
+    "GET /s/{token}": OPEN,
+    "POST /s/{token}/unlock": OPEN,
+    "GET /s/{token}/items/{media_id}/thumbnail": OPEN,
+    "GET /s/{token}/items/{media_id}/original": OPEN,
+    "GET /s/{token}/download": OPEN,
+}
+# Writes whose ids travel in the body: probed like a path id (B's vs. absent ones).
+BODY_IDS = {
+    "POST /video/generate",
+    "POST /media/favorite",
+    "POST /media/archive",
+    "POST /albums",
+    "POST /albums/{album_id}/items",
+    "DELETE /albums/{album_id}/items",
+    "POST /shares",
 }
 _OWN = "the caller's own credentials only (no library data); covered by tests/auth"
 NOT_CALLED_WHY = {
@@ -133,6 +168,9 @@ ABSENT = {
     "segment": "seg_00000.ts",
     "library": "9999",
     "path": "nowhere/none.jpg",
+    "album_id": "99999",
+    "share_id": "99999",
+    "token": "A" * 43,
 }
 
 
@@ -193,6 +231,7 @@ def a_values(sw: ScopeWorld, path: str) -> dict[str, str]:
         "segment": "seg_00000.ts",
         "library": str(A_ID),
         "path": "clips/clip.mp4" if video else "2021/a.jpg",
+        **sw.collections["a"],
     }
 
 
@@ -209,16 +248,27 @@ def b_values(sw: ScopeWorld, path: str) -> dict[str, str]:
         "segment": "seg_00000.ts",
         "library": str(B_ID),
         "path": rel,
+        **sw.collections["b"],
     }
 
 
 def bodies(sw: ScopeWorld, key: str, values: dict[str, str], png: bytes) -> dict[str, Any]:
+    # reads drop their optional values; the body-id writes always carry theirs
+    values = {"media_id": "1", "library": "1", "user_id": "1", **values}
     found: dict[str, dict[str, Any]] = {
         "POST /photos/search/image": {"files": {"image": ("a.png", png, "image/png")}},
         "POST /video/generate": {"json": {"media_id": int(values["media_id"])}},
         "PATCH /people/{person_id}": {"json": {"hidden": False}},
         "POST /people/{person_id}/merge": {"json": {"ids": [ALICE]}},
         "PATCH /faces/{face_id}": {"json": {"person_id": ALICE}},
+        "POST /media/favorite": {"json": {"ids": [int(values["media_id"])]}},
+        "POST /media/archive": {"json": {"ids": [int(values["media_id"])]}},
+        "POST /albums": {"json": {"from_folder": {"library": int(values["library"])}}},
+        "PATCH /albums/{album_id}": {"json": {"name": "renamed"}},
+        "POST /albums/{album_id}/items": {"json": {"ids": [int(values["media_id"])]}},
+        "DELETE /albums/{album_id}/items": {"json": {"ids": [int(values["media_id"])]}},
+        "POST /albums/{album_id}/members": {"json": {"user_id": int(values["user_id"])}},
+        "POST /shares": {"json": {"media_ids": [int(values["media_id"])]}},
     }
     return found.get(key, {})
 
@@ -298,16 +348,14 @@ def masked(response: Any, values: dict[str, str]) -> tuple[int, str]:
 def used(op: dict[str, Any], values: dict[str, str], key: str) -> dict[str, str]:
     """The values this request really carries (path, query and the generate body)."""
     names = {p["name"] for p in op.get("parameters", []) if p["in"] in ("path", "query")}
-    if key == "POST /video/generate":
-        names.add("media_id")
+    if key in BODY_IDS:
+        names |= {"media_id", "library", "user_id"}
     return {k: v for k, v in values.items() if k in names}
 
 
 def optional_dropped(op: dict[str, Any], values: dict[str, str]) -> dict[str, str]:
     optional = {
-        p["name"]
-        for p in op.get("parameters", [])
-        if p["in"] == "query" and not p.get("required")
+        p["name"] for p in op.get("parameters", []) if p["in"] == "query" and not p.get("required")
     }
     return {k: v for k, v in values.items() if k not in optional}
 
@@ -359,9 +407,13 @@ def test_nothing_of_an_ungranted_library_shows(
                 if response.status_code >= 500:
                     problems.append(f"{user}: {response.status_code} {response.text[:200]}")
                 problems += [f"{user} {url} {kwargs['params']}: {x}" for x in leaks(sw, response)]
-        has_ids = any(
-            p["in"] in ("path", "query") and p["name"] in ABSENT for p in op.get("parameters", [])
-        ) or key in ("POST /video/generate",)
+        has_ids = (
+            any(
+                p["in"] in ("path", "query") and p["name"] in ABSENT
+                for p in op.get("parameters", [])
+            )
+            or key in BODY_IDS
+        )
         if not has_ids or kind == OPEN:
             continue
         answers = []

@@ -303,3 +303,92 @@ faces = Table(
     UniqueConstraint("content_hash", "face_index"),
     Index("ix_faces_person", "person_id"),
 )
+
+# --- collections (issue 17): per-user marks, albums, public share links -------------------
+# Every row hangs off a user and/or a media row with ON DELETE CASCADE, so deleting a user,
+# an album or a library (its media rows cascade) leaves nothing dangling on either database.
+
+favorites = Table(
+    "favorites",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("media_id", Integer, ForeignKey("media.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    PrimaryKeyConstraint("user_id", "media_id"),
+    Index("ix_favorites_media_id", "media_id"),
+)
+
+# Archived: hidden from that user's timeline and memories, still in folders and albums.
+archives = Table(
+    "archives",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("media_id", Integer, ForeignKey("media.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    PrimaryKeyConstraint("user_id", "media_id"),
+    Index("ix_archives_media_id", "media_id"),
+)
+
+albums = Table(
+    "albums",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("cover_media_id", Integer, ForeignKey("media.id", ondelete="SET NULL"), nullable=True),
+    Column("sort_order", String(16), nullable=False, server_default="taken_asc"),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_albums_owner_id", "owner_id"),
+)
+
+album_items = Table(
+    "album_items",
+    metadata,
+    Column("album_id", Integer, ForeignKey("albums.id", ondelete="CASCADE"), nullable=False),
+    Column("media_id", Integer, ForeignKey("media.id", ondelete="CASCADE"), nullable=False),
+    Column("added_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("added_at", Float, nullable=False),
+    PrimaryKeyConstraint("album_id", "media_id"),
+    Index("ix_album_items_media_id", "media_id"),
+)
+
+album_members = Table(
+    "album_members",
+    metadata,
+    Column("album_id", Integer, ForeignKey("albums.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(8), nullable=False),  # viewer | editor
+    Column("created_at", Float, nullable=False),
+    PrimaryKeyConstraint("album_id", "user_id"),
+    Index("ix_album_members_user_id", "user_id"),
+)
+
+# A public link: an album's items or a fixed list (share_items). The token is 256 random
+# bits (secrets.token_urlsafe); the password, if any, is stored as a password hash.
+shares = Table(
+    "shares",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("token", String(64), nullable=False, unique=True),
+    Column("album_id", Integer, ForeignKey("albums.id", ondelete="CASCADE"), nullable=True),
+    Column("expires_at", Float, nullable=True),
+    Column("password_hash", String(255), nullable=True),
+    Column("allow_download", Boolean, nullable=False),
+    Column("show_metadata", Boolean, nullable=False),
+    Column("view_count", Integer, nullable=False, server_default="0"),
+    Column("last_viewed_at", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Index("ix_shares_owner_id", "owner_id"),
+)
+
+share_items = Table(
+    "share_items",
+    metadata,
+    Column("share_id", Integer, ForeignKey("shares.id", ondelete="CASCADE"), nullable=False),
+    Column("media_id", Integer, ForeignKey("media.id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("share_id", "media_id"),
+    Index("ix_share_items_media_id", "media_id"),
+)

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 
-from imageserver.auth.deps import current_user
+from imageserver.auth.deps import User, current_user
 from imageserver.auth.scope import UserScope
 from imageserver.errors import error_responses
 from imageserver.inputs import MAX_ID, PRINTABLE, DbId
@@ -37,6 +37,7 @@ IMMUTABLE = "private, max-age=31536000, immutable"
 
 
 def media_filter(
+    user: User,
     library: Annotated[list[DbId] | None, Query(description="library id (repeatable)")] = None,
     folder: Annotated[str | None, Query(max_length=4096, description="folder prefix")] = None,
     recursive: bool = True,
@@ -52,6 +53,10 @@ def media_filter(
     has_gps: bool | None = None,
     person: Annotated[int | None, Query(ge=1, le=MAX_ID, description="person id")] = None,
     include_companions: bool = False,
+    favorite: Annotated[bool | None, Query(description="only (or no) favorites")] = None,
+    archived: Annotated[
+        bool | None, Query(description="true: the Archive view; default hides archived")
+    ] = None,
 ) -> MediaFilter:
     return MediaFilter(
         library_ids=tuple(library or ()),
@@ -64,6 +69,9 @@ def media_filter(
         has_gps=has_gps,
         person_id=person,
         include_companions=include_companions,
+        user_id=user.id,
+        favorite=favorite,
+        archived=archived,
     )
 
 

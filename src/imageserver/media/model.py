@@ -32,6 +32,11 @@ class MediaFilter:
     has_gps: bool | None = None
     person_id: int | None = None
     include_companions: bool = False
+    # Per-user marks (albums feature tables): whose marks, and what to keep. With a user
+    # and `archived` None, archived items leave the listing unless a folder is browsed.
+    user_id: int | None = None
+    favorite: bool | None = None
+    archived: bool | None = None
 
 
 def as_start(value: date | datetime | None) -> datetime | None:

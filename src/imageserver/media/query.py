@@ -28,12 +28,13 @@ from sqlalchemy import (
     Connection,
     RowMapping,
     and_,
+    exists,
     func,
     or_,
     select,
 )
 
-from imageserver.db.tables import faces, libraries, media
+from imageserver.db.tables import archives, faces, favorites, libraries, media
 from imageserver.errors import Invalid
 from imageserver.inputs import MAX_ID
 from imageserver.media.model import (
@@ -114,6 +115,23 @@ def listed(scope: Scope, f: MediaFilter) -> list[ColumnElement[bool]]:
         where.append(media.c.content_hash.in_(hashes))
     if not f.include_companions:
         where.append(media.c.companion_id.is_(None))
+    if f.user_id is not None:
+        where += marks(f)
+    return where
+
+
+def marks(f: MediaFilter) -> list[ColumnElement[bool]]:
+    """The caller's favorite / archive filters: archived items leave the timeline (not
+    a folder's listing) unless `archived=true` asks for the Archive view."""
+    where: list[ColumnElement[bool]] = []
+    fav = exists().where(favorites.c.user_id == f.user_id, favorites.c.media_id == media.c.id)
+    arch = exists().where(archives.c.user_id == f.user_id, archives.c.media_id == media.c.id)
+    if f.favorite is not None:
+        where.append(fav if f.favorite else ~fav)
+    if f.archived is True:
+        where.append(arch)
+    elif f.archived is False or f.folder is None:
+        where.append(~arch)
     return where
 
 

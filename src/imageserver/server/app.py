@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from imageserver import __version__
+from imageserver.albums import api as albums_api
+from imageserver.albums import shares_api
 from imageserver.auth import api as auth_api
 from imageserver.auth import users_api
 from imageserver.errors import install_error_handlers
@@ -74,6 +76,9 @@ def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
         faces_api.router,
         folders_api.router,
         backlogs_api.router,
+        albums_api.router,
+        shares_api.router,
+        shares_api.public,
         web_api.router,  # last: / and /static/... only, never an API path
     ):
         app.include_router(router)

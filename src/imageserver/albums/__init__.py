@@ -1,0 +1,1 @@
+"""Collections: favorites, archive, albums shared with the household, share links, memories."""
