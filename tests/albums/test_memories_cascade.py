@@ -1,0 +1,52 @@
+"""Memories (per earlier year, visible, non-archived, favorites first) and deletions that
+leave no dangling rows. Deleting runs last in this module's world."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from imageserver.db.tables import album_items, album_members, albums, favorites, shares
+from tests.albums.conftest import World
+
+
+def test_memories_per_year_scoped_unarchived_favorites_first(w: World) -> None:
+    c, h = w.client, w.h("bob")
+    one, two, five = w.a["trip/one.jpg"], w.a["trip/two.jpg"], w.a["home/five.jpg"]
+    assert c.put(f"/media/{five}/favorite", headers=h).status_code == 200
+    got = c.get("/memories", params={"date": "2024-06-15"}, headers=h).json()
+    years = {y["year"]: [i["item"]["id"] for i in y["items"]] for y in got["years"]}
+    assert years == {2021: [five, two], 2020: [one]}  # B's 2019 and 2020 photos: not bob's
+    assert got["years"][0]["years_ago"] == 3 and got["years"][0]["items"][0]["favorite"]
+    wide = c.get("/memories", params={"date": "2024-06-15", "window": 1}, headers=h).json()
+    assert [y["year"] for y in wide["years"]] == [2022, 2021, 2020]
+    c.put(f"/media/{one}/archive", headers=h)
+    archived = c.get("/memories", params={"date": "2024-06-15"}, headers=h).json()
+    assert [y["year"] for y in archived["years"]] == [2021]
+    carol = c.get("/memories", params={"date": "2024-06-15"}, headers=w.h("carol")).json()
+    assert [y["year"] for y in carol["years"]] == [2021, 2020, 2019]
+    c.delete(f"/media/{one}/archive", headers=h)
+    c.delete(f"/media/{five}/favorite", headers=h)
+
+
+def test_deleting_an_album_a_user_or_a_library_leaves_no_dangling_rows(w: World) -> None:
+    c, one, secret = w.client, w.a["trip/one.jpg"], w.b["zulu/secret.jpg"]
+    album = c.post("/albums", json={"name": "gone"}, headers=w.h("carol")).json()["id"]
+    c.post(f"/albums/{album}/items", json={"ids": [one, secret]}, headers=w.h("carol"))
+    c.post(f"/albums/{album}/members", json={"user_id": w.uid["bob"]}, headers=w.h("carol"))
+    c.post("/shares", json={"album_id": album}, headers=w.h("carol"))
+    c.put(f"/media/{secret}/favorite", headers=w.h("carol"))
+
+    def count(table: object, *where: object) -> int:
+        with w.ctx.engine.connect() as conn:
+            query = select(func.count()).select_from(table).where(*where)  # type: ignore[arg-type]
+            return int(conn.execute(query).scalar_one())
+
+    assert count(album_items, album_items.c.album_id == album) == 2
+    assert c.delete(f"/libraries/{w.lib_b}", headers=w.h("admin")).status_code == 204
+    assert count(album_items, album_items.c.album_id == album) == 1
+    assert count(favorites, favorites.c.media_id == secret) == 0
+    assert c.delete(f"/users/{w.uid['carol']}", headers=w.h("admin")).status_code == 204
+    assert count(albums, albums.c.id == album) == 0
+    assert count(album_items, album_items.c.album_id == album) == 0
+    assert count(album_members, album_members.c.album_id == album) == 0
+    assert count(shares, shares.c.owner_id == w.uid["carol"]) == 0
