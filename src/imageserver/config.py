@@ -267,6 +267,29 @@ class Settings(BaseSettings):
         "faster at 1M; recall@10 measured by the bench).",
     )
 
+    # --- places and maps ------------------------------------------------------------------
+    places_enabled: bool = Field(
+        default=True, description="Reverse-geocode GPS fixes offline (country, region, place)."
+    )
+    places_batch_per_tick: int = Field(
+        default=5000, gt=0, description="Most GPS fixes geocoded per library per tick."
+    )
+    default_timezone: str | None = Field(
+        default=None,
+        description="IANA zone for camera times with neither an EXIF offset nor GPS; empty "
+        "means UTC.",
+    )
+    map_tile_url: str = Field(
+        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="Map tile URL template ({z}/{x}/{y}); when tiles cannot be loaded the map "
+        "falls back to the server's own country outlines.",
+    )
+    map_tile_attribution: str = Field(
+        default='&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
+        "contributors",
+        description="Attribution shown with the map tiles (HTML).",
+    )
+
     # --- faces ----------------------------------------------------------------------------
     faces_enabled: bool = Field(default=True, description="Run face detection on images.")
     face_detector: Literal["hog", "cnn"] = Field(

@@ -392,3 +392,24 @@ share_items = Table(
     PrimaryKeyConstraint("share_id", "media_id"),
     Index("ix_share_items_media_id", "media_id"),
 )
+
+# Where a photo was taken (places drain, migration 0009): keyed by content hash like every
+# derivation, since the GPS fix lives in the file's bytes. State (done / failed / retry) is
+# the `artefacts` row of kind `places`; a row here exists only for a point that is somewhere
+# (country_code "" at sea, where only the time zone is known).
+places = Table(
+    "places",
+    metadata,
+    Column("content_hash", String(HASH_LEN), primary_key=True),
+    Column("latitude", Float, nullable=False),  # the point looked up
+    Column("longitude", Float, nullable=False),
+    Column("country_code", String(2), nullable=False),  # ISO 3166-1 alpha-2, "" at sea
+    Column("country", String(100), nullable=False),
+    Column("region", String(200), nullable=False),  # first level (places/regions.py)
+    Column("region_code", String(16), nullable=False),
+    Column("place", String(200), nullable=True),  # nearest populated place in the region
+    Column("place_km", Float, nullable=True),
+    Column("timezone", String(64), nullable=True),  # IANA zone at the point
+    Column("created_at", Float, nullable=False),
+    Index("ix_places_country_region_place", "country_code", "region", "place"),
+)

@@ -22,6 +22,7 @@ from imageserver.libraries import health
 from imageserver.media import drains
 from imageserver.media import repo as media_repo
 from imageserver.ml import drain as ml_drain
+from imageserver.places import drain as places_drain
 from imageserver.scan import companions, findwalk, ingest, missing
 from imageserver.scan.tick import ScanTick
 from imageserver.scan.walker import WalkResult, walk
@@ -93,6 +94,7 @@ STAGES: list[Stage] = [
     Stage("hash", drains.hash_stage, drain="hash"),
     Stage("metadata", drains.metadata_stage, drain="metadata"),
     Stage("companions", companions.companions_stage),
+    Stage("places", places_drain.places_stage, needs_disk=False, drain="places"),
     Stage("thumbnails", drains.thumbnail_stage, idle_key="thumbnails", drain="thumbnails"),
     Stage("embeddings", ml_drain.embeddings_stage, idle_key="embeddings", drain="embeddings"),
     Stage("hls", video_stage.hls_stage, idle_key="hls", drain="video"),
