@@ -274,11 +274,6 @@ class Settings(BaseSettings):
     places_batch_per_tick: int = Field(
         default=5000, gt=0, description="Most GPS fixes geocoded per library per tick."
     )
-    default_timezone: str | None = Field(
-        default=None,
-        description="IANA zone for camera times with neither an EXIF offset nor GPS; empty "
-        "means UTC.",
-    )
     map_tile_url: str = Field(
         default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
         description="Map tile URL template ({z}/{x}/{y}); when tiles cannot be loaded the map "

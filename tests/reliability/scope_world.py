@@ -43,6 +43,7 @@ B_MEDIA_FROM = 700_001
 B_FACE_FROM = 880_001
 ALICE, BOB, CAROL = 501, 502, 990_001
 MEMBER_PASSWORD = "member password one"
+ZANZIBAR = (-6.1659, 39.2026)  # B's one GPS fix of its own: its place name is a secret
 B_FILES = (
     "zulu-folder/zulu-secret.jpg",
     "zulu-folder/zulu-second.jpg",
@@ -75,7 +76,7 @@ class ScopeWorld:
 
     def secret_strings(self) -> list[str]:
         """Text of B that must never reach a caller who may not see B."""
-        out = [str(self.root_b), B_NAME, "zanzibar", "zulu"]
+        out = [str(self.root_b), B_NAME, "zanzibar", "Zanzibar", "zulu"]
         for digest in self.b_only_hashes:
             out += [digest, digest[:16]]
         return out
@@ -85,7 +86,7 @@ class ScopeWorld:
 
 
 def make_b_sources(root: Path, a_sources: Path) -> Path:
-    make_jpeg(root / B_FILES[0], color=(10, 200, 10), size=(480, 360))
+    make_jpeg(root / B_FILES[0], color=(10, 200, 10), size=(480, 360), gps=ZANZIBAR)
     make_jpeg(root / B_FILES[1], color=(240, 240, 10), size=(360, 480))
     (root / B_FILES[2]).parent.mkdir(parents=True)
     shutil.copy(a_sources / "2021" / "a.jpg", root / B_FILES[2])

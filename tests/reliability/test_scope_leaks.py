@@ -130,6 +130,10 @@ CLASSIFIED: dict[str, str] = {
     "GET /s/{token}/items/{media_id}/thumbnail": OPEN,
     "GET /s/{token}/items/{media_id}/original": OPEN,
     "GET /s/{token}/download": OPEN,
+    "GET /places": READ,
+    "GET /map/markers": READ,
+    "GET /map/outlines": READ,
+    "GET /map/config": READ,
 }
 # Writes whose ids travel in the body: probed like a path id (B's vs. absent ones).
 BODY_IDS = {

@@ -56,6 +56,14 @@ def media_filter(
     favorite: Annotated[bool | None, Query(description="only (or no) favorites")] = None,
     archived: Annotated[
         bool | None, Query(description="true: the Archive view; default hides archived")
+    country: Annotated[
+        str | None, Query(pattern="^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 code")
+    ] = None,
+    region: Annotated[
+        str | None, Query(max_length=200, pattern=PRINTABLE, description="first-level region")
+    ] = None,
+    place: Annotated[
+        str | None, Query(max_length=200, pattern=PRINTABLE, description="populated place")
     ] = None,
 ) -> MediaFilter:
     return MediaFilter(
@@ -72,6 +80,9 @@ def media_filter(
         user_id=user.id,
         favorite=favorite,
         archived=archived,
+        country=country,
+        region=region,
+        place=place,
     )
 
 

@@ -37,6 +37,10 @@ class MediaFilter:
     user_id: int | None = None
     favorite: bool | None = None
     archived: bool | None = None
+    # places (the places drain's answers): ISO country code, first-level region, place name
+    country: str | None = None
+    region: str | None = None
+    place: str | None = None
 
 
 def as_start(value: date | datetime | None) -> datetime | None:
@@ -121,12 +125,34 @@ class ArtefactState:
 
 
 @dataclass(frozen=True, slots=True)
+class PlaceName:
+    """Where an item was taken, as the places drain found it (`places` table)."""
+
+    country_code: str  # "" at sea
+    country: str
+    region: str
+    place: str | None
+    timezone: str | None  # IANA zone at the GPS fix
+
+
+@dataclass(frozen=True, slots=True)
+class LocalTime:
+    """`taken_at` as an instant, and where its UTC offset came from."""
+
+    utc: datetime  # aware, UTC
+    offset_min: int
+    source: str  # exif_offset | gps_zone | server_default
+
+
+@dataclass(frozen=True, slots=True)
 class ItemDetail:
     """An item with what its detail view adds: linked files and the thumbnail's state."""
 
     item: MediaItem
     companions: list[int]
     thumbnail: ArtefactState | None
+    place: PlaceName | None = None
+    time: LocalTime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     RowMapping,
+    Select,
     and_,
     exists,
     func,
@@ -34,7 +35,7 @@ from sqlalchemy import (
     select,
 )
 
-from imageserver.db.tables import archives, faces, favorites, libraries, media
+from imageserver.db.tables import archives, faces, favorites, libraries, media, places
 from imageserver.errors import Invalid
 from imageserver.inputs import MAX_ID
 from imageserver.media.model import (
@@ -47,6 +48,7 @@ from imageserver.media.model import (
     MediaFilter,
     MediaItem,
     Order,
+    PlaceName,
 )
 from imageserver.work.scope import Scope
 
@@ -115,6 +117,8 @@ def listed(scope: Scope, f: MediaFilter) -> list[ColumnElement[bool]]:
         where.append(media.c.content_hash.in_(hashes))
     if not f.include_companions:
         where.append(media.c.companion_id.is_(None))
+    if f.country is not None or f.region is not None or f.place is not None:
+        where.append(media.c.content_hash.in_(placed(f)))
     if f.user_id is not None:
         where += marks(f)
     return where
@@ -133,6 +137,18 @@ def marks(f: MediaFilter) -> list[ColumnElement[bool]]:
     elif f.archived is False or f.folder is None:
         where.append(~arch)
     return where
+
+
+def placed(f: MediaFilter) -> Select[tuple[str]]:
+    """Hashes the places drain put in the filter's country / region / place."""
+    query = select(places.c.content_hash)
+    if f.country is not None:
+        query = query.where(places.c.country_code == f.country.upper())
+    if f.region is not None:
+        query = query.where(places.c.region == f.region)
+    if f.place is not None:
+        query = query.where(places.c.place == f.place)
+    return query
 
 
 # --- cursors -------------------------------------------------------------------------------
@@ -227,6 +243,17 @@ def companions_of(conn: Connection, scope: Scope, media_id: int) -> list[int]:
     """Live files linked to this item (its RAW, its live video)."""
     query = select(media.c.id).where(*visible(scope), media.c.companion_id == media_id)
     return [int(r.id) for r in conn.execute(query)]
+
+
+def place_of(conn: Connection, content_hash: str | None) -> PlaceName | None:
+    """The places drain's answer for an item's bytes (None: no fix, or not geocoded yet)."""
+    if content_hash is None:
+        return None
+    query = select(
+        places.c.country_code, places.c.country, places.c.region, places.c.place, places.c.timezone
+    ).where(places.c.content_hash == content_hash)
+    row = conn.execute(query).mappings().first()
+    return PlaceName(**row) if row is not None else None
 
 
 def library_root(conn: Connection, scope: Scope, library_id: int) -> str | None:

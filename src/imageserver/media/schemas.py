@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -27,6 +28,16 @@ class Gps(BaseModel):
     latitude: float
     longitude: float
     altitude: float | None = None
+
+
+class PlaceInfo(BaseModel):
+    """Where the item was taken (offline reverse geocoding of its GPS fix)."""
+
+    country_code: str = Field(description='ISO 3166-1 alpha-2; "" at sea')
+    country: str
+    region: str = Field(description="first-level region: state, province, Land, nation")
+    place: str | None = Field(description="nearest populated place (GeoNames) in the region")
+    timezone: str | None = Field(description="IANA time zone at the fix")
 
 
 class MediaSummary(BaseModel):
@@ -76,6 +87,14 @@ class MediaDetail(MediaSummary):
     thumbnail_error: str | None
     retired_at: float | None
     extra: dict[str, Any] | None
+    place: PlaceInfo | None = None
+    taken_at_utc: datetime | None = Field(
+        default=None, description="taken_at as an instant, with the offset below"
+    )
+    taken_at_utc_offset_min: int | None = None
+    taken_at_offset_source: str | None = Field(
+        default=None, description="exif_offset | gps_zone | server_default"
+    )
 
 
 class MediaPage(BaseModel):
@@ -173,6 +192,10 @@ def detail(found: ItemDetail) -> MediaDetail:
         thumbnail_error=thumb.detail if thumb and thumb.status != "done" else None,
         retired_at=item.retired_at,
         extra=item.extra,
+        place=PlaceInfo(**asdict(found.place)) if found.place else None,
+        taken_at_utc=found.time.utc if found.time else None,
+        taken_at_utc_offset_min=found.time.offset_min if found.time else None,
+        taken_at_offset_source=found.time.source if found.time else None,
     )
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import Connection
 
 from imageserver.errors import LibraryStale, NotFound, Unsupported
-from imageserver.media import query
+from imageserver.media import localtime, query
 from imageserver.media.layout import ThumbSize, thumb_path
 from imageserver.media.model import (
     ArtefactState,
@@ -59,10 +59,13 @@ def thumbnail_state(conn: Connection, content_hash: str | None) -> ArtefactState
 
 
 def detail(conn: Connection, scope: Scope, item: MediaItem) -> ItemDetail:
+    place = query.place_of(conn, item.content_hash)
     return ItemDetail(
         item=item,
         companions=query.companions_of(conn, scope, item.id),
         thumbnail=thumbnail_state(conn, item.content_hash),
+        place=place,
+        time=localtime.resolve(item, place.timezone if place else None),
     )
 
 

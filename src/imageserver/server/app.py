@@ -21,6 +21,7 @@ from imageserver.media import folders as folders_api
 from imageserver.ml import api as ml_api
 from imageserver.ops import api as ops_api
 from imageserver.ops import backlogs as backlogs_api
+from imageserver.places import api as places_api
 from imageserver.search import api as search_api
 from imageserver.search import service as search_service
 from imageserver.server.headers import SecurityHeaders
@@ -79,6 +80,7 @@ def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
         albums_api.router,
         shares_api.router,
         shares_api.public,
+        places_api.router,
         web_api.router,  # last: / and /static/... only, never an API path
     ):
         app.include_router(router)
