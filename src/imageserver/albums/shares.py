@@ -24,8 +24,8 @@ from sqlalchemy import Connection, RowMapping
 from imageserver.albums import service, shares_repo
 from imageserver.auth import tokens
 from imageserver.auth.passwords import hash_password, verify_password
+from imageserver.auth.scope import scope_of
 from imageserver.errors import Forbidden, ImageServerError, Invalid, NotFound, TooManyRequests
-from imageserver.libraries import repo as libraries_repo
 from imageserver.media.model import MediaItem
 from imageserver.media.paths import open_file_inside
 from imageserver.work.context import AppContext
@@ -92,7 +92,7 @@ def open_link(conn: Connection, ctx: AppContext, token: str, key: str | None) ->
         raise NotFound("share not found")
     if row["password_hash"] is not None and not key_opens(ctx, row, key):
         raise Forbidden("this link needs its password (POST /s/{token}/unlock)")
-    scope = Scope.of(libraries_repo.granted_ids(conn, int(row["owner_id"])))
+    scope = scope_of(conn, int(row["owner_id"]))
     return Opened(row=row, scope=scope)
 
 

@@ -56,6 +56,7 @@ def media_filter(
     favorite: Annotated[bool | None, Query(description="only (or no) favorites")] = None,
     archived: Annotated[
         bool | None, Query(description="true: the Archive view; default hides archived")
+    ] = None,
     country: Annotated[
         str | None, Query(pattern="^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 code")
     ] = None,
