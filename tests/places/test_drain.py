@@ -73,8 +73,9 @@ def test_drain_places_every_fix_once_capped_per_tick(ctx: AppContext, tmp_path: 
     library(ctx, tmp_path)
     watcher = Watcher(ctx, stages=PLACES_ONLY)
     [first] = watcher.tick(full=False)
-    # 5 distinct hashes with a fix (the copy shares Geneva's); 2 per tick
-    assert first.counts["placed"] == 2 and first.pending["places"] == 3
+    # 4 distinct hashes with a fix (the copy shares Geneva's; metadata drops the (0, 0)
+    # "fix", so Null Island has none); 2 per tick
+    assert first.counts["placed"] == 2 and first.pending["places"] == 2
     for _ in range(3):
         [last] = watcher.tick(full=False)
     assert last.pending["places"] == 0
@@ -88,8 +89,7 @@ def test_drain_places_every_fix_once_capped_per_tick(ctx: AppContext, tmp_path: 
     assert rows["ny.jpg"]["timezone"] == "America/New_York"
     assert rows["ny.jpg"]["region"] == "New York"
     found = states(ctx)
-    assert found["null-island.jpg"] == ("done", "no place", 1)
-    assert "nogps.jpg" not in found
+    assert "null-island.jpg" not in found and "nogps.jpg" not in found
     assert found["geneva.jpg"][0] == "done"
 
 
@@ -104,10 +104,10 @@ def test_a_failing_geocoder_is_retried_then_given_up(
     monkeypatch.setattr(geocode, "lookup_many", broken)
     watcher = Watcher(ctx, stages=PLACES_ONLY)
     [t] = watcher.tick(full=False)
-    assert t.counts["failed"] == 2 and t.pending["places"] == 3
+    assert t.counts["failed"] == 2 and t.pending["places"] == 2
     failed = {k: v for k, v in states(ctx).items() if v[0] == "retry"}
     assert len(failed) == 2 and all("unreadable" in str(v[1]) for v in failed.values())
-    for _ in range(places_drain.MAX_ATTEMPTS * 3):  # 2 a tick: 5 hashes, 3 tries each
+    for _ in range(places_drain.MAX_ATTEMPTS * 3):  # 2 a tick: 4 hashes, 3 tries each
         clock.advance(86_400)
         watcher.tick(full=False)
     assert {v[0] for v in states(ctx).values()} == {"failed"}
