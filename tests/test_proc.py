@@ -268,3 +268,28 @@ def test_only_the_runner_starts_programs() -> None:
     assert RUNS_A_PROGRAM.search("import subprocess\n") and RUNS_A_PROGRAM.search(
         "x = subprocess.run(argv)"
     )
+
+
+# --- priorities ------------------------------------------------------------------------------
+
+
+def test_children_and_drain_threads_run_below_requests_and_password_checks() -> None:
+    """Background work yields to the threads that answer requests (nice 0 here) and check
+    passwords: ffmpeg & co. inherit the spawner thread's nice, drains run niced too."""
+    from imageserver.auth.passwords import CHECK_NICE
+    from imageserver.work.pool import DRAIN_NICE, DrainPool
+
+    base = os.nice(0)
+    expected_child = min(19, max(base, proc.CHILD_NICE))
+    child = proc.run(["nice"], timeout=10)  # coreutils' nice prints its own niceness
+    assert int(child.stdout) == expected_child
+    assert proc.CHILD_NICE > CHECK_NICE and DRAIN_NICE > CHECK_NICE > base
+    pool = DrainPool(2)
+    try:
+        seen = list(
+            pool.map(lambda _: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), [1, 2])
+        )
+    finally:
+        pool.close()
+    assert seen == [min(19, max(base, DRAIN_NICE))] * 2
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # caller unchanged

@@ -39,6 +39,11 @@ hand-off, vfork, setpriv, sh; 4-7 ms for a plain vfork of `true`); with 100 MB, 
 against 4-10 ms.
 The death signal reaches only the direct child; our tools start no children of their own
 (a timeout or a stop kills the whole process group anyway).
+
+Every child runs at CHILD_NICE: the spawner thread lowers its own priority once, and a
+forked child inherits the nice value of the thread that forked it. Transcodes and probes are
+background work; at nice 0 a ladder of ffmpeg encodes took both cores from the threads that
+answer requests and check passwords (those run at 0 and at auth/passwords.CHECK_NICE).
 """
 
 from __future__ import annotations
@@ -361,6 +366,20 @@ def _die_with(parent: int) -> None:
 
 _SH = shutil.which("sh") or "/bin/sh"
 
+# Background children (ffmpeg, ffprobe, exiftool, find) below request threads (0) and
+# password checks (10): see the module docstring.
+CHILD_NICE = 15
+
+
+def lower_this_thread(nice: int) -> None:
+    """Raise the calling thread's nice value to `nice` (Linux nice is per thread; threads
+    and processes it starts inherit it). Never raises: elsewhere the work runs unchanged."""
+    with contextlib.suppress(AttributeError, OSError):
+        tid = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        if current < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+
 
 def _find_setpriv() -> str | None:
     """util-linux's setpriv (2.33+) when it takes --pdeathsig; None otherwise."""
@@ -424,6 +443,7 @@ class _Spawner:
             raise
 
     def _loop(self, parent: int) -> None:
+        lower_this_thread(CHILD_NICE)  # every child inherits it
         self.setpriv = _find_setpriv()
         while True:
             with self._lock:

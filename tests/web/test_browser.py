@@ -442,8 +442,12 @@ def test_admin_manages_users_and_a_member_sees_no_admin_controls(
     admin.fill("#new-username", "kid")
     admin.fill("#new-password", "kid password 1")
     admin.click("#add-user button[type=submit]")
+    # The new row, or the form's error saying why not (a failure names its cause).
+    admin.wait_for_selector(
+        "#users-rows tr[data-username='kid'], #add-user-error:not(:empty)", timeout=60_000
+    )
+    assert admin.locator("#add-user-error").text_content() == ""
     row = admin.locator("#users-rows tr[data-username='kid']")
-    row.wait_for()
     assert row.locator(".role-select").input_value() == "member"
     # Disable and enable again; reset the password (the prompt answers).
     row.locator("button[data-action=toggle]").click()

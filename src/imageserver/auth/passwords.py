@@ -9,14 +9,13 @@ load, the rest of the API does not.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from imageserver.proc import lower_this_thread
 
 CHECK_NICE = 10
 
@@ -28,9 +27,7 @@ _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 def _lower_priority() -> None:
     """Initializer of the check thread: lower this thread's (not the process's) priority."""
-    # Not Linux, or not permitted: checks still run, at normal priority.
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CHECK_NICE)
+    lower_this_thread(CHECK_NICE)
 
 
 # The login route admits at most `login_max_concurrent` checks (work/throttle.py); they

@@ -4,6 +4,10 @@ Every drain runs its slow part (hashing, decoding, detection, reading previews) 
 process-wide pool of WORKER_THREADS threads, so the drains of a tick never add up to more
 threads than the operator allowed. The pool is made on first use and again after `close`,
 so a context closed by one test or one foreground scan can be used again.
+
+Its threads run at DRAIN_NICE, below the threads that answer requests (0) and check
+passwords (auth/passwords.CHECK_NICE): indexing takes what the household leaves. Native
+thread pools started from a drain thread (libvips, onnxruntime) inherit it.
 """
 
 from __future__ import annotations
@@ -13,8 +17,16 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from imageserver.proc import lower_this_thread
+
 T = TypeVar("T")
 R = TypeVar("R")
+
+DRAIN_NICE = 15
+
+
+def _lower_priority() -> None:
+    lower_this_thread(DRAIN_NICE)
 
 
 class DrainPool:
@@ -26,7 +38,9 @@ class DrainPool:
     def executor(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="drain")
+                self._executor = ThreadPoolExecutor(
+                    self.threads, thread_name_prefix="drain", initializer=_lower_priority
+                )
             return self._executor
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
