@@ -29,6 +29,7 @@ from bench.rows import (
     load,
     metadata,
     places,
+    scale,
     scaleout,
     search,
     thumbs,
@@ -50,6 +51,7 @@ GROUPS: dict[str, Callable[[BenchContext], list[Row]]] = {
     "places": places.run,
     "web": web.run,
     "scaleout": scaleout.run,
+    "scale": scale.run,
     "load": load.run,
 }
 TOOLS = ("b3sum", "sha256sum", "exiftool", "vipsthumbnail", "find", "xargs")
@@ -64,6 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         help="files in the quick-tick library "
         "(default: --files, reusing its index; otherwise a separate small-file library)",
+    )
+    p.add_argument(
+        "--rows", type=int, default=100_000, help="media rows of the scale group (default 100000)"
     )
     p.add_argument("--thumb-files", type=int, help="thumbnail subset (default min(files, 2000))")
     p.add_argument(

@@ -28,7 +28,9 @@ def read_conn(ctx: Ctx) -> Iterator[Connection]:
 
 
 def write_conn(ctx: Ctx) -> Iterator[Connection]:
-    """One transaction per request, committed once when the handler returns."""
+    """One transaction per request, committed once when the handler returns and before the
+    answer is sent (scope "function" below): a client that reads right after a 201 sees its
+    write, and a failed commit is the request's error, not a success already sent."""
     with ctx.engine.begin() as conn:
         yield conn
 
@@ -37,4 +39,4 @@ def write_conn(ctx: Ctx) -> Iterator[Connection]:
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 ReadConn = Annotated[Connection, Depends(read_conn)]
-WriteConn = Annotated[Connection, Depends(write_conn)]
+WriteConn = Annotated[Connection, Depends(write_conn, scope="function")]
