@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from imageserver.video import ffmpeg, generator, jobs, layout
+from imageserver.video import ffmpeg, generator, jobs, layout, ownership
 from imageserver.video.plan import HlsOptions, TranscodePlan
 from tests.fixtures import make_video
 from tests.video.helpers import read_back, temp_entries
@@ -66,6 +66,8 @@ def test_h264_in_avi_is_never_unsupported(clips: dict[str, Path], tmp_path: Path
     assert decode_errors(folder / layout.PLAYLIST) == []
     assert read_back(folder, decode=False).video_codec == "h264"
     assert temp_entries(tmp_path) == []
+    # the tries in between kept the folder's ownership stamp: cleanup may remove it later
+    assert ownership.made_here(folder, ownership.claim(tmp_path))
 
 
 def test_the_avi_copy_failures_are_recorded_in_order(

@@ -237,9 +237,11 @@ class Made:
 
 
 def clear_folder(folder: Path) -> None:
-    """Empty a staging folder between tries (one try's segments must not mix with another's)."""
+    """Empty a staging folder between tries (one try's segments must not mix with another's);
+    the ownership stamp stays: it is what lets cleanup remove the folder later."""
     for entry in folder.iterdir():
-        remove_tree(entry)
+        if entry.name != ownership.STAMP:
+            remove_tree(entry)
 
 
 def decode_errors(path: Path, timeout: float, control: runner.RunControl | None) -> list[str]:
