@@ -79,6 +79,23 @@ def real_values(world: World) -> dict[str, Any]:
     }
 
 
+def collection_values(world: World, headers: dict[str, str]) -> dict[str, Any]:
+    """An album holding the photo and a public link to it, made through the API."""
+    with TestClient(world.app) as client:
+        album = client.post("/albums", headers=headers, json={"name": "fuzz album"})
+        assert album.status_code == 201, album.text
+        album_id = album.json()["id"]
+        added = client.post(
+            f"/albums/{album_id}/items", headers=headers, json={"ids": [world.photo_id]}
+        )
+        assert added.status_code == 200, added.text
+        share = client.post(
+            "/shares", headers=headers, json={"album_id": album_id, "allow_download": True}
+        )
+        assert share.status_code == 201, share.text
+    return {"album_id": album_id, "share_id": share.json()["id"], "token": share.json()["token"]}
+
+
 VIDEO_ITEM_ROUTES = ("/video/{media_id}", "/video/stream/library/{library_id}/")
 
 
@@ -86,7 +103,7 @@ def test_every_operation_with_real_ids(world: World, headers: dict[str, str]) ->
     """One well-formed request per GET operation, with ids that exist: documented 2xx and
     bodies that match their schema (the fuzzer mostly draws ids that do not exist)."""
     schema = schemathesis.openapi.from_asgi("/openapi.json", world.app)
-    values = real_values(world)
+    values = real_values(world) | collection_values(world, headers)
     problems: list[str] = []
     statuses: dict[str, int] = {}
     try:

@@ -3,6 +3,8 @@ uvicorn server (the one `imageserver serve` runs, with the same options) in a th
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
 import select
@@ -197,7 +199,10 @@ def test_an_unauthenticated_400_mb_upload_is_refused_before_its_body(
             b'Content-Length: %d\r\n\r\n--xx\r\nContent-Disposition: form-data; name="image"; '
             b'filename="a.jpg"\r\n\r\n' % (auth, 400 * MB)
         )
-        sock.sendall(b"\xff" * MB)
+        # The answer may come (and the server close) before this first megabyte is out:
+        # a refused write is the server doing its job, the answer is still readable.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(b"\xff" * MB)
         status, headers, body = read_response(sock, 5)
         elapsed = time.monotonic() - start
         during = temp_handles()

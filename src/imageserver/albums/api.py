@@ -150,9 +150,12 @@ def get_album(
 def patch_album(
     album_id: IdPath, body: AlbumPatch, user: User, scope: UserScope, conn: WriteConn, ctx: Ctx
 ) -> AlbumOut:
-    changes = body.model_dump(exclude_unset=True)
-    if changes.get("name", "") is None or changes.get("description", "") is None:
-        changes = {k: v for k, v in changes.items() if v is not None or k == "cover_media_id"}
+    # null leaves a field as it is; only the cover can be cleared (null: no chosen cover)
+    changes = {
+        k: v
+        for k, v in body.model_dump(exclude_unset=True).items()
+        if v is not None or k == "cover_media_id"
+    }
     service.patch_album(conn, scope, album_id, user.id, changes, ctx.clock())
     row = service.reach(conn, album_id, user.id)
     return _album_out(service.view(conn, row, user.id, scope))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictBool, model_validator
 
 from imageserver.inputs import DbId
-from imageserver.media.schemas import MediaSummary
+from imageserver.media.schemas import LocalDateTime, MediaSummary
 
 Role = Literal["viewer", "editor"]
 SortOrder = Literal["taken_asc", "taken_desc", "added"]
@@ -23,7 +23,7 @@ class MarkOut(BaseModel):
 
 class BulkMark(BaseModel):
     ids: list[DbId] = Field(min_length=1, max_length=MAX_IDS)
-    value: bool = True
+    value: StrictBool = True
 
 
 class BulkMarkOut(BaseModel):
@@ -89,8 +89,8 @@ class AlbumOut(BaseModel):
     sort_order: str
     cover_media_id: int | None
     item_count: int
-    date_from: datetime | None
-    date_to: datetime | None
+    date_from: LocalDateTime | None  # camera wall-clock times of the first and last item
+    date_to: LocalDateTime | None
     created_at: float
     updated_at: float
 
@@ -125,8 +125,8 @@ class ShareCreate(BaseModel):
     media_ids: list[DbId] = Field(default_factory=list, max_length=MAX_IDS)
     expires_at: datetime | None = None
     password: str | None = Field(default=None, min_length=4, max_length=200)
-    allow_download: bool = False
-    show_metadata: bool = False
+    allow_download: StrictBool = False
+    show_metadata: StrictBool = False
 
 
 class ShareOut(BaseModel):
@@ -171,7 +171,7 @@ class SharedItem(BaseModel):
     id: int
     kind: str
     name: str
-    taken_at: datetime
+    taken_at: LocalDateTime
     width: int | None
     height: int | None
     duration: float | None
