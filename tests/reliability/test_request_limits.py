@@ -4,7 +4,6 @@ uvicorn server (the one `imageserver serve` runs, with the same options) in a th
 from __future__ import annotations
 
 import contextlib
-
 import json
 import os
 import select
