@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 
 from imageserver.config import Settings
+from imageserver.errors import ImageServerError
 from imageserver.faces.detector import Pixels
 from imageserver.faces.geometry import Size, fit_within
 from imageserver.media.layout import thumb_path
+from imageserver.media.paths import open_file_inside
 
 log = logging.getLogger("imageserver.faces")
 
@@ -105,15 +107,26 @@ def original_size(path: Path) -> Size | None:
     return (h, w) if orientation in _ROTATED_ORIENTATIONS else (w, h)
 
 
+def _original(row: Any) -> Path | None:
+    """The original's real path, None when it is gone or now leads out of its library root
+    (never read then: the preview, made from the indexed bytes, is used alone)."""
+    try:
+        return open_file_inside(Path(row["root_path"]), row["rel_path"])
+    except ImageServerError as exc:
+        log.debug("event=faces_original_refused path=%r reason=%r", row["rel_path"], exc.message)
+        return None
+
+
 def load(settings: Settings, row: Any) -> DetectionImage:
     """The detection image for one media row (with content_hash, root_path, rel_path, ...)."""
     max_side = settings.face_max_side
-    original = Path(row["root_path"]) / row["rel_path"]
+    original = _original(row)
     displayed: Size | None = None
     if row["width"] and row["height"]:
         displayed = (int(row["width"]), int(row["height"]))
     if (
-        settings.face_max_side > settings.thumb_large_px
+        original is not None
+        and settings.face_max_side > settings.thumb_large_px
         and displayed is not None
         and max(displayed) > settings.thumb_large_px
     ):
@@ -127,5 +140,6 @@ def load(settings: Settings, row: Any) -> DetectionImage:
         # A preview smaller than its size cap is the original at full size.
         h, w = pixels.shape[:2]
         full = max(w, h) < min(settings.thumb_large_px, max_side)
-        displayed = (w, h) if full else (original_size(original) or (w, h))
+        from_header = original_size(original) if original is not None and not full else None
+        displayed = (w, h) if full else (from_header or (w, h))
     return DetectionImage(pixels, displayed, "preview")

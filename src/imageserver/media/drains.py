@@ -19,11 +19,13 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping
 
+from imageserver.errors import NotFound
 from imageserver.media import hashing, repo, thumbs
 from imageserver.media.formats import FORMATS
 from imageserver.media.layout import thumb_path
 from imageserver.media.metadata import MediaMetadata, MetadataError, open_reader
 from imageserver.media.mtime import mtime_datetime
+from imageserver.media.paths import OutsideRoot, Unreadable, open_file_inside
 from imageserver.work.artefacts import THUMB_KIND, claim, count_pending
 from imageserver.work.context import AppContext
 from imageserver.work.drain import BaseRun, Drain, HashRun, run_drain
@@ -56,12 +58,19 @@ class RowRun(BaseRun[RowMapping, Any]):
 
 # --- content hashes ------------------------------------------------------------------------
 
-HashResult = tuple[str, int, int] | OSError | None
+HashResult = tuple[str, int, int] | OSError | OutsideRoot | None
 
 
-def _hash_one(root: Path, row: RowMapping) -> tuple[str, int, int] | OSError | None:
+def _hash_one(root: Path, row: RowMapping) -> HashResult:
     """(hash, size, mtime_ns) of the file, None when it changed while being read."""
-    path = root / row["rel_path"]
+    try:
+        path = open_file_inside(root, row["rel_path"])
+    except OutsideRoot as exc:
+        return exc
+    except Unreadable as exc:
+        return OSError(exc.message)
+    except NotFound:
+        return FileNotFoundError(row["rel_path"])
     try:
         before = os.stat(path)
         digest = hashing.hash_file(path)
@@ -90,8 +99,10 @@ class HashTick(RowRun):
         if result is None or isinstance(result, FileNotFoundError):
             # changed while read (reconcile goes first), or gone (the missing-file scan decides)
             return None
+        if isinstance(result, OutsideRoot):  # a symlink swapped in: nothing was read
+            return Outcome.retry(result.refusal)
         if isinstance(result, OSError):
-            return Outcome.retry(f"{type(result).__name__}: {result.strerror}")
+            return Outcome.retry(f"{type(result).__name__}: {result.strerror or result}")
         _, size, mtime_ns = result
         if (size, mtime_ns) != (item["size"], item["mtime_ns"]):
             return None  # changed since the walk: reconcile first
@@ -198,9 +209,20 @@ class MetadataTick(RowRun):
         return repo.meta_batch(conn, self.t.library.id, self.t.now, limit)
 
     def work(self, items: Sequence[RowMapping]) -> list[MediaMetadata | MetadataError]:
+        """Only files confined to the root reach the readers, by their real path."""
         root = self.t.library.root
-        paths = [(root / r["rel_path"], FORMATS[r["format"]]) for r in items]
-        return read_guarded(self.read, paths)
+        out: list[MediaMetadata | MetadataError | None] = []
+        paths = []
+        for r in items:
+            try:
+                paths.append((open_file_inside(root, r["rel_path"]), FORMATS[r["format"]]))
+                out.append(None)
+            except OutsideRoot as exc:
+                out.append(MetadataError(exc.refusal, permanent=False))
+            except NotFound as exc:
+                out.append(MetadataError(exc.message, permanent=False))
+        read = iter(read_guarded(self.read, paths) if paths else [])
+        return [next(read) if r is None else r for r in out]
 
     def outcome(self, item: RowMapping, result: MediaMetadata | MetadataError) -> Outcome:
         if isinstance(result, MetadataError):
@@ -250,7 +272,12 @@ def metadata_stage(t: TickContext) -> None:
 def make_thumbs_for(ctx: AppContext, row: RowMapping) -> Outcome:
     s = ctx.settings
     digest = row["content_hash"]
-    src = Path(row["root_path"]) / row["rel_path"]
+    try:
+        src = open_file_inside(Path(row["root_path"]), row["rel_path"])
+    except OutsideRoot as exc:  # a symlink swapped in: nothing is decoded
+        return Outcome.retry(exc.refusal)
+    except NotFound as exc:  # gone meanwhile: the missing-file scan decides
+        return Outcome.retry(exc.message)
     try:
         thumbs.make_thumbnails(
             src,

@@ -12,9 +12,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from imageserver.errors import ImageServerError
 from imageserver.media import repo
 from imageserver.media.formats import Classified, classify
 from imageserver.media.mtime import mtime_datetime
+from imageserver.media.paths import open_file_inside
 from imageserver.scan.tick import Diff, NonMediaCache, ScanTick, WalkMemory
 from imageserver.scan.walker import FileStat
 
@@ -74,8 +76,8 @@ def _classify(t: ScanTick, fs: FileStat) -> Classified | None:
     if cache.known(t.library.id, fs):
         return None
     try:
-        found = classify(t.library.root / fs.rel_path)
-    except OSError as exc:
+        found = classify(open_file_inside(t.library.root, fs.rel_path))
+    except (OSError, ImageServerError) as exc:  # gone, or a symlink now leading out
         log.warning(
             "event=sniff_failed library=%s path=%r error=%s", t.library.name, fs.rel_path, exc
         )

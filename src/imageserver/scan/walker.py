@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imageserver.media.formats import is_candidate
+from imageserver.media.paths import is_inside
 
 log = logging.getLogger("imageserver.scan")
 
@@ -79,7 +80,7 @@ def walk(
     """
     result = WalkResult()
     root_str = os.fspath(root)
-    fence_str = os.fspath(fence) if fence is not None else root_str
+    fence_str = os.path.realpath(fence if fence is not None else root)
     skip = {os.path.realpath(p) for p in skip_dirs}
     stack: list[tuple[str, str]] = [(root_str, "")]
     while stack:
@@ -130,7 +131,7 @@ def _symlink_target_stat(path: str, root: str) -> os.stat_result | None:
         target = os.path.realpath(path, strict=True)
     except (OSError, RuntimeError):
         return None
-    if target != root and not target.startswith(root.rstrip("/") + "/"):
+    if not is_inside(root, target):
         log.info("event=walk_symlink_outside path=%r", path)
         return None
     try:

@@ -35,7 +35,7 @@ from imageserver.errors import (
 )
 from imageserver.inputs import MAX_ID
 from imageserver.media.paths import clean_rel_path
-from imageserver.video import layout, repo, stats
+from imageserver.video import layout, repo, service, stats
 from imageserver.video.jobs import PREVIEW_KIND, Job
 from imageserver.video.queue import VideoQueue
 from imageserver.video.schemas import (
@@ -217,7 +217,9 @@ def playlist_by_path(
 ) -> Response:
     """The stable URL of a video by library + path; resolves to its hash's playlist."""
     scope = scope_of(conn, access.user.id)
-    content_hash = _hash_of(live_video(conn, scope, library_id, path))
+    row = live_video(conn, scope, library_id, path)
+    service.source_of(conn, row)
+    content_hash = _hash_of(row)
     token = access.token_for(content_hash)
     return serve_playlist(ctx, request, content_hash, token)
 
@@ -235,7 +237,9 @@ def preview_by_path(
     conn: ReadConn,
 ) -> FileResponse:
     scope = scope_of(conn, access.user.id)
-    content_hash = _hash_of(live_video(conn, scope, library_id, path))
+    row = live_video(conn, scope, library_id, path)
+    service.source_of(conn, row)
+    content_hash = _hash_of(row)
     access.token_for(content_hash)
     return serve_preview(ctx, content_hash)
 
@@ -307,7 +311,8 @@ def video_info(
 def generate(
     body: GenerateRequest, ctx: Ctx, conn: WriteConn, user: User, scope: UserScope
 ) -> Response:
-    """Ask for a playlist now: 202 queued, 200 ready, 422 unsupported, 404 unknown.
+    """Ask for a playlist now: 202 queued, 200 ready, 422 unsupported (or refused: the
+    file now leads out of its library root), 404 unknown.
 
     Open to members, not admin-only: asking for the playlist of a video one may see is
     viewing it (the transcode would happen anyway when the drain reaches it), not
@@ -318,11 +323,11 @@ def generate(
     else:
         assert body.library_id is not None and body.path is not None
         row = live_video(conn, scope, body.library_id, body.path)
+    root, source = service.source_of(conn, row)  # a symlink leading out of the root: refused
     digest = row["content_hash"]
     if digest is None:
         info = VideoInfo(media_id=row["id"], content_hash=None, status="waiting_for_hash")
         return JSONResponse(info.model_dump(), status_code=202)
-    source = Path(repo.library_root(conn, row["library_id"])) / row["rel_path"]
     disk = inspect(ctx.settings.resolved_video_path, digest)
     if disk.sentinel is not None:
         raise Unsupported(f"video cannot be played: {disk.sentinel}")
@@ -334,7 +339,8 @@ def generate(
     queue = ctx.video_queue
     if isinstance(queue, VideoQueue):
         name = ctx.registry.get(row["library_id"])
-        job = Job(digest, source, name.name if name else "?", row["rel_path"])
+        rel = row["rel_path"]
+        job = Job(digest, root / rel, name.name if name else "?", rel, root=root)
         queue.submit(job, front=True)
     info = VideoInfo(media_id=row["id"], content_hash=digest, status="queued")
     return JSONResponse(info.model_dump(), status_code=202)

@@ -12,7 +12,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from imageserver.errors import NotFound
 from imageserver.media import probe
+from imageserver.media.paths import OutsideRoot, open_file_inside
 from imageserver.video import generator, runner
 from imageserver.video.generator import GenerationError, Transient, Unsupported
 from imageserver.video.plan import (
@@ -34,7 +36,12 @@ PREVIEW_KIND = "preview"
 
 @dataclass(frozen=True)
 class Job:
-    """Work for one content hash; `source` is one live path holding those bytes."""
+    """Work for one content hash; `source` is one live path holding those bytes.
+
+    `root` is the library root of `rel_path`: every job the server makes has one, and
+    ffmpeg then reads only the file `confined` to it. (None: a file given directly, by
+    a tool or a test.)
+    """
 
     content_hash: str
     source: Path
@@ -42,6 +49,12 @@ class Job:
     rel_path: str
     hls: bool = True
     preview: bool = True
+    root: Path | None = None
+
+    def confined(self) -> Path:
+        """The real path to read; OutsideRoot when the file now leads out of its root (a
+        symlink swapped in after indexing), NotFound when it is gone."""
+        return self.source if self.root is None else open_file_inside(self.root, self.rel_path)
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,17 @@ def probe_source(src: Path, video_root: Path, timeout: float) -> probe.VideoInfo
         raise Unsupported(f"ffprobe cannot read the source: {exc.reason}") from exc
 
 
+def _source(job: Job) -> Path:
+    """The file ffmpeg may read. Refused (out of the root) or gone, it is a transient
+    failure: no sentinel, nothing made, retried with backoff in case the link is put right."""
+    try:
+        return job.confined()
+    except OutsideRoot as exc:
+        raise Transient(exc.refusal) from exc
+    except NotFound as exc:
+        raise Transient(f"source not readable: {exc.message}") from exc
+
+
 def run_job(
     job: Job,
     video_root: Path,
@@ -89,7 +113,8 @@ def run_job(
     started = time.monotonic()
     mode = None
     try:
-        info = source_info(probe_source(job.source, video_root, min(timeout, 120.0)))
+        src = _source(job)
+        info = source_info(probe_source(src, video_root, min(timeout, 120.0)))
         try:
             plan = plan_hls(info, options)
             fallback = reencode_plan(info, options)
@@ -100,7 +125,7 @@ def run_job(
         mode = plan.mode
         if job.hls:
             made = generator.make_hls(
-                job.source,
+                src,
                 video_root,
                 job.content_hash,
                 plan,
@@ -120,7 +145,7 @@ def run_job(
                 )
         else:
             generator.make_preview(
-                job.source, video_root, job.content_hash, preview_plan, options, timeout, control
+                src, video_root, job.content_hash, preview_plan, options, timeout, control
             )
             hls, preview = None, Outcome.done()
     except Unsupported as exc:

@@ -13,11 +13,13 @@ import logging
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, RowMapping
 
+from imageserver.errors import ImageServerError, NotFound
+from imageserver.media.paths import open_file_inside
 from imageserver.telemetry.metrics import DRAIN_DONE, DRAIN_FAILED, TRANSCODE_SECONDS, TRANSCODES
 from imageserver.video import generator, jobs, repo
 from imageserver.video.jobs import PREVIEW_KIND, Job, JobResult
@@ -35,14 +37,36 @@ VIDEO_KINDS = ("video",)
 
 
 def _job(row: RowMapping, hls: bool, preview: bool, library: str) -> Job:
+    root = Path(row["root_path"])
     return Job(
         content_hash=row["content_hash"],
-        source=Path(row["root_path"]) / row["rel_path"],
+        source=root / row["rel_path"],
         library=library,
         rel_path=row["rel_path"],
         hls=hls,
         preview=preview,
+        root=root,
     )
+
+
+def confined_mtime(job: Job) -> float | None:
+    """The source's mtime, read only inside its root: a source that is gone or now leads
+    out of the root (refused when its job runs) never makes a playlist look stale."""
+    try:
+        return source_mtime(job.confined())
+    except ImageServerError:
+        return None
+
+
+def source_of(conn: Connection, row: RowMapping) -> tuple[Path, Path]:
+    """(library root, real path) of a video's file for a route; OutsideRoot (422, as for
+    /original) when the path now leads out of its root. A file that is gone is not refused
+    here: its job reports it when it runs, as for any unreachable source."""
+    root = Path(repo.library_root(conn, row["library_id"]))
+    try:
+        return root, open_file_inside(root, row["rel_path"])
+    except NotFound:
+        return root, root / row["rel_path"]
 
 
 @dataclass
@@ -103,9 +127,7 @@ def settle_from_disk(conn: Connection, video_root: Path, job: Job, now: float) -
                 reason = f"source unsupported: {disk.sentinel}"
                 artefacts.record(conn, job.content_hash, PREVIEW_KIND, Outcome.failed(reason), now)
             return _Settled(None, 1)
-        if disk.has_playlist and not needs_generation(
-            disk.playlist_mtime, source_mtime(job.source)
-        ):
+        if disk.has_playlist and not needs_generation(disk.playlist_mtime, confined_mtime(job)):
             artefacts.record(conn, job.content_hash, HLS_KIND, Outcome.done("found on disk"), now)
             need_hls, count = False, 1
         elif need_hls:
@@ -124,7 +146,7 @@ def settle_from_disk(conn: Connection, video_root: Path, job: Job, now: float) -
     if not need_hls and not need_preview:
         return _Settled(None, count)
     return _Settled(
-        Job(job.content_hash, job.source, job.library, job.rel_path, need_hls, need_preview),
+        replace(job, hls=need_hls, preview=need_preview),
         count,
     )
 
@@ -262,10 +284,10 @@ def reconcile(conn: Connection, video_root: Path, library_id: int) -> int:
             continue
         seen.add(digest)
         disk = inspect(video_root, digest)
-        src = Path(row["root_path"]) / row["rel_path"]
+        mtime = confined_mtime(_job(row, True, True, ""))
         stale_hls = (
             row["hls"] == "done"
-            and (not disk.has_playlist or needs_generation(disk.playlist_mtime, source_mtime(src)))
+            and (not disk.has_playlist or needs_generation(disk.playlist_mtime, mtime))
         ) or (row["hls"] == "failed" and disk.sentinel is None)
         if stale_hls:
             artefacts.forget(conn, digest, HLS_KIND)
