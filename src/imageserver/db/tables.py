@@ -205,6 +205,8 @@ media = Table(
     Index("ix_media_listing", "library_id", "retired_at", "taken_at", "id"),
     Index("ix_media_taken", "taken_at", "id"),
     Index("ix_media_content_hash", "content_hash"),
+    # "a live row of a library in scope shows this hash" (faces, albums): migration 0009b
+    Index("ix_media_hash_live", "content_hash", "retired_at", "library_id"),
     Index("ix_media_folder", "library_id", "folder"),
     Index("ix_media_meta_status", "meta_status"),
     # Live videos by hash, covering: /hls/stats groups by hash without reading the table.
