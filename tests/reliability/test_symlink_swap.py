@@ -31,7 +31,7 @@ from imageserver.faces import source
 from imageserver.media.layout import thumb_path
 from imageserver.media.paths import OutsideRoot, Unreadable, open_file_inside, resolve_inside
 from imageserver.scan.watcher import Watcher
-from imageserver.video import jobs
+from imageserver.video import jobs, ownership
 from imageserver.video.jobs import PREVIEW_KIND, Job
 from imageserver.video.plan import HlsOptions
 from imageserver.video.queue import VideoQueue
@@ -130,7 +130,10 @@ def assert_untouched(s: Swapped, rec: Recorder) -> None:
 
 def video_files(ctx: AppContext) -> list[Path]:
     video_root = ctx.settings.resolved_video_path
-    return sorted(p for p in video_root.rglob("*")) if video_root.exists() else []
+    if not video_root.exists():
+        return []
+    # the folder's ownership marker is made at start, before any video
+    return sorted(p for p in video_root.rglob("*") if p.name != ownership.MARKER)
 
 
 def state(ctx: AppContext, digest: str, kind: str) -> dict[str, Any] | None:
