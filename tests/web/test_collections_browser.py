@@ -33,7 +33,7 @@ def test_favorite_from_the_viewer_shows_in_favorites(page: Any, web_server: WebS
     page.wait_for_selector("#viewer-favorite:not([disabled])")
     assert button.get_attribute("aria-pressed") == "false"
     button.click()
-    page.wait_for_selector("#viewer-favorite[aria-pressed='true']")
+    page.wait_for_selector("#viewer-favorite[aria-pressed='true']", timeout=30_000)
     assert "★" in button.inner_text()
     page.keyboard.press("Escape")
     page.click("#mainnav a[data-nav='favorites']")
@@ -43,7 +43,8 @@ def test_favorite_from_the_viewer_shows_in_favorites(page: Any, web_server: WebS
     listed = web_server.api("GET", "/media", params={"favorite": "true"}).json()["items"]
     assert [i["id"] for i in listed] == [first]
     page.goto(web_server.url + f"/#/viewer/{first}")
-    page.wait_for_selector("#viewer-favorite[aria-pressed='true']")
+    page.reload()
+    page.wait_for_selector("#viewer-favorite[aria-pressed='true']", timeout=30_000)
     page.locator("#viewer-favorite").click()
     page.wait_for_selector("#viewer-favorite[aria-pressed='false']")
     assert web_server.api("GET", "/media", params={"favorite": "true"}).json()["items"] == []

@@ -12,8 +12,11 @@ export async function markMany(kind, ids, value = true) {
 
 /** One item's favorite and archive state (the item detail does not carry them). */
 export async function marksOf(item) {
-  const day = String(item.taken_at).slice(0, 10);
-  const base = { library: item.library_id, from: day, to: day, limit: 1000 };
+  // A day either side: the listing's date filter and the item's wall-clock time may sit
+  // in different zones (file times, GPS zones).
+  const t = Date.parse(String(item.taken_at).slice(0, 10) + 'T12:00:00Z');
+  const day = (ms) => new Date(ms).toISOString().slice(0, 10);
+  const base = { library: item.library_id, from: day(t - 864e5), to: day(t + 864e5), limit: 1000 };
   const [fav, arch] = await Promise.all([
     get('/media', { ...base, favorite: true, archived: '' }),
     get('/media', { ...base, archived: true }),

@@ -68,7 +68,7 @@ export function mount(root) {
       const marker = L.marker([c.lat, c.lon], { icon: icon(L, c), title: c.count > 1 ? `${c.count} items` : 'Open', keyboard: true });
       marker.on('click', () => {
         const [s, w, n, e] = c.bounds;
-        if (c.count > 1 && (n - s > 1e-6 || e - w > 1e-6) && map.getZoom() < map.getMaxZoom()) map.fitBounds([[s, w], [n, e]], { padding: [40, 40] });
+        if (c.count > 1 && (n - s > 1e-6 || e - w > 1e-6) && map.getZoom() < map.getMaxZoom()) map.fitBounds([[s, w], [n, e]], { padding: [40, 40], animate: false });
         else go(`#/viewer/${c.media_id}`);
       });
       layer.addLayer(marker);
@@ -89,7 +89,10 @@ export function mount(root) {
       return;
     }
     if (!alive) return;
-    map = L.map(host, { worldCopyJump: true, minZoom: 1, maxZoom: 18, attributionControl: true });
+    // No zoom animations: an animation still running when the view is left would touch the
+    // removed map (Leaflet's "_leaflet_pos" error).
+    map = L.map(host, { worldCopyJump: true, minZoom: 1, maxZoom: 18, attributionControl: true,
+      zoomAnimation: false, fadeAnimation: false, markerZoomAnimation: false });
     map.attributionControl.setPrefix(false);
     map.attributionControl.addAttribution(config.attribution);
     map.setView([30, 0], 2);
@@ -109,8 +112,8 @@ export function mount(root) {
     await refresh(L);
     // Zoom to the items once: the bounds of the first answer's clusters.
     const markers = layer ? layer.getLayers() : [];
-    if (markers.length && alive) map.fitBounds(L.latLngBounds(markers.map((m) => m.getLatLng())).pad(0.3), { maxZoom: 10 });
+    if (markers.length && alive) map.fitBounds(L.latLngBounds(markers.map((m) => m.getLatLng())).pad(0.3), { maxZoom: 10, animate: false });
   }
   start();
-  return { title: 'Map', unmount() { alive = false; seq += 1; map?.remove(); map = null; } };
+  return { title: 'Map', unmount() { alive = false; seq += 1; map?.stop(); map?.off(); map?.remove(); map = null; } };
 }
