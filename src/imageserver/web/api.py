@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
@@ -31,10 +33,36 @@ VENDOR_CACHE = "public, max-age=86400"
 # The page only talks to its own origin; blob: URLs carry thumbnails fetched with the
 # token, hls.js runs its transmuxer in a blob: worker and feeds MediaSource (blob:).
 CSP = (
-    "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+    "default-src 'self'; img-src 'self' blob: data:{tiles}; media-src 'self' blob:; "
     "worker-src 'self' blob:; style-src 'self'; script-src 'self'; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+# A host name (or a `*.` wildcard for a `{s}` subdomain template) and an optional port.
+_TILE_HOST = re.compile(r"^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?$")
+
+
+def tile_source(tile_url: str) -> str:
+    """The CSP source of the configured map tile host ("" when none or not a plain
+    http(s) host): the map's <img> tiles may come from there, and nothing else does."""
+    template = tile_url.strip().replace("{s}", "*")
+    if not template:
+        return ""
+    try:
+        parts = urlsplit(template)
+    except ValueError:
+        return ""
+    host = parts.netloc
+    if parts.scheme not in ("http", "https") or "@" in host or not _TILE_HOST.match(host):
+        return ""
+    return f"{parts.scheme}://{host.lower()}"
+
+
+def page_csp(tile_url: str = "") -> str:
+    """The page's CSP: its own origin only, plus the map tile host when one is set."""
+    source = tile_source(tile_url)
+    return CSP.format(tiles=f" {source}" if source else "")
+
+
 # /docs: Swagger UI from the vendored bundle; it styles its widgets inline and draws its
 # icons from data: URLs, but runs no inline or remote script.
 DOCS_CSP = (
@@ -163,7 +191,13 @@ async def index(request: Request) -> Response:
     item = lookup("index.html")
     if item is None:
         raise NotFound("the web page is not installed")
-    return _serve(request, item, {"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"})
+    ctx = getattr(request.app.state, "ctx", None)
+    tile_url = str(getattr(getattr(ctx, "settings", None), "map_tile_url", "") or "")
+    return _serve(
+        request,
+        item,
+        {"Content-Security-Policy": page_csp(tile_url), "Referrer-Policy": "no-referrer"},
+    )
 
 
 @router.get("/static/{path:path}")

@@ -7,6 +7,7 @@
 import { onTick } from './api.js';
 import { fmtCount, fmtDate, fmtDuration, fmtMonth, h } from './dom.js';
 import { attachPreview } from './preview.js';
+import { mark } from './selection.js';
 import { showImage, thumbPath } from './thumbs.js';
 
 const HEADER = 44;
@@ -53,6 +54,8 @@ export class VirtualGrid {
     this.scroller.addEventListener('focus', (e) => { if (e.target === this.scroller) this.focusFirstVisible(); });
     this.setupScrubber();
     this.stopTick = onTick(() => this.refresh());
+    // opts.selection: a Selection (selection.js); tiles show it and clicks toggle it.
+    this.stopSelection = opts.selection ? opts.selection.attach(this.canvas) : null;
   }
 
   async start() {
@@ -83,6 +86,7 @@ export class VirtualGrid {
   destroy() {
     this.destroyed = true;
     this.stopTick();
+    this.stopSelection?.();
     cancelAnimationFrame(this.frame);
     clearTimeout(this.loadTimer);
     this.resizeObserver.disconnect();
@@ -248,6 +252,7 @@ export class VirtualGrid {
     const score = this.opts.scoreOf?.(item);
     if (score !== undefined) parts.push(h('span', { class: 'meta score' }, score));
     el.replaceChildren(...parts);
+    if (this.opts.selection) mark(el, this.opts.selection.has(item.id));
     this.loadThumb(el, item);
   }
 

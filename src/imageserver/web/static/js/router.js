@@ -15,6 +15,15 @@ const ROUTES = [
   { name: 'dashboard', re: /^\/dashboard$/, load: () => import('./views/dashboard.js') },
   { name: 'users', re: /^\/users$/, load: () => import('./views/users.js') },
   { name: 'account', re: /^\/account$/, load: () => import('./views/account.js') },
+  { name: 'favorites', re: /^\/favorites$/, load: () => import('./views/favorites.js') },
+  { name: 'archive', re: /^\/archive$/, load: () => import('./views/archive.js') },
+  { name: 'albums', re: /^\/albums$/, load: () => import('./views/albums.js') },
+  { name: 'album', re: /^\/albums\/(\d+)$/, load: () => import('./views/album.js') },
+  { name: 'shares', re: /^\/shares$/, load: () => import('./views/shares.js') },
+  { name: 'places', re: /^\/places$/, load: () => import('./views/places.js') },
+  { name: 'map', re: /^\/map$/, load: () => import('./views/map.js') },
+  // The public page of a share link: no login, no navigation bar.
+  { name: 'share', re: /^\/s\/([A-Za-z0-9_-]{1,64})$/, load: () => import('./views/share.js'), public: true },
   { name: 'viewer', re: /^\/viewer\/(\d+)$/, load: () => import('./viewer.js'), overlay: true },
 ];
 

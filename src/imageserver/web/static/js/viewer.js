@@ -2,8 +2,9 @@
 // in the order of the view underneath (arrow keys), Esc to close, a metadata panel, the
 // original to download and "similar photos".
 
-import { download, get } from './api.js';
-import { fmtBytes, fmtDateTime, fmtDuration, fmtExposure, h } from './dom.js';
+import { api, download, get } from './api.js';
+import { marksOf } from './collections.js';
+import { fmtBytes, fmtDateTime, fmtDuration, fmtExposure, h, toast } from './dom.js';
 import { go, replaceHash } from './router.js';
 import { cached, loadImage, showImage, thumbPath } from './thumbs.js';
 import { mountVideo } from './video.js';
@@ -35,7 +36,15 @@ function offset(minutes) {
 function rows(item, libName) {
   const out = [];
   const add = (label, value) => { if (value !== '' && value !== null && value !== undefined) out.push(h('dt', {}, label), h('dd', {}, value)); };
-  add('Date', fmtDateTime(item.taken_at) + offset(item.taken_at_offset_min) + (item.taken_at_source === 'file_mtime' ? ' (file time)' : ''));
+  const source = { exif_offset: ' · offset from the camera', gps_zone: ' · time zone from the location', server_default: " · the server's time zone" }[item.taken_at_offset_source] || '';
+  const tz = item.taken_at_utc_offset_min ?? item.taken_at_offset_min;
+  add('Date', fmtDateTime(item.taken_at) + offset(tz) + (item.taken_at_source === 'file_mtime' ? ' (file time)' : '') + source);
+  if (item.place) {
+    const p = item.place;
+    const text = [p.place, p.region, p.country].filter(Boolean).join(', ') || 'At sea';
+    const href = p.country_code ? `#/places?country=${encodeURIComponent(p.country_code)}` : null;
+    add('Place', h('span', { id: 'viewer-place' }, href ? h('a', { href }, text) : text));
+  }
   add('Camera', camera(item));
   add('Lens', item.lens);
   const exposure = [
@@ -81,12 +90,15 @@ export function open(overlay, { id, background, onClose }) {
   const infoBtn = h('button', { type: 'button', 'aria-pressed': 'true', onclick: () => toggleInfo() }, 'Info');
   const similarBtn = h('button', { type: 'button', onclick: () => item && go(`#/search?similar=${item.id}`) }, 'Similar');
   const downloadBtn = h('button', { type: 'button', id: 'viewer-download', onclick: () => onDownload() }, 'Download');
+  const favBtn = h('button', { type: 'button', id: 'viewer-favorite', 'aria-pressed': 'false', title: 'Favorite (f)', onclick: () => toggleMark('favorite') }, '☆ Favorite');
+  const archBtn = h('button', { type: 'button', id: 'viewer-archive', 'aria-pressed': 'false', title: 'Archive', onclick: () => toggleMark('archive') }, 'Archive');
+  let marks = null;
   const prevBtn = h('button', { type: 'button', class: 'nav prev', 'aria-label': 'Previous (←)', title: 'Previous (←)', onclick: () => step(-1) }, '‹');
   const nextBtn = h('button', { type: 'button', class: 'nav next', 'aria-label': 'Next (→)', title: 'Next (→)', onclick: () => step(1) }, '›');
   const stage = h('div', { class: 'stage' });
   const info = h('aside', { class: 'info', 'aria-label': 'Details' });
   const root = h('div', { class: 'viewer', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'viewer-title', tabindex: '-1' },
-    h('div', { class: 'bar' }, closeBtn, title, similarBtn, downloadBtn, infoBtn),
+    h('div', { class: 'bar' }, closeBtn, title, favBtn, archBtn, similarBtn, downloadBtn, infoBtn),
     stage, info);
   overlay.append(root);
   document.body.classList.add('viewing');
@@ -107,6 +119,43 @@ export function open(overlay, { id, background, onClose }) {
     const from = currentId;
     const next = await n.neighbour(from, dir);
     if (next && currentId === from) replaceHash(`#/viewer/${next.id}`);
+  }
+
+  function drawMarks() {
+    const fav = Boolean(marks?.favorite);
+    const arch = Boolean(marks?.archived);
+    favBtn.disabled = archBtn.disabled = marks === null;
+    favBtn.setAttribute('aria-pressed', String(fav));
+    favBtn.textContent = fav ? '★ Favorite' : '☆ Favorite';
+    archBtn.setAttribute('aria-pressed', String(arch));
+    archBtn.textContent = arch ? 'Archived' : 'Archive';
+  }
+
+  async function loadMarks(shown, my) {
+    marks = null;
+    drawMarks();
+    try {
+      const found = await marksOf(shown);
+      if (my === seq) { marks = found; drawMarks(); }
+    } catch (err) {
+      if (err.status !== 401) console.warn('marks failed to load', err);
+    }
+  }
+
+  async function toggleMark(kind) {
+    if (!item || !marks) return;
+    const key = kind === 'favorite' ? 'favorite' : 'archived';
+    const on = !marks[key];
+    const shown = item.id;
+    try {
+      await api(`/media/${shown}/${kind}`, { method: on ? 'PUT' : 'DELETE' });
+      if (item?.id !== shown) return;
+      marks = { ...marks, [key]: on };
+      drawMarks();
+      if (kind === 'archive') toast(on ? 'Archived: hidden from the timeline.' : 'Back in the timeline.');
+    } catch (err) {
+      if (err.status !== 401) toast(err.message, { error: true });
+    }
   }
 
   async function onDownload() {
@@ -147,6 +196,7 @@ export function open(overlay, { id, background, onClose }) {
     item = detail;
     title.textContent = item.name;
     similarBtn.hidden = item.kind !== 'photo';
+    loadMarks(item, my);
     const alt = `${item.name}, ${fmtDateTime(item.taken_at)}`;
     if (item.kind === 'video') {
       player = mountVideo(stage, item);
@@ -196,6 +246,7 @@ export function open(overlay, { id, background, onClose }) {
 
   function onKey(event) {
     if (event.target.closest?.('input, textarea, select')) return;
+    if (event.key === 'f' && !event.ctrlKey && !event.metaKey && !event.altKey) { event.preventDefault(); toggleMark('favorite'); return; }
     if (event.key === 'Escape') { event.preventDefault(); onClose(); } else if (event.key === 'ArrowLeft') { event.preventDefault(); step(-1); } else if (event.key === 'ArrowRight') { event.preventDefault(); step(1); } else if (event.key === 'Tab') {
       const focusable = [...root.querySelectorAll('button:not([hidden]):not(:disabled), a[href], video')].filter((el) => el.offsetParent !== null);
       if (!focusable.length) return;

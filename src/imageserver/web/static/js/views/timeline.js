@@ -3,9 +3,12 @@
 // view of the library can be bookmarked and the back button undoes a filter.
 
 import { get } from '../api.js';
+import { selectionActions } from '../collections.js';
 import { debounce, fmtCount, fmtMonth, h } from '../dom.js';
 import { VirtualGrid } from '../grid.js';
 import { hashFor, replaceHash } from '../router.js';
+import { Selection, selectionBar } from '../selection.js';
+import { tile } from '../tiles.js';
 import { TimelineModel } from '../timeline-model.js';
 
 const FOLDERS_OPEN_KEY = 'imageserver.foldersOpen';
@@ -57,13 +60,16 @@ export function mount(root, route) {
   const opts = h('div', { class: 'opts', id: 'filter-options' }, library, kind, camera, gps, jump);
   const filtersToggle = h('button', { type: 'button', class: 'small filters-toggle', 'aria-expanded': 'false', 'aria-controls': 'filter-options',
     onclick: () => { const open = !filters.classList.contains('open'); filters.classList.toggle('open', open); filtersToggle.setAttribute('aria-expanded', String(open)); } }, 'Filters');
-  const filters = h('div', { class: 'filters', role: 'search', 'aria-label': 'Filters' }, filtersToggle, opts, folderToggle, count);
+  const selection = new Selection();
+  const bar = selectionBar(selection, selectionActions({ after: () => grid?.refresh() }));
+  const memories = h('section', { class: 'memories', id: 'memories', 'aria-label': 'On this day', hidden: true });
+  const filters = h('div', { class: 'filters', role: 'search', 'aria-label': 'Filters' }, filtersToggle, opts, folderToggle, bar.toggle, count);
   const crumbs = h('div', { class: 'crumbs', hidden: true });
   const folders = h('aside', { class: 'folders', id: 'folders', 'aria-label': 'Folders', hidden: true });
   const body = h('div', { class: 'timeline-body' }, folders);
   const gridHost = h('div', { style: { flex: '1', display: 'flex', minWidth: '0', position: 'relative' } });
   body.append(gridHost);
-  root.append(h('div', { class: 'timeline' }, h('h1', { class: 'visually-hidden' }, 'Photos'), filters, crumbs, body));
+  root.append(h('div', { class: 'timeline' }, h('h1', { class: 'visually-hidden' }, 'Photos'), memories, filters, bar.el, crumbs, body));
 
   function syncControls() {
     const s = state();
@@ -132,6 +138,7 @@ export function mount(root, route) {
     const filtered = Object.keys(f).length > 0;
     grid = new VirtualGrid(gridHost, new TimelineModel(f), {
       label: 'Photos and videos by month',
+      selection,
       empty: filtered ? 'No photos or videos match these filters.' : 'Nothing here yet. Add a library on the Libraries page; new files appear as they are indexed.',
       onCount: (total, model) => {
         count.textContent = `${fmtCount(total)} ${total === 1 ? 'item' : 'items'}`;
@@ -154,8 +161,24 @@ export function mount(root, route) {
     drawFolders();
   }
 
+  // "N years ago today": a strip above the grid, one group per earlier year.
+  async function loadMemories() {
+    try {
+      const found = await get('/memories', { window: 1 });
+      const years = found.years.filter((y) => y.items.length);
+      if (!years.length) return;
+      memories.replaceChildren(...years.map((y) => h('div', { class: 'memory', dataset: { year: String(y.year) } },
+        h('h2', {}, y.years_ago === 1 ? '1 year ago' : `${y.years_ago} years ago`),
+        h('div', { class: 'memory-tiles' }, y.items.slice(0, 6).map((m) => tile({ id: m.item.id, kind: m.item.kind, label: m.item.name }))))));
+      memories.hidden = false;
+    } catch (err) {
+      if (err.status !== 401) console.warn('memories failed to load', err);
+    }
+  }
+
   syncControls();
   startGrid();
+  loadMemories();
   setTimeout(loadLibraries, 300); // after the first screen's requests
   if (sessionStorage.getItem(FOLDERS_OPEN_KEY) === '1' && window.innerWidth > 760) toggleFolders(true);
 
@@ -170,6 +193,6 @@ export function mount(root, route) {
     },
     reveal(id) { grid?.reveal(id); },
     navFor() { return grid?.navFor(); },
-    unmount() { grid?.destroy(); grid = null; },
+    unmount() { grid?.destroy(); grid = null; selection.clear(); },
   };
 }

@@ -1,0 +1,4 @@
+// Archive (#/archive): see marked.js.
+import { mountMarked } from './marked.js';
+
+export function mount(root) { return mountMarked(root, { archived: true }); }

@@ -1,0 +1,168 @@
+"""Browser tests of favorites, archive, albums and share links: one server for the module.
+
+Each flow goes through the page as a person would (viewer buttons, the selection bar, the
+album page, the share dialog) and checks the result in another view; the public share page
+opens in a fresh browser context that never logged in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.web.harness import WebServer
+
+
+def tile_ids(page: Any, view: str = "timeline") -> list[int]:
+    ids: list[int] = page.evaluate(
+        "v => [...document.querySelectorAll(`.view-${v} .canvas .tile[data-id]`)]"
+        ".map(t => Number(t.dataset.id))",
+        view,
+    )
+    return ids
+
+
+def photo_ids(server: WebServer) -> list[int]:
+    page = server.api("GET", "/media", params={"kind": "photo", "limit": 100}).json()
+    return [int(i["id"]) for i in page["items"]]
+
+
+def test_favorite_from_the_viewer_shows_in_favorites(page: Any, web_server: WebServer) -> None:
+    first = photo_ids(web_server)[0]
+    page.goto(web_server.url + f"/#/viewer/{first}")
+    button = page.locator("#viewer-favorite")
+    page.wait_for_selector("#viewer-favorite:not([disabled])")
+    assert button.get_attribute("aria-pressed") == "false"
+    button.click()
+    page.wait_for_selector("#viewer-favorite[aria-pressed='true']", timeout=30_000)
+    assert "★" in button.inner_text()
+    page.keyboard.press("Escape")
+    page.click("#mainnav a[data-nav='favorites']")
+    page.wait_for_selector(f".view-favorites .canvas .tile[data-id='{first}'] img.loaded")
+    assert tile_ids(page, "favorites") == [first]
+    # The server agrees, and a reload of the viewer shows the star again.
+    listed = web_server.api("GET", "/media", params={"favorite": "true"}).json()["items"]
+    assert [i["id"] for i in listed] == [first]
+    page.goto(web_server.url + f"/#/viewer/{first}")
+    page.reload()
+    page.wait_for_selector("#viewer-favorite[aria-pressed='true']", timeout=30_000)
+    page.locator("#viewer-favorite").click()
+    page.wait_for_selector("#viewer-favorite[aria-pressed='false']")
+    assert web_server.api("GET", "/media", params={"favorite": "true"}).json()["items"] == []
+    assert not page.errors, page.errors
+
+
+def test_album_from_a_selection_and_a_password_share_link(
+    page_factory: Any, web_server: WebServer
+) -> None:
+    page = page_factory(token=web_server.token())
+    page.goto(web_server.url + "/#/timeline")
+    page.wait_for_selector(".canvas .tile[data-kind='photo'] img.loaded")
+    picked = page.evaluate(
+        "() => [...document.querySelectorAll(\".canvas .tile[data-kind='photo']\")]"
+        ".slice(0, 2).map(t => Number(t.dataset.id))"
+    )
+    assert len(picked) == 2
+    page.click("#sel-toggle")
+    page.wait_for_selector("#selbar:not([hidden])")
+    for media_id in picked:
+        page.click(f".canvas .tile[data-id='{media_id}']")
+    page.wait_for_selector("#sel-count:text-is('2 selected')")
+    assert "#/viewer" not in page.url  # selecting does not open the viewer
+    page.click("#sel-album")
+    page.wait_for_selector("#album-dialog")
+    page.fill("#album-new-name", "Trip to the lake")
+    page.click("#album-dialog button[type=submit]")
+    page.wait_for_selector("#toast:has-text('Added to Trip to the lake')")
+    assert page.locator("#selbar").is_hidden()
+
+    page.click("#mainnav a[data-nav='albums']")
+    card = page.locator(".album-card[data-name='Trip to the lake']")
+    card.wait_for()
+    assert "2 items" in card.inner_text()
+    card.click()
+    page.wait_for_selector("#album-title:text-is('Trip to the lake')")
+    page.wait_for_selector("#album-items .tile img.loaded")
+    shown = page.evaluate(
+        "() => [...document.querySelectorAll('#album-items .tile')].map(t => Number(t.dataset.id))"
+    )
+    assert sorted(shown) == sorted(picked)
+
+    # Rename through the prompt; the title follows.
+    page.once("dialog", lambda d: d.accept("Lake 2008"))
+    page.click("#album-rename")
+    page.wait_for_selector("#album-title:text-is('Lake 2008')")
+
+    # A share link with a password that allows the zip.
+    page.click("#album-share")
+    page.wait_for_selector("#share-dialog")
+    page.fill("#share-password", "grandma1")
+    page.check("#share-download")
+    page.click("#share-dialog button[type=submit]")
+    link = page.locator("#share-link")
+    link.wait_for()
+    url = link.input_value()
+    assert "/#/s/" in url
+    page.click("#share-link-dialog button[type=submit]")
+    shares = web_server.api("GET", "/shares").json()
+    assert len(shares) == 1 and shares[0]["has_password"] and shares[0]["allow_download"]
+    assert url.endswith(shares[0]["token"])
+
+    # A fresh browser with no login: password prompt, then the thumbnails and the zip.
+    guest = page_factory()
+    guest.goto(url)
+    guest.wait_for_selector("#share-password-input")
+    assert guest.locator("#topbar").is_hidden()
+    guest.fill("#share-password-input", "wrong one")
+    guest.click("#share-unlock button[type=submit]")
+    guest.wait_for_selector("#share-password-error:has-text('Wrong password')")
+    guest.fill("#share-password-input", "grandma1")
+    guest.click("#share-unlock button[type=submit]")
+    guest.wait_for_selector("#share-title:text-is('Lake 2008')")
+    guest.wait_for_function(
+        "() => { const imgs = [...document.querySelectorAll('#share-items img')];"
+        " return imgs.length === 2 && imgs.every(i => i.complete && i.naturalWidth > 0); }"
+    )
+    href = guest.locator("#share-download").get_attribute("href")
+    assert href and href.startswith(f"/s/{shares[0]['token']}/download?key=")
+    assert guest.evaluate("() => sessionStorage.getItem('imageserver.token')") is None
+
+    # The owner revokes it on the Share links page; the guest's next load is refused.
+    page.goto(web_server.url + "/#/shares")
+    page.wait_for_selector(f"#shares-rows tr[data-token='{shares[0]['token']}']")
+    page.once("dialog", lambda d: d.accept())
+    page.click("#shares-rows button:has-text('Revoke')")
+    page.wait_for_selector("#shares-status:has-text('No share links')")
+    guest.reload()
+    guest.wait_for_selector("#share-title:text-is('Link not available')")
+    assert not page.errors and not guest.errors, (page.errors, guest.errors)
+
+
+def test_archive_hides_from_the_timeline_and_shows_in_archive(
+    page: Any, web_server: WebServer
+) -> None:
+    page.goto(web_server.url + "/#/timeline")
+    page.wait_for_selector(".canvas .tile[data-id] img.loaded")
+    before = tile_ids(page)
+    target = before[0]
+    # Shift-click selects without turning selection on first.
+    page.click(f".canvas .tile[data-id='{target}']", modifiers=["Shift"])
+    page.wait_for_selector("#sel-count:text-is('1 selected')")
+    page.click("#sel-archive")
+    page.wait_for_selector("#toast:has-text('1 archived')")
+    page.wait_for_function(
+        f"() => !document.querySelector(\".canvas .tile[data-id='{target}']\")"
+        " && document.querySelectorAll('.canvas .tile[data-id]').length > 0"
+    )
+    page.click("#mainnav a[data-nav='albums']")
+    page.click("a[href='#/archive']")
+    page.wait_for_selector(f".view-archive .canvas .tile[data-id='{target}']")
+    assert tile_ids(page, "archive") == [target]
+    # Unarchive from the Archive view: back in the timeline.
+    page.click("#sel-toggle")
+    page.click(f".canvas .tile[data-id='{target}']")
+    page.click("#sel-unarchive")
+    page.wait_for_selector("#toast:has-text('back in the timeline')")
+    page.wait_for_selector(".view-archive .empty:not([hidden])")
+    page.click("#mainnav a[data-nav='timeline']")
+    page.wait_for_selector(f".view-timeline .canvas .tile[data-id='{target}']")
+    assert not page.errors, page.errors
