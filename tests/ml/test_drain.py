@@ -229,6 +229,10 @@ def test_ml_stats_per_library_and_deduplicated_total(
     # (search.service wires refresh_gauges into the watcher), not by a caller's request.
     refresh_gauges(ml_ctx)
     value = REGISTRY.get_sample_value(
-        "imageserver_ml_images", {"library": "_all", "state": "images"}
+        "imageserver_ml_images", {"library": "one", "state": "images"}
     )
-    assert value == 4
+    assert value == 3
+    # no cross-library series: sum() over `library` must not count a total twice
+    assert REGISTRY.get_sample_value(
+        "imageserver_ml_images", {"library": "_all", "state": "images"}
+    ) is None
