@@ -5,9 +5,9 @@ gave up; pending: the rest; with_faces / faces: hashes with a face, and their fa
 hashless: live photo rows not hashed yet (they cannot be scanned).
 
 `compute(conn, scope)` is a caller's view: the scope is in every query, so a member's rows
-and total count their libraries only. The Prometheus gauges (per library only, so
-that sum() does not double-count) are the operator's view of every library: `refresh` sets them, from the
-drain's full ticks, never from a caller's request.
+and total count their libraries only. The Prometheus gauges (per library only, so that
+sum() does not double-count) are the operator's view of every library: `refresh` sets
+them, from the drain's full ticks, never from a caller's request.
 """
 
 from __future__ import annotations

@@ -29,7 +29,6 @@ from imageserver.work.context import AppContext
 from imageserver.work.scope import Scope
 
 
-
 @dataclass
 class Counts:
     images: int = 0
