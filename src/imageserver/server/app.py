@@ -21,6 +21,7 @@ from imageserver.ops import api as ops_api
 from imageserver.ops import backlogs as backlogs_api
 from imageserver.search import api as search_api
 from imageserver.search import service as search_service
+from imageserver.server.options import AllowOptions
 from imageserver.telemetry.http import HttpMetrics
 from imageserver.video import api as video_api
 from imageserver.web import api as web_api
@@ -70,5 +71,6 @@ def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
         web_api.router,  # last: / and /static/... only, never an API path
     ):
         app.include_router(router)
+    app.add_middleware(AllowOptions)
     app.add_middleware(HttpMetrics)
     return app
