@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 # What the server needs at run time, and what the tests and benchmarks add.
 APT_RUN=(python3 python3-venv python3-dev build-essential ffmpeg libimage-exiftool-perl
          libvips42 ca-certificates)
-APT_DEV=(libvips-tools b3sum chromium fonts-dejavu-core)
+APT_DEV=(libvips-tools b3sum chromium fonts-dejavu-core prometheus)
 VENV=.venv
 
 need_apt() {

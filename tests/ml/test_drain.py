@@ -136,9 +136,7 @@ def test_encoder_down_marks_retry_with_backoff_and_pauses(
     photos(root, 4)
     add_library(ml_client, ml_auth, root)
     # A port nobody listens on: connection refused, fast.
-    ml_ctx.encoder = RemoteEncoder(
-        ["http://127.0.0.1:9"], "tiny", retries=1, timeout=2.0
-    )
+    ml_ctx.encoder = RemoteEncoder(["http://127.0.0.1:9"], "tiny", retries=1, timeout=2.0)
     [t] = Watcher(ml_ctx, stages=search_stages()).tick(full=True)
     states = clip_states(ml_ctx)
     assert len(states) == 2  # the first group only: then the drain pauses
@@ -229,6 +227,11 @@ def test_ml_stats_per_library_and_deduplicated_total(
     # (search.service wires refresh_gauges into the watcher), not by a caller's request.
     refresh_gauges(ml_ctx)
     value = REGISTRY.get_sample_value(
-        "imageserver_ml_images", {"library": "_all", "state": "images"}
+        "imageserver_ml_images", {"library": "one", "state": "images"}
     )
-    assert value == 4
+    assert value == 3
+    # no cross-library series: sum() over `library` must not count a total twice
+    assert (
+        REGISTRY.get_sample_value("imageserver_ml_images", {"library": "_all", "state": "images"})
+        is None
+    )

@@ -11,6 +11,11 @@ from imageserver.inputs import PRINTABLE
 
 Role = Literal["admin", "member"]
 Password = Field(min_length=1, max_length=1024)
+# What auth/service.py enforces on a password it stores and a username it creates, stated
+# here too so that the OpenAPI document says it (the service checks again for the CLI).
+MIN_PASSWORD_LEN = 8
+NewPassword = Field(min_length=MIN_PASSWORD_LEN, max_length=1024)
+USERNAME_PATTERN = r"^[A-Za-z0-9_.@-]{1,150}$"
 
 
 class LoginRequest(BaseModel):
@@ -38,7 +43,7 @@ class MeResponse(BaseModel):
 class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     current_password: str = Password
-    new_password: str = Password
+    new_password: str = NewPassword
 
 
 class SessionOut(BaseModel):
@@ -83,8 +88,13 @@ class UserOut(BaseModel):
 
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    username: str = Field(min_length=1, max_length=150, pattern=PRINTABLE)
-    password: str = Password
+    username: str = Field(
+        min_length=1,
+        max_length=150,
+        pattern=USERNAME_PATTERN,
+        description="letters, digits and _ . @ -",
+    )
+    password: str = NewPassword
     role: Role = "member"
 
 
@@ -94,7 +104,7 @@ class UserPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Role | None = None
     disabled: StrictBool | None = None
-    password: str | None = Field(default=None, min_length=1, max_length=1024)
+    password: str | None = Field(default=None, min_length=MIN_PASSWORD_LEN, max_length=1024)
 
 
 def user_out(row: RowMapping) -> UserOut:

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, RowMapping
 
 from imageserver.auth import passwords, repo
 from imageserver.auth.deps import API_KEY_PREFIX, hash_api_key
+from imageserver.auth.schemas import MIN_PASSWORD_LEN, USERNAME_PATTERN
 from imageserver.errors import (
     Conflict,
     Forbidden,
@@ -28,8 +29,7 @@ from imageserver.work.throttle import LoginThrottle
 
 log = logging.getLogger("imageserver.auth")
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,150}$")
-MIN_PASSWORD_LEN = 8
+USERNAME_RE = re.compile(USERNAME_PATTERN)
 
 
 def validate_username(username: str) -> str:

@@ -5,9 +5,9 @@ gave up; pending: the rest; with_faces / faces: hashes with a face, and their fa
 hashless: live photo rows not hashed yet (they cannot be scanned).
 
 `compute(conn, scope)` is a caller's view: the scope is in every query, so a member's rows
-and total count their libraries only. The Prometheus gauges (the aggregate under
-library="_all") are the operator's view of every library: `refresh` sets them, from the
-drain's full ticks, never from a caller's request.
+and total count their libraries only. The Prometheus gauges (per library only, so that
+sum() does not double-count) are the operator's view of every library: `refresh` sets
+them, from the drain's full ticks, never from a caller's request.
 """
 
 from __future__ import annotations
@@ -122,7 +122,8 @@ def refresh(conn: Connection) -> None:
 
 
 def publish(rows: list[LibraryCounts], total: Counts) -> None:
-    for name, counts in [*((r.library, r.counts) for r in rows), (AGGREGATE_LABEL, total)]:
+    del total  # no cross-library series: sum() over `library` would count it twice
+    for name, counts in ((r.library, r.counts) for r in rows):
         for state in STATES:
             FACES_IMAGES.labels(name, state).set(getattr(counts, state))
         FACES_DETECTED.labels(name).set(counts.faces)

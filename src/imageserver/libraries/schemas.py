@@ -44,10 +44,15 @@ def validate_excludes(entries: list[str]) -> list[str]:
     return out
 
 
+# A name: no control character and at least one that is not a space (the validators
+# below strip it and check isprintable(); the pattern states it in the OpenAPI document).
+NAME_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+
+
 class LibraryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
     root_path: str = Field(min_length=1, max_length=4096)
     enabled: StrictBool = True
     excluded_dirs: list[str] = Field(default_factory=list)
@@ -69,7 +74,7 @@ class LibraryCreate(BaseModel):
 class LibraryPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NAME_PATTERN)
     enabled: StrictBool | None = None
     excluded_dirs: list[str] | None = None
 

@@ -28,8 +28,6 @@ from imageserver.work import backlog
 from imageserver.work.context import AppContext
 from imageserver.work.scope import Scope
 
-ALL = "_all"
-
 
 @dataclass
 class Counts:
@@ -91,7 +89,9 @@ def collect(
 
 
 def publish(per: dict[str, Counts], total: Counts) -> None:
-    for name, counts in [*per.items(), (ALL, total)]:
+    """Per-library gauges only: a cross-library series would make sum() double-count."""
+    del total
+    for name, counts in per.items():
         for state, value in asdict(counts).items():
             ML_IMAGES.labels(name, state).set(value)
 

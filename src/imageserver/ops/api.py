@@ -22,7 +22,8 @@ from pydantic import BaseModel
 from imageserver.auth.deps import user_from_api_key, user_from_token
 from imageserver.errors import Forbidden, Unauthorized, error_responses
 from imageserver.ops import health as health_checks
-from imageserver.telemetry.metrics import REGISTRY
+from imageserver.ops import repo
+from imageserver.telemetry.metrics import REGISTRY, prune_libraries
 from imageserver.work.deps import Ctx
 
 log = logging.getLogger("imageserver.ops")
@@ -82,4 +83,9 @@ def operator(request: Request, ctx: Ctx) -> None:
     responses=error_responses(401, 403),
 )
 def metrics(ctx: Ctx) -> Response:
+    # Gauges are set per library name by the refreshes; a library deleted or renamed since
+    # leaves its old label sets behind, which are dropped here, before every scrape.
+    with read_only(ctx.engine) as conn:
+        live = repo.every_library_name(conn)
+    prune_libraries(live)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -51,3 +51,8 @@ def all_libraries(conn: Connection, scope: Scope) -> list[RowMapping]:
     """The scope's libraries, by name."""
     query = select(libraries).where(scope.where(libraries.c.id)).order_by(libraries.c.name)
     return list(conn.execute(query).mappings())
+
+
+def every_library_name(conn: Connection) -> set[str]:
+    """Every library's current name, unscoped: for pruning the operator's gauges only."""
+    return set(conn.execute(select(libraries.c.name)).scalars())

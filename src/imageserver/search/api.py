@@ -51,7 +51,15 @@ def search(
     ctx: Ctx,
     conn: ReadConn,
     scope: UserScope,
-    q: Annotated[str, Query(min_length=1, max_length=1000, description="what to look for")],
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=1000,
+            pattern=r"\S",
+            description="what to look for (not blank: some non-space character)",
+        ),
+    ],
     limit: Limit = 50,
     threshold: Threshold = None,
     library: Libraries = None,

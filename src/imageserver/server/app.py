@@ -26,6 +26,8 @@ from imageserver.search import api as search_api
 from imageserver.search import service as search_service
 from imageserver.server.headers import SecurityHeaders
 from imageserver.server.limits import RequestLimits
+from imageserver.server.options import AllowOptions
+from imageserver.telemetry.http import HttpMetrics
 from imageserver.video import api as video_api
 from imageserver.web import api as web_api
 from imageserver.work.context import AppContext
@@ -63,6 +65,8 @@ def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
     install_error_handlers(app)
     # Before routing and parsing: body limits, credentials of uploads before their body.
     app.add_middleware(RequestLimits, ctx=ctx)
+    app.add_middleware(AllowOptions)
+    app.add_middleware(HttpMetrics)  # outside the limits: counts their 413s too
     app.add_middleware(SecurityHeaders)  # added last: outermost, sees every response
     for router in (
         ops_api.public,

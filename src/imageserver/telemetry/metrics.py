@@ -2,18 +2,57 @@
 
 Other modules import these objects and update them; nothing else creates metrics. Labels:
 `library` is the library name; `kind` is photo|video; `drain` is hash|metadata|thumbnails|
-hls|embeddings|faces; `stage` is a pipeline stage name; `tick` is quick|full.
+hls|embeddings|faces; `stage` is a pipeline stage name; `tick` is quick|full; `route` is
+the route template (`/media/{media_id}`, never the raw path; `unmatched` when no route
+matched), `method` the HTTP method and `status` the response status code.
+
+Names pass `promtool check metrics`: a gauge never ends in `_total` or `_count`. Two gauges
+were renamed; their old names are still exported, as untyped families (which promtool
+does not lint), until the next release: `imageserver_media_count` (now
+`imageserver_media_items`) and `imageserver_hls_videos_total` (now `imageserver_hls_videos`).
+
+There is no cross-library (`library="_all"`) series: `sum()` over `library` is the total.
+Series of a deleted or renamed library are removed (`prune_libraries`, on every scrape).
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections.abc import Collection, Iterator
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Metric,
+)
+from prometheus_client.core import UnknownMetricFamily
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+GCCollector(registry=REGISTRY)
 
 # --- HTTP and auth ---------------------------------------------------------------------
 LOGIN_FAILURES = Counter(
     "imageserver_login_failures_total", "Failed login attempts.", registry=REGISTRY
+)
+HTTP_REQUESTS = Counter(
+    "imageserver_http_requests_total",
+    "HTTP requests answered, by route template, method and status.",
+    ["route", "method", "status"],
+    registry=REGISTRY,
+)
+HTTP_SECONDS = Histogram(
+    "imageserver_http_request_duration_seconds",
+    "Time from request start to the end of the response body.",
+    ["route", "method", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=REGISTRY,
 )
 
 # --- libraries and the watcher ---------------------------------------------------------
@@ -24,7 +63,7 @@ LIBRARY_UP = Gauge(
     registry=REGISTRY,
 )
 MEDIA_COUNT = Gauge(
-    "imageserver_media_count",
+    "imageserver_media_items",
     "Live (not retired) media rows.",
     ["library", "kind"],
     registry=REGISTRY,
@@ -73,7 +112,7 @@ RETIRED = Counter(
 
 # --- video -------------------------------------------------------------------------------
 HLS_TOTAL = Gauge(
-    "imageserver_hls_videos_total",
+    "imageserver_hls_videos",
     "Videos with a content hash (dedup by hash).",
     ["library"],
     registry=REGISTRY,
@@ -139,7 +178,56 @@ FACES_IMAGES = Gauge(
 )
 FACES_DETECTED = Gauge(
     "imageserver_faces_detected",
-    "Faces found on live images (dedup by hash; library=_all: every library).",
+    "Faces found on live images (dedup by hash).",
     ["library"],
     registry=REGISTRY,
 )
+
+
+# --- deprecated names (removed in the next release) ---------------------------------------
+DEPRECATED_NAMES: dict[str, Gauge] = {
+    "imageserver_media_count": MEDIA_COUNT,
+    "imageserver_hls_videos_total": HLS_TOTAL,
+}
+
+
+class DeprecatedNames(Collector):
+    """The renamed gauges under their old names, as untyped families (lint-clean)."""
+
+    def collect(self) -> Iterator[Metric]:
+        for old, gauge in DEPRECATED_NAMES.items():
+            family = UnknownMetricFamily(
+                old,
+                f"Deprecated: use {gauge._name}. Removed in the next release.",
+                labels=gauge._labelnames,
+            )
+            for metric in gauge.collect():
+                for sample in metric.samples:
+                    family.add_metric([sample.labels[n] for n in gauge._labelnames], sample.value)
+            yield family
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
+REGISTRY.register(DeprecatedNames())
+
+
+def _library_labelled() -> Iterator[Gauge | Counter | Histogram]:
+    for value in globals().values():
+        if isinstance(value, Gauge | Counter | Histogram) and "library" in value._labelnames:
+            yield value
+
+
+def prune_libraries(live: Collection[str]) -> int:
+    """Remove every series whose `library` label is not a library's current name (deleted,
+    renamed, or an old `_all` aggregate); returns how many were removed."""
+    removed = 0
+    for metric in _library_labelled():
+        position = metric._labelnames.index("library")
+        with metric._lock:
+            stale = [key for key in metric._metrics if key[position] not in live]
+        for key in stale:
+            metric.remove(*key)
+            removed += 1
+    return removed

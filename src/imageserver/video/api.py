@@ -21,6 +21,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import Connection, RowMapping
 
@@ -65,6 +66,12 @@ RANGE_ERROR = error_responses(416)
 
 
 # --- authorisation (auth/streams.py) ------------------------------------------------------
+
+
+HASH_PATTERN = r"^[0-9a-f]{64}$"
+HashPath = Annotated[
+    str, PathParam(pattern=HASH_PATTERN, description="content hash: 64 lowercase hex characters")
+]
 
 
 def checked_hash(content_hash: str) -> str:
@@ -146,7 +153,7 @@ def serve_preview(ctx: AppContext, content_hash: str) -> FileResponse:
     responses=STREAM_ERRORS,
 )
 def playlist_by_hash(
-    content_hash: str, request: Request, ctx: Ctx, access: Stream, conn: ReadConn
+    content_hash: HashPath, request: Request, ctx: Ctx, access: Stream, conn: ReadConn
 ) -> Response:
     token = streamable(conn, access, content_hash, "playlist not made yet")
     return serve_playlist(ctx, request, content_hash, token)
@@ -157,7 +164,9 @@ def playlist_by_hash(
     response_class=FileResponse,
     responses=STREAM_ERRORS,
 )
-def preview_by_hash(content_hash: str, ctx: Ctx, access: Stream, conn: ReadConn) -> FileResponse:
+def preview_by_hash(
+    content_hash: HashPath, ctx: Ctx, access: Stream, conn: ReadConn
+) -> FileResponse:
     streamable(conn, access, content_hash, "preview clip not made yet")
     return serve_preview(ctx, content_hash)
 
@@ -168,7 +177,7 @@ def preview_by_hash(content_hash: str, ctx: Ctx, access: Stream, conn: ReadConn)
     responses={206: {"description": "partial content (Range)"}, **STREAM_ERRORS, **RANGE_ERROR},
 )
 def segment(
-    content_hash: str,
+    content_hash: HashPath,
     segment: str,
     request: Request,
     ctx: Ctx,
@@ -251,8 +260,8 @@ def _video_row(conn: Connection, scope: Scope, media_id: int) -> RowMapping:
     row = repo.live_media(conn, scope, media_id)
     if row is None:
         raise NotFound(f"media {media_id} not found")
-    if row["kind"] != "video":
-        raise Invalid(f"media {media_id} is not a video")
+    if row["kind"] != "video":  # no video of that id: a 404 (the id itself is well-formed)
+        raise NotFound(f"media {media_id} is not a video")
     return row
 
 
@@ -294,7 +303,7 @@ def video_by_path(
     return describe(ctx, conn, live_video(conn, scope, library, path), user)
 
 
-@router.get("/video/{media_id}", response_model=VideoInfo, responses=error_responses(404))
+@router.get("/video/{media_id:int}", response_model=VideoInfo, responses=error_responses(404))
 def video_info(
     media_id: IdPath, ctx: Ctx, conn: ReadConn, user: User, scope: UserScope
 ) -> VideoInfo:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from imageserver.inputs import DbId
 
@@ -13,6 +13,22 @@ VideoStatus = Literal["ready", "queued", "pending", "unsupported", "waiting_for_
 
 class GenerateRequest(BaseModel):
     """Either `media_id`, or `library_id` + `path` (library-relative)."""
+
+    # what `_one_target` enforces, stated in the OpenAPI document (exactly one branch holds)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["media_id"], "properties": {"media_id": {"type": "integer"}}},
+                {
+                    "required": ["library_id", "path"],
+                    "properties": {
+                        "library_id": {"type": "integer"},
+                        "path": {"type": "string"},
+                    },
+                },
+            ]
+        }
+    )
 
     media_id: DbId | None = None
     library_id: DbId | None = None
