@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from imageserver.auth.deps import user_from_api_key, user_from_token
+from imageserver.db.engine import read_only
 from imageserver.errors import Forbidden, Unauthorized, error_responses
 from imageserver.ops import health as health_checks
 from imageserver.ops import repo
