@@ -105,6 +105,9 @@ CLASSIFIED: dict[str, str] = {
     "GET /faces/{face_id}": READ,
     "PATCH /faces/{face_id}": PROBE,
     "GET /faces/{face_id}/crop": READ,
+    "GET /ocr/search": READ,
+    "GET /ocr/stats": READ,
+    "GET /media/{media_id}/text": READ,
 }
 _OWN = "the caller's own credentials only (no library data); covered by tests/auth"
 NOT_CALLED_WHY = {
