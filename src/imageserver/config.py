@@ -319,6 +319,19 @@ class Settings(BaseSettings):
         default=2, ge=1, description="Similar unassigned faces needed to create a person."
     )
 
+    # --- text in pictures (OCR) -------------------------------------------------------------
+    ocr_enabled: bool = Field(
+        default=False,
+        description="Read text in photos (PP-OCR via rapidocr-onnxruntime, from the large "
+        "preview; about a second a picture on one core).",
+    )
+    ocr_batch_per_tick: int = Field(
+        default=16, gt=0, description="Most images read for text per tick."
+    )
+    ocr_min_confidence: float = Field(
+        default=0.5, ge=0, le=1, description="Recognised lines below this confidence are dropped."
+    )
+
     @field_validator(
         "database_url",
         "video_path",

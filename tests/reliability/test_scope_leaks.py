@@ -134,6 +134,9 @@ CLASSIFIED: dict[str, str] = {
     "GET /map/markers": READ,
     "GET /map/outlines": READ,
     "GET /map/config": READ,
+    "GET /ocr/search": READ,
+    "GET /ocr/stats": READ,
+    "GET /media/{media_id}/text": READ,
 }
 # Writes whose ids travel in the body: probed like a path id (B's vs. absent ones).
 BODY_IDS = {

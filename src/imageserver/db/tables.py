@@ -415,3 +415,25 @@ places = Table(
     Column("created_at", Float, nullable=False),
     Index("ix_places_country_region_place", "country_code", "region", "place"),
 )
+
+# Text read in a picture (OCR), once per content hash. `text` is the lines joined by
+# newlines; `lines` holds each line's text, confidence and box (four corners, preview
+# pixels scaled to 0..1). PostgreSQL searches `text` through a pg_trgm GIN index (ILIKE);
+# SQLite through the FTS5 trigram table `ocr_fts`, which imageserver/ocr/repo.py keeps
+# (a virtual table is not part of this metadata).
+ocr_text = Table(
+    "ocr_text",
+    metadata,
+    Column("content_hash", String(HASH_LEN), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("lines", JSON, nullable=False),
+    Column("engine", String(80), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index(
+        "ix_ocr_text_trgm",
+        "text",
+        postgresql_using="gin",
+        postgresql_ops={"text": "gin_trgm_ops"},
+        sqlite_where=text("0"),  # SQLite: an empty partial index (search uses ocr_fts)
+    ),
+)

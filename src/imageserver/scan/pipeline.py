@@ -22,6 +22,7 @@ from imageserver.libraries import health
 from imageserver.media import drains
 from imageserver.media import repo as media_repo
 from imageserver.ml import drain as ml_drain
+from imageserver.ocr import drain as ocr_drain
 from imageserver.places import drain as places_drain
 from imageserver.scan import companions, findwalk, ingest, missing
 from imageserver.scan.tick import ScanTick
@@ -99,6 +100,7 @@ STAGES: list[Stage] = [
     Stage("embeddings", ml_drain.embeddings_stage, idle_key="embeddings", drain="embeddings"),
     Stage("hls", video_stage.hls_stage, idle_key="hls", drain="video"),
     Stage("faces", faces_drain.faces_stage, idle_key="faces", drain="faces"),
+    Stage("ocr", ocr_drain.ocr_stage, idle_key="ocr", drain="ocr"),
     Stage("missing", missing.missing_stage, full_only=True),
 ]
 

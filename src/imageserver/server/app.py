@@ -19,6 +19,7 @@ from imageserver.libraries import api as libraries_api
 from imageserver.media import api as media_api
 from imageserver.media import folders as folders_api
 from imageserver.ml import api as ml_api
+from imageserver.ocr import api as ocr_api
 from imageserver.ops import api as ops_api
 from imageserver.ops import backlogs as backlogs_api
 from imageserver.places import api as places_api
@@ -79,6 +80,7 @@ def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
         search_api.router,
         ml_api.router,
         faces_api.router,
+        ocr_api.router,
         folders_api.router,
         backlogs_api.router,
         albums_api.router,
