@@ -110,3 +110,20 @@ def test_user_input_is_validated(client: TestClient, auth: dict[str, str]) -> No
         response = client.post("/users", headers=auth, json=body)
         assert response.status_code == 422, (body, response.text)
     assert [u["username"] for u in client.get("/users", headers=auth).json()] == ["admin"]
+
+
+def test_an_admin_cannot_delete_their_own_account(client: TestClient, auth: dict[str, str]) -> None:
+    """Even with another admin present: the request would end its own session mid-way."""
+    me = client.get("/auth/me", headers=auth).json()
+    other = client.post(
+        "/users",
+        headers=auth,
+        json={"username": "second", "password": "second pw 1", "role": "admin"},
+    )
+    assert other.status_code == 201, other.text
+    refused = client.delete(f"/users/{me['id']}", headers=auth)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "conflict", (
+        refused.text
+    )
+    assert client.get("/auth/me", headers=auth).status_code == 200
+    assert client.delete(f"/users/{other.json()['id']}", headers=auth).status_code == 204

@@ -11,9 +11,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from imageserver.auth import repo, service
-from imageserver.auth.deps import AdminOnly
+from imageserver.auth.deps import AdminOnly, User
 from imageserver.auth.schemas import UserCreate, UserOut, UserPatch, user_out
-from imageserver.errors import error_responses
+from imageserver.errors import Conflict, error_responses
 from imageserver.work.deps import Ctx, IdPath, ReadConn, WriteConn
 
 router = APIRouter(tags=["users"], dependencies=[AdminOnly])
@@ -51,6 +51,8 @@ def patch_user(user_id: IdPath, body: UserPatch, ctx: Ctx, conn: WriteConn) -> U
 
 
 @router.delete("/users/{user_id}", status_code=204, responses=ERRORS)
-def delete_user(user_id: IdPath, conn: WriteConn) -> Response:
+def delete_user(user_id: IdPath, user: User, conn: WriteConn) -> Response:
+    if user_id == user.id:  # the account deleting itself would end this request's session
+        raise Conflict("you cannot delete your own account; another admin can")
     service.delete_user(conn, user_id)
     return Response(status_code=204)

@@ -151,13 +151,13 @@ def face_stats(conn: ReadConn, scope: UserScope) -> FaceStats:
     )
 
 
-@router.get("/faces/{face_id:int}", response_model=Face, responses=NOT_FOUND)
+@router.get("/faces/{face_id:id}", response_model=Face, responses=NOT_FOUND)
 def get_face(face_id: IdPath, conn: ReadConn, scope: UserScope) -> Face:
     return face_out(service.face_or_404(conn, scope, face_id))
 
 
 @router.patch(
-    "/faces/{face_id:int}", response_model=Face, responses=NOT_FOUND, dependencies=[AdminOnly]
+    "/faces/{face_id:id}", response_model=Face, responses=NOT_FOUND, dependencies=[AdminOnly]
 )
 def patch_face(
     face_id: IdPath, body: FacePatch, ctx: Ctx, conn: WriteConn, scope: UserScope
@@ -165,7 +165,7 @@ def patch_face(
     return face_out(service.assign_face(conn, scope, face_id, body.person_id, ctx.clock()))
 
 
-@router.get("/faces/{face_id:int}/crop", response_class=FileResponse, responses=CROP_RESPONSES)
+@router.get("/faces/{face_id:id}/crop", response_class=FileResponse, responses=CROP_RESPONSES)
 def face_crop(
     face_id: IdPath, request: Request, ctx: Ctx, conn: ReadConn, scope: UserScope
 ) -> Response:

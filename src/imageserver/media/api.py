@@ -113,7 +113,7 @@ def media_by_path(
     return detail(service.item_detail_by_path(conn, scope, library, clean_rel_path(path)))
 
 
-@router.get("/media/{media_id:int}", response_model=MediaDetail, responses=error_responses(404))
+@router.get("/media/{media_id:id}", response_model=MediaDetail, responses=error_responses(404))
 def get_media(media_id: IdPath, conn: ReadConn, scope: UserScope) -> MediaDetail:
     return detail(service.item_detail(conn, scope, media_id))
 

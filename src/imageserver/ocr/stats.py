@@ -26,7 +26,7 @@ STATES = ("images", "read", "with_text", "pending", "failed")
 
 OCR_IMAGES = Gauge(
     "imageserver_ocr_images",
-    "Images by OCR state (dedup by hash; library=_all: every library).",
+    "Images by OCR state per library (dedup by hash within a library).",
     ["library", "state"],
     registry=REGISTRY,
 )
@@ -110,7 +110,8 @@ def compute(conn: Connection, scope: Scope | None) -> tuple[list[LibraryCounts],
 
 def refresh(conn: Connection) -> None:
     """Every library's numbers as gauges (the drain's full ticks)."""
-    rows, total = compute(conn, None)
-    for name, counts in [*((r.library, r.counts) for r in rows), (AGGREGATE_LABEL, total)]:
+    rows, _ = compute(conn, None)
+    # per library only: an "_all" series beside them would make sum() count twice
+    for name, counts in ((r.library, r.counts) for r in rows):
         for state in STATES:
             OCR_IMAGES.labels(name, state).set(getattr(counts, state))

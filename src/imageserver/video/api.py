@@ -303,7 +303,7 @@ def video_by_path(
     return describe(ctx, conn, live_video(conn, scope, library, path), user)
 
 
-@router.get("/video/{media_id:int}", response_model=VideoInfo, responses=error_responses(404))
+@router.get("/video/{media_id:id}", response_model=VideoInfo, responses=error_responses(404))
 def video_info(
     media_id: IdPath, ctx: Ctx, conn: ReadConn, user: User, scope: UserScope
 ) -> VideoInfo:
