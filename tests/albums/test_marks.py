@@ -74,3 +74,23 @@ def test_archived_items_leave_the_timeline_but_not_folders_or_the_archive_view(w
         undo = c.post("/media/archive", json={"ids": [four, five], "value": False}, headers=h)
     assert undo.json() == {"changed": 2}
     assert {four, five} <= ids(c.get("/media", headers=h))
+
+
+def test_the_item_detail_carries_the_callers_own_marks(w: World) -> None:
+    c, one = w.client, w.a["trip/one.jpg"]
+    assert c.put(f"/media/{one}/favorite", headers=w.h("bob")).status_code == 200
+    assert c.put(f"/media/{one}/archive", headers=w.h("carol")).status_code == 200
+    try:
+        bob = c.get(f"/media/{one}", headers=w.h("bob")).json()
+        carol = c.get(f"/media/{one}", headers=w.h("carol")).json()
+        assert (bob["favorite"], bob["archived"]) == (True, False)
+        assert (carol["favorite"], carol["archived"]) == (False, True)
+        path = c.get(
+            "/media/by-path", params={"library": bob["library_id"], "path": bob["path"]},
+            headers=w.h("bob"),
+        ).json()
+        assert (path["favorite"], path["archived"]) == (True, False)
+    finally:
+        c.delete(f"/media/{one}/favorite", headers=w.h("bob"))
+        c.delete(f"/media/{one}/archive", headers=w.h("carol"))
+    assert c.get(f"/media/{one}", headers=w.h("bob")).json()["favorite"] is False

@@ -166,3 +166,29 @@ def test_archive_hides_from_the_timeline_and_shows_in_archive(
     page.click("#mainnav a[data-nav='timeline']")
     page.wait_for_selector(f".view-timeline .canvas .tile[data-id='{target}']")
     assert not page.errors, page.errors
+
+
+def test_memories_strip_uses_the_viewers_own_day(page: Any, web_server: WebServer) -> None:
+    """The browser's clock says it is the day of a photo, some years later: the strip above
+    the timeline shows that photo under "N years ago" and opens it in the viewer."""
+    dated = web_server.api("GET", "/media", params={"kind": "photo", "limit": 100}).json()
+    photo = next(i for i in dated["items"] if i["taken_at"])
+    year, month, day = (int(x) for x in photo["taken_at"][:10].split("-"))
+    later = f"{year + 3}-{month:02d}-{day:02d}"
+    expected = web_server.api("GET", "/memories", params={"date": later, "window": 1}).json()
+    shown_years = {y["year"] for y in expected["years"] if y["items"]}
+    assert year in shown_years
+    page.clock.set_fixed_time(f"{later}T12:00:00")
+    page.goto(web_server.url + "/#/timeline")
+    strip = page.locator("#memories")
+    page.wait_for_selector(f"#memories .memory[data-year='{year}'] .tile[data-id='{photo['id']}']")
+    assert strip.is_visible()
+    assert "3 years ago" in page.locator(f"#memories .memory[data-year='{year}'] h2").inner_text()
+    assert {
+        int(y) for y in page.evaluate(
+            "() => [...document.querySelectorAll('#memories .memory')].map(m => m.dataset.year)"
+        )
+    } == shown_years
+    page.click(f"#memories .tile[data-id='{photo['id']}']")
+    page.wait_for_selector(f"#viewer-title:text-is('{photo['name']}')")
+    assert not page.errors, page.errors

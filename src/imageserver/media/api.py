@@ -107,15 +107,17 @@ def list_media(
 def media_by_path(
     conn: ReadConn,
     scope: UserScope,
+    user: User,
     library: Annotated[int, Query(ge=1, le=MAX_ID, description="library id")],
     path: Annotated[str, Query(max_length=4096, description="library-relative path")],
 ) -> MediaDetail:
-    return detail(service.item_detail_by_path(conn, scope, library, clean_rel_path(path)))
+    found = service.item_detail_by_path(conn, scope, library, clean_rel_path(path), user.id)
+    return detail(found)
 
 
 @router.get("/media/{media_id:id}", response_model=MediaDetail, responses=error_responses(404))
-def get_media(media_id: IdPath, conn: ReadConn, scope: UserScope) -> MediaDetail:
-    return detail(service.item_detail(conn, scope, media_id))
+def get_media(media_id: IdPath, conn: ReadConn, scope: UserScope, user: User) -> MediaDetail:
+    return detail(service.item_detail(conn, scope, media_id, user.id))
 
 
 @router.get(

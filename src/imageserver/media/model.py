@@ -153,6 +153,8 @@ class ItemDetail:
     thumbnail: ArtefactState | None
     place: PlaceName | None = None
     time: LocalTime | None = None
+    favorite: bool = False
+    archived: bool = False
 
 
 @dataclass(frozen=True, slots=True)

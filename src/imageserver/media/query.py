@@ -256,6 +256,14 @@ def place_of(conn: Connection, content_hash: str | None) -> PlaceName | None:
     return PlaceName(**row) if row is not None else None
 
 
+def marks_of(conn: Connection, user_id: int, media_id: int) -> tuple[bool, bool]:
+    """Whether `user_id` starred / archived the item (per user, so not in MediaItem)."""
+    fav = exists().where(favorites.c.user_id == user_id, favorites.c.media_id == media_id)
+    arch = exists().where(archives.c.user_id == user_id, archives.c.media_id == media_id)
+    row = conn.execute(select(fav.label("favorite"), arch.label("archived"))).one()
+    return bool(row.favorite), bool(row.archived)
+
+
 def library_root(conn: Connection, scope: Scope, library_id: int) -> str | None:
     query = select(libraries.c.root_path).where(*visible_library(scope, library_id))
     root = conn.execute(query).scalar_one_or_none()

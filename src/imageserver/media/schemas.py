@@ -95,6 +95,8 @@ class MediaDetail(MediaSummary):
     taken_at_offset_source: str | None = Field(
         default=None, description="exif_offset | gps_zone | server_default"
     )
+    favorite: bool = Field(default=False, description="the caller starred this item")
+    archived: bool = Field(default=False, description="the caller archived this item")
 
 
 class MediaPage(BaseModel):
@@ -196,6 +198,8 @@ def detail(found: ItemDetail) -> MediaDetail:
         taken_at_utc=found.time.utc if found.time else None,
         taken_at_utc_offset_min=found.time.offset_min if found.time else None,
         taken_at_offset_source=found.time.source if found.time else None,
+        favorite=found.favorite,
+        archived=found.archived,
     )
 
 

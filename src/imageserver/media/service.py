@@ -58,29 +58,37 @@ def thumbnail_state(conn: Connection, content_hash: str | None) -> ArtefactState
     return ArtefactState(status=state["status"], detail=state["detail"]) if state else None
 
 
-def detail(conn: Connection, scope: Scope, item: MediaItem) -> ItemDetail:
+def detail(
+    conn: Connection, scope: Scope, item: MediaItem, user_id: int | None = None
+) -> ItemDetail:
+    """`user_id` adds the caller's own favorite / archive marks."""
     place = query.place_of(conn, item.content_hash)
+    favorite, archived = query.marks_of(conn, user_id, item.id) if user_id else (False, False)
     return ItemDetail(
         item=item,
         companions=query.companions_of(conn, scope, item.id),
         thumbnail=thumbnail_state(conn, item.content_hash),
         place=place,
         time=localtime.resolve(item, place.timezone if place else None),
+        favorite=favorite,
+        archived=archived,
     )
 
 
-def item_detail(conn: Connection, scope: Scope, media_id: int) -> ItemDetail:
-    return detail(conn, scope, live_item(conn, scope, media_id))
+def item_detail(
+    conn: Connection, scope: Scope, media_id: int, user_id: int | None = None
+) -> ItemDetail:
+    return detail(conn, scope, live_item(conn, scope, media_id), user_id)
 
 
 def item_detail_by_path(
-    conn: Connection, scope: Scope, library_id: int, rel_path: str
+    conn: Connection, scope: Scope, library_id: int, rel_path: str, user_id: int | None = None
 ) -> ItemDetail:
     """`rel_path` is already clean (paths.clean_rel_path)."""
     item = query.item_by_path(conn, scope, library_id, rel_path)
     if item is None:
         raise NotFound(f"no media at {rel_path!r} in library {library_id}")
-    return detail(conn, scope, item)
+    return detail(conn, scope, item, user_id)
 
 
 def library_root(conn: Connection, scope: Scope, library_id: int) -> Path:

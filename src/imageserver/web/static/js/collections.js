@@ -10,29 +10,6 @@ export async function markMany(kind, ids, value = true) {
   return out.changed;
 }
 
-/** One item's favorite and archive state (the item detail does not carry them). */
-export async function marksOf(item) {
-  // A day either side: the listing's date filter and the item's wall-clock time may sit
-  // in different zones (file times, GPS zones).
-  const t = Date.parse(String(item.taken_at).slice(0, 10) + 'T12:00:00Z');
-  const day = (ms) => new Date(ms).toISOString().slice(0, 10);
-  const base = { library: item.library_id, from: day(t - 864e5), to: day(t + 864e5), limit: 1000 };
-  const [fav, arch] = await Promise.all([
-    get('/media', { ...base, favorite: true, archived: '' }),
-    get('/media', { ...base, archived: true }),
-  ]);
-  return {
-    favorite: fav.items.some((i) => i.id === item.id) || (await favoriteArchived(item, base)),
-    archived: arch.items.some((i) => i.id === item.id),
-  };
-}
-
-// An archived favorite is only listed by the Archive view.
-async function favoriteArchived(item, base) {
-  const page = await get('/media', { ...base, favorite: true, archived: true });
-  return page.items.some((i) => i.id === item.id);
-}
-
 /** A modal <dialog> with a form; resolves with the submit's value or null (cancelled). */
 export function dialog(title, fields, { submit = 'OK', id } = {}) {
   return new Promise((resolve) => {

@@ -3,7 +3,6 @@
 // original to download and "similar photos".
 
 import { api, download, get } from './api.js';
-import { marksOf } from './collections.js';
 import { fmtBytes, fmtDateTime, fmtDuration, fmtExposure, h, toast } from './dom.js';
 import { go, replaceHash } from './router.js';
 import { cached, loadImage, showImage, thumbPath } from './thumbs.js';
@@ -131,15 +130,10 @@ export function open(overlay, { id, background, onClose }) {
     archBtn.textContent = arch ? 'Archived' : 'Archive';
   }
 
-  async function loadMarks(shown, my) {
-    marks = null;
+  // The item detail carries the caller's own marks.
+  function loadMarks(shown) {
+    marks = { favorite: Boolean(shown.favorite), archived: Boolean(shown.archived) };
     drawMarks();
-    try {
-      const found = await marksOf(shown);
-      if (my === seq) { marks = found; drawMarks(); }
-    } catch (err) {
-      if (err.status !== 401) console.warn('marks failed to load', err);
-    }
   }
 
   async function toggleMark(kind) {
@@ -183,6 +177,8 @@ export function open(overlay, { id, background, onClose }) {
     stage.replaceChildren(prevBtn, nextBtn);
     delete stage.dataset.videoState;
     info.replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
+    marks = null; // the buttons wait for this item's own marks
+    drawMarks();
     let detail;
     try {
       detail = await get(`/media/${mediaId}`, undefined, { signal: ctrl.signal });
@@ -196,7 +192,7 @@ export function open(overlay, { id, background, onClose }) {
     item = detail;
     title.textContent = item.name;
     similarBtn.hidden = item.kind !== 'photo';
-    loadMarks(item, my);
+    loadMarks(item);
     const alt = `${item.name}, ${fmtDateTime(item.taken_at)}`;
     if (item.kind === 'video') {
       player = mountVideo(stage, item);

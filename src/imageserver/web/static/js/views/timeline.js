@@ -161,10 +161,13 @@ export function mount(root, route) {
     drawFolders();
   }
 
-  // "N years ago today": a strip above the grid, one group per earlier year.
+  // "N years ago today": a strip above the grid, one group per earlier year. "Today" is
+  // the viewer's own calendar day (the server's clock may sit in another zone).
   async function loadMemories() {
+    const now = new Date();
+    const today = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
     try {
-      const found = await get('/memories', { window: 1 });
+      const found = await get('/memories', { window: 1, date: today });
       const years = found.years.filter((y) => y.items.length);
       if (!years.length) return;
       memories.replaceChildren(...years.map((y) => h('div', { class: 'memory', dataset: { year: String(y.year) } },
