@@ -210,3 +210,71 @@ def test_cli_serve_binds_loopback_and_refuses_the_network_without_a_secret(
 
     default = inspect.signature(ml_cli.serve).parameters["host"].default
     assert default == "127.0.0.1"
+
+
+def _raw(served: str, head: bytes) -> tuple[int, bytes, float]:
+    """Send a request head only (the declared body never follows); status, body, seconds."""
+    host, port = served.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        start = time.monotonic()
+        sock.sendall(head)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed before a response: {data!r}"
+            data += chunk
+        elapsed = time.monotonic() - start
+        head_part, _, body = data.partition(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head_part.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        while len(body) < length and (chunk := sock.recv(65536)):
+            body += chunk
+    return int(head_part.split()[1]), body, elapsed
+
+
+MB = 1024 * 1024
+
+
+@pytest.mark.parametrize("secret", [None, b"wrong"])
+def test_predict_without_the_secret_is_refused_before_its_body(
+    served: str, secret: bytes | None
+) -> None:
+    header = b"" if secret is None else b"%s: %s\r\n" % (SECRET_HEADER.encode(), secret)
+    status, body, elapsed = _raw(
+        served,
+        b"POST /predict HTTP/1.1\r\nHost: t\r\n%sContent-Type: multipart/form-data; "
+        b"boundary=xx\r\nContent-Length: %d\r\n\r\n" % (header, 400 * MB),
+    )
+    assert status == 401 and SECRET_HEADER in json.loads(body)["error"]["message"]
+    assert elapsed < 1.0, elapsed
+
+
+def test_predict_over_the_image_limit_is_413_before_its_body(served: str) -> None:
+    status, body, elapsed = _raw(
+        served,
+        b"POST /predict HTTP/1.1\r\nHost: t\r\n%s: s3cret\r\nContent-Type: multipart/form-data; "
+        b"boundary=xx\r\nContent-Length: %d\r\n\r\n" % (SECRET_HEADER.encode(), 400 * MB),
+    )
+    assert status == 413 and json.loads(body)["error"]["code"] == "too_large"
+    assert elapsed < 1.0, elapsed
+    # ping stays open (health checks carry no secret); other bodies are small
+    assert httpx.get(f"{served}/ping").text == "pong"
+    status, _, _ = _raw(
+        served,
+        b"POST /info HTTP/1.1\r\nHost: t\r\n%s: s3cret\r\nContent-Length: %d\r\n\r\n"
+        % (SECRET_HEADER.encode(), 10 * MB),
+    )
+    assert status == 413
+
+
+def test_encoder_serve_uses_the_header_deadline_protocol(tmp_path: Path) -> None:
+    from imageserver.config import Settings
+    from imageserver.ml.cli import http_options
+
+    settings = Settings(data_dir=tmp_path, http_header_timeout_seconds=2.5)
+    options = http_options(settings, "127.0.0.1", 3003)
+    assert options["http"].header_timeout == 2.5
+    assert options["h11_max_incomplete_event_size"] == settings.http_header_max_bytes

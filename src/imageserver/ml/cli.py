@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -130,7 +130,20 @@ def serve(
         encoder, name=name, secret=secret.get_secret_value() if secret else None
     )
     typer.echo(f"encoder {encoder.model_version} listening on http://{host}:{port}/")
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(app, log_config=None, access_log=False, **http_options(settings, host, port))
+
+
+def http_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
+    """The web server's protocol bounds (a deadline and a size cap on request heads)."""
+    from imageserver.work.bodylimits import header_deadline_protocol
+
+    return {
+        "host": host,
+        "port": port,
+        "http": header_deadline_protocol(settings.http_header_timeout_seconds),
+        "h11_max_incomplete_event_size": settings.http_header_max_bytes,
+        "timeout_keep_alive": 5,
+    }
 
 
 @encoder_app.command("ping")

@@ -7,6 +7,11 @@ version, so a client configured for other weights gets a clear 422 instead of ve
 the wrong model. When a shared secret is set, requests without it get 401 (Immich's server
 sends no secret: put the service behind a proxy that adds the header, or leave it unset on
 a trusted network).
+
+Requests are bounded before they are read (work/bodylimits.py): the secret is checked from
+the headers before a body is received, /predict takes at most one image's bytes plus the
+form's overhead, anything else a small body, and `encoder serve` runs the same
+header-deadline protocol as the web server.
 """
 
 from __future__ import annotations
@@ -18,12 +23,37 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Form, Header, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.types import Scope
 
 from imageserver import __version__
 from imageserver.ml.encoders import BatchFailed, Encoder, EncoderUnavailable
 from imageserver.ml.encoders.remote import SECRET_HEADER
+from imageserver.work.bodylimits import BodyLimits
 
 MAX_IMAGE_BYTES = 100 * 1024 * 1024
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries, the entries field, a text query
+SMALL_BODY = 64 * 1024
+OPEN_PATHS = frozenset({"/ping"})
+
+
+def body_limit(method: str, path: str) -> int:
+    return MAX_IMAGE_BYTES + FORM_OVERHEAD if path == "/predict" else SMALL_BODY
+
+
+def secret_check(secret: str | None) -> Any:
+    """The pre-body check: a wrong or missing secret is refused from the headers alone."""
+    wanted = secret.encode() if secret is not None else None
+    header = SECRET_HEADER.lower().encode("latin-1")
+
+    async def refused(scope: Scope) -> str | None:
+        if wanted is None or scope["path"] in OPEN_PATHS:
+            return None
+        given = dict(scope["headers"]).get(header)
+        if given is not None and hmac.compare_digest(given, wanted):
+            return None
+        return f"missing or wrong {SECRET_HEADER}"
+
+    return refused
 
 
 def _error(status: int, detail: str) -> JSONResponse:
@@ -58,6 +88,9 @@ def _image_size(data: bytes) -> tuple[int, int]:
 
 def create_encoder_app(encoder: Encoder, *, name: str, secret: str | None = None) -> FastAPI:
     app = FastAPI(title="imageserver encoder", version=__version__)
+    app.add_middleware(
+        BodyLimits, limit_of=body_limit, precheck=secret_check(secret), challenge=SECRET_HEADER
+    )
     accepted = {name, encoder.model_version}
 
     def authorised(given: str | None) -> bool:

@@ -1,143 +1,48 @@
-"""Every request is bounded before it is read: body limits per route, credentials of an
-upload checked before its body, and a deadline on the request head.
-
-`RequestLimits` is a pure ASGI middleware (no BaseHTTPMiddleware: that one reads bodies
-through a stream of its own) placed outermost, so nothing parses a byte before it ran:
-
-- a declared Content-Length over the route's limit is answered 413 at once, before a byte
-  of the body is received (and the connection is closed, so the rest is never read);
-- a chunked body is counted as it arrives and cut off at the limit (413): at most the
-  limit plus one network read is ever buffered;
-- an upload route (multipart, tens of MiB) first checks the credentials from the headers
-  alone: no or an invalid token is a 401 before the body is read, so an anonymous client
-  cannot make the server spool hundreds of MiB to a temporary file;
-- every other route (JSON bodies: login, patches, lists of ids) has a small limit.
-
-The head of a request is bounded by the protocol: uvicorn's h11 server caps an incomplete
-head (`h11_max_incomplete_event_size`), but it arms no timer until the first response,
-and every byte received cancels its keep-alive timer, so a client sending half a header
-and then nothing (or one byte a minute) held a connection forever. `HeaderDeadlineH11`
-closes a connection whose request head is not complete within HTTP_HEADER_TIMEOUT_SECONDS
-of the connection (or of the previous response), however slowly it trickles in.
+"""The web server's request bounds (the mechanism is work/bodylimits.py): every JSON
+route gets a small body limit, an upload route (multipart, tens of MiB) a large one, and
+an upload's credentials are checked from the headers alone, before its body is read, so
+no or an invalid token is a 401 and an anonymous client cannot make the server spool
+hundreds of MiB to a temporary file.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-from typing import Any
 
 import anyio
-import h11
-from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from starlette.types import ASGIApp, Scope
 
 from imageserver.auth import deps as auth_deps
-from imageserver.errors import ImageServerError, Unauthorized, error_body
+from imageserver.errors import ImageServerError, Unauthorized
+from imageserver.work.bodylimits import BodyLimits, header_deadline_protocol
 from imageserver.work.context import AppContext
+
+__all__ = ["UPLOAD_ROUTES", "RequestLimits", "header_deadline_protocol"]
 
 log = logging.getLogger("imageserver.server.limits")
 
 # (method, path) of the routes that take a file upload; every other route is JSON-sized.
 UPLOAD_ROUTES = frozenset({("POST", "/photos/search/image")})
-CLOSE = (b"connection", b"close")
 
 
-class BodyTooLarge(HTTPException):
-    """Raised from `receive` when a streamed body passes its limit; rendered as 413."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body larger than {limit} bytes")
-
-
-def _declared_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
-async def _answer(send: Send, status: int, code: str, message: str, **headers: str) -> None:
-    body = json.dumps(error_body(code, message)).encode()
-    raw = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        CLOSE,  # the unread body stays on the wire: the connection cannot carry another request
-        (b"x-content-type-options", b"nosniff"),
-        (b"cache-control", b"no-store"),
-        *((k.lower().replace("_", "-").encode(), v.encode()) for k, v in headers.items()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
-
-
-class RequestLimits:
-    """Route body limits and pre-body authentication of uploads (see the module doc)."""
+class RequestLimits(BodyLimits):
+    """Body limits from the settings; uploads authenticated before their body."""
 
     def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
-        self.app = app
+        super().__init__(app, self.route_limit, self.upload_credentials)
         self.ctx = ctx
 
-    def limit_of(self, method: str, path: str) -> int:
+    def route_limit(self, method: str, path: str) -> int:
         if (method, path) in UPLOAD_ROUTES:
             return self.ctx.settings.upload_max_bytes
         return self.ctx.settings.json_body_max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        method, path = scope["method"], scope["path"]
-        limit = self.limit_of(method, path)
-        if (method, path) in UPLOAD_ROUTES:
-            refused = await self._credentials_refused(scope)
-            if refused is not None:
-                log.info("event=upload_refused_before_body path=%s reason=%r", path, refused)
-                await _answer(send, 401, "unauthorized", refused, WWW_Authenticate="Bearer")
-                return
-        declared = _declared_length(scope)
-        if declared is not None and declared > limit:
-            log.info("event=body_refused path=%s declared=%d limit=%d", path, declared, limit)
-            await _answer(send, 413, "too_large", f"request body larger than {limit} bytes")
-            return
-
-        received = 0
-        started = cut = False
-
-        async def limited_receive() -> Message:
-            nonlocal received, cut
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    cut = True
-                    raise BodyTooLarge(limit)
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                if cut:  # the rest of the body is never read: no second request here
-                    message = {**message, "headers": [*message["headers"], CLOSE]}
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge as exc:
-            if started:
-                raise
-            await _answer(send, 413, "too_large", str(exc.detail))
-
-    async def _credentials_refused(self, scope: Scope) -> str | None:
-        """Why the headers' credentials are not good (None: a live user), checked exactly as
-        the route's dependency will check them again (sessions and keys are database rows,
-        so the lookup runs in a worker thread)."""
+    async def upload_credentials(self, scope: Scope) -> str | None:
+        """Why an upload's credentials are not good (None: a live user, or not an upload),
+        checked exactly as the route's dependency will check them again (sessions and keys
+        are database rows, so the lookup runs in a worker thread)."""
+        if (scope["method"], scope["path"]) not in UPLOAD_ROUTES:
+            return None
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         authorization, api_key = headers.get("authorization"), headers.get("x-api-key")
 
@@ -157,47 +62,3 @@ class RequestLimits:
         except ImageServerError as exc:
             return exc.message
         return None
-
-
-def header_deadline_protocol(timeout: float) -> type[H11Protocol]:
-    """uvicorn's h11 protocol with a deadline on each request head (see the module doc)."""
-
-    class HeaderDeadlineH11(H11Protocol):
-        header_timeout = timeout
-
-        def connection_made(self, transport: Any) -> None:
-            super().connection_made(transport)
-            self._arm_head_deadline()
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            self._arm_head_deadline()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._cancel_head_deadline()
-            super().connection_lost(exc)
-
-        def _arm_head_deadline(self) -> None:
-            self._cancel_head_deadline()
-            self._head_deadline: asyncio.TimerHandle | None = self.loop.call_later(
-                self.header_timeout, self._head_deadline_passed
-            )
-
-        def _cancel_head_deadline(self) -> None:
-            handle = getattr(self, "_head_deadline", None)
-            if handle is not None:
-                handle.cancel()
-                self._head_deadline = None
-
-        def _head_deadline_passed(self) -> None:
-            self._head_deadline = None
-            if self.transport.is_closing():
-                return
-            # Still waiting for a request head (nothing, or part of one, arrived): close.
-            if self.conn.their_state is h11.IDLE and (
-                self.cycle is None or self.cycle.response_complete
-            ):
-                log.info("event=header_timeout client=%s", self.client)
-                self.transport.close()
-
-    return HeaderDeadlineH11
