@@ -19,8 +19,9 @@ from sqlalchemy import (
     update,
 )
 
-from imageserver.db.tables import artefacts, faces, libraries, media, people
+from imageserver.db.tables import faces, libraries, media, people
 from imageserver.work import artefacts as artefacts_state
+from imageserver.work import backlog
 from imageserver.work.artefacts import FACES_KIND, THUMB_KIND
 from imageserver.work.scope import Scope
 
@@ -42,28 +43,9 @@ def decode_many(blobs: Sequence[bytes]) -> Vectors:
 # --- the scan backlog ----------------------------------------------------------------------
 
 
-def _artefact_status(kind: str) -> Any:
-    return (
-        select(artefacts.c.status)
-        .where(artefacts.c.content_hash == media.c.content_hash, artefacts.c.kind == kind)
-        .scalar_subquery()
-    )
-
-
 def _faces_unsettled(now: float) -> ColumnElement[bool]:
     """No faces state yet, a retry whose time has come, and nobody's live lease."""
     return artefacts_state.not_settled(FACES_KIND, now)
-
-
-def _live_photos(library_id: int | None) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [
-        media.c.retired_at.is_(None),
-        media.c.content_hash.is_not(None),
-        media.c.kind == "photo",
-    ]
-    if library_id is not None:
-        where.append(media.c.library_id == library_id)
-    return where
 
 
 def scan_batch(
@@ -72,46 +54,27 @@ def scan_batch(
     """One live photo per hash still waiting for a face scan whose preview is `thumb_status`
     (done: ready to scan; failed: can never be scanned)."""
     where = [
-        *_live_photos(library_id),
+        *backlog.live_photos(library_id),
         libraries.c.enabled.is_(True),
         _faces_unsettled(now),
-        _artefact_status(THUMB_KIND) == thumb_status,
+        backlog.artefact_field(THUMB_KIND) == thumb_status,
     ]
-    joined = media.join(libraries, libraries.c.id == media.c.library_id)
-    firsts = (
-        select(func.min(media.c.id).label("id"))
-        .select_from(joined)
-        .where(*where)
-        .group_by(media.c.content_hash)
-        .limit(limit)
-        .subquery()
-    )
-    query = (
-        select(
-            media.c.id,
-            media.c.content_hash,
-            media.c.rel_path,
-            media.c.width,
-            media.c.height,
-            libraries.c.root_path,
-            _artefact_status(THUMB_KIND).label("thumb_status"),
-            select(artefacts.c.detail)
-            .where(artefacts.c.content_hash == media.c.content_hash, artefacts.c.kind == THUMB_KIND)
-            .scalar_subquery()
-            .label("thumb_detail"),
-        )
-        .select_from(joined)
-        .where(media.c.id.in_(select(firsts.c.id)))
-        .order_by(media.c.id)
-    )
-    return list(conn.execute(query).mappings())
+    columns = [
+        media.c.id,
+        media.c.content_hash,
+        media.c.rel_path,
+        media.c.width,
+        media.c.height,
+        libraries.c.root_path,
+        backlog.artefact_field(THUMB_KIND).label("thumb_status"),
+        backlog.artefact_field(THUMB_KIND, "detail").label("thumb_detail"),
+    ]
+    return backlog.one_per_hash(conn, columns, where, limit)
 
 
 def count_pending(conn: Connection, library_id: int, now: float) -> int:
-    query = select(func.count(func.distinct(media.c.content_hash))).where(
-        *_live_photos(library_id), _faces_unsettled(now)
-    )
-    return int(conn.execute(query).scalar_one())
+    where = [*backlog.live_photos(library_id), _faces_unsettled(now)]
+    return backlog.distinct_hashes(conn, where)
 
 
 # --- faces ---------------------------------------------------------------------------------

@@ -14,21 +14,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     RowMapping,
     column,
-    func,
     select,
     table,
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from imageserver.db.tables import artefacts, libraries, media, ocr_text
+from imageserver.db.tables import libraries, media, ocr_text
 from imageserver.media.model import MediaItem
 from imageserver.media.query import ITEM_COLUMNS, to_item, visible
 from imageserver.work import artefacts as artefacts_state
+from imageserver.work import backlog
 from imageserver.work.artefacts import THUMB_KIND
 from imageserver.work.scope import Scope
 
@@ -44,60 +43,29 @@ FTS_DDL = (
 # --- the backlog ---------------------------------------------------------------------------
 
 
-def _thumb(field: str) -> Any:
-    return (
-        select(artefacts.c[field])
-        .where(artefacts.c.content_hash == media.c.content_hash, artefacts.c.kind == THUMB_KIND)
-        .scalar_subquery()
-    )
-
-
-def _live_photos(library_id: int) -> list[ColumnElement[bool]]:
-    return [
-        media.c.retired_at.is_(None),
-        media.c.content_hash.is_not(None),
-        media.c.kind == "photo",
-        media.c.library_id == library_id,
-    ]
-
-
 def read_batch(
     conn: Connection, library_id: int, now: float, limit: int, thumb_status: str
 ) -> list[RowMapping]:
     """One live photo per hash still waiting to be read whose preview is `thumb_status`
     (done: ready; failed: can never be read)."""
-    joined = media.join(libraries, libraries.c.id == media.c.library_id)
-    firsts = (
-        select(func.min(media.c.id).label("id"))
-        .select_from(joined)
-        .where(
-            *_live_photos(library_id),
-            libraries.c.enabled.is_(True),
-            artefacts_state.not_settled(OCR_KIND, now),
-            _thumb("status") == thumb_status,
-        )
-        .group_by(media.c.content_hash)
-        .limit(limit)
-        .subquery()
-    )
-    query = (
-        select(
-            media.c.id,
-            media.c.content_hash,
-            media.c.rel_path,
-            _thumb("detail").label("thumb_detail"),
-        )
-        .where(media.c.id.in_(select(firsts.c.id)))
-        .order_by(media.c.id)
-    )
-    return list(conn.execute(query).mappings())
+    where = [
+        *backlog.live_photos(library_id),
+        libraries.c.enabled.is_(True),
+        artefacts_state.not_settled(OCR_KIND, now),
+        backlog.artefact_field(THUMB_KIND) == thumb_status,
+    ]
+    columns = [
+        media.c.id,
+        media.c.content_hash,
+        media.c.rel_path,
+        backlog.artefact_field(THUMB_KIND, "detail").label("thumb_detail"),
+    ]
+    return backlog.one_per_hash(conn, columns, where, limit)
 
 
 def count_pending(conn: Connection, library_id: int, now: float) -> int:
-    query = select(func.count(func.distinct(media.c.content_hash))).where(
-        *_live_photos(library_id), artefacts_state.not_settled(OCR_KIND, now)
-    )
-    return int(conn.execute(query).scalar_one())
+    where = [*backlog.live_photos(library_id), artefacts_state.not_settled(OCR_KIND, now)]
+    return backlog.distinct_hashes(conn, where)
 
 
 # --- text rows and the SQLite index --------------------------------------------------------

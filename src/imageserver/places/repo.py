@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from imageserver.db.tables import libraries, media, places
 from imageserver.work import artefacts
+from imageserver.work import backlog as kernel_backlog
 from imageserver.work.scope import Scope
 
 PLACES_KIND = "places"
@@ -57,33 +58,19 @@ def batch(conn: Connection, library_id: int, now: float, limit: int) -> list[Row
         libraries.c.enabled.is_(True),
         artefacts.not_settled(PLACES_KIND, now),
     ]
-    firsts = (
-        select(func.min(media.c.id).label("id"))
-        .select_from(WITH_LIBRARY)
-        .where(*where)
-        .group_by(media.c.content_hash)
-        .limit(limit)
-        .subquery()
-    )
-    query = (
-        select(
-            media.c.id,
-            media.c.content_hash,
-            media.c.rel_path,
-            media.c.latitude,
-            media.c.longitude,
-        )
-        .where(media.c.id.in_(select(firsts.c.id)))
-        .order_by(media.c.id)
-    )
-    return list(conn.execute(query).mappings())
+    columns = [
+        media.c.id,
+        media.c.content_hash,
+        media.c.rel_path,
+        media.c.latitude,
+        media.c.longitude,
+    ]
+    return kernel_backlog.one_per_hash(conn, columns, where, limit)
 
 
 def backlog(conn: Connection, library_id: int, now: float) -> int:
-    query = select(func.count(func.distinct(media.c.content_hash))).where(
-        *has_fix(), media.c.library_id == library_id, artefacts.not_settled(PLACES_KIND, now)
-    )
-    return int(conn.execute(query).scalar_one())
+    where = [*has_fix(), media.c.library_id == library_id]
+    return kernel_backlog.distinct_hashes(conn, [*where, artefacts.not_settled(PLACES_KIND, now)])
 
 
 def upsert(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

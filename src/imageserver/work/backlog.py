@@ -14,8 +14,9 @@ scan publishes, the drains); a route always passes its caller's scope.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, case, func, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, and_, case, func, select
 
 from imageserver.db.tables import artefacts, libraries, media
 from imageserver.work.scope import Scope
@@ -24,6 +25,59 @@ from imageserver.work.scope import Scope
 def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     """Rows meeting `condition` (0, never NULL, for a group without any)."""
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+WITH_LIBRARY = media.join(libraries, libraries.c.id == media.c.library_id)
+
+
+def live_photos(library_id: int | None = None) -> list[ColumnElement[bool]]:
+    """Hashed photos not retired (of one library, or every library for None)."""
+    where: list[ColumnElement[bool]] = [
+        media.c.retired_at.is_(None),
+        media.c.content_hash.is_not(None),
+        media.c.kind == "photo",
+    ]
+    if library_id is not None:
+        where.append(media.c.library_id == library_id)
+    return where
+
+
+def artefact_field(kind: str, field: str = "status") -> Any:
+    """The row's `kind` artefact `field` (status, detail) as a scalar subquery."""
+    return (
+        select(artefacts.c[field])
+        .where(artefacts.c.content_hash == media.c.content_hash, artefacts.c.kind == kind)
+        .scalar_subquery()
+    )
+
+
+def one_per_hash(
+    conn: Connection, columns: Sequence[Any], where: Sequence[ColumnElement[bool]], limit: int
+) -> list[RowMapping]:
+    """`columns` of one representative row (the lowest id) per content hash meeting
+    `where`, at most `limit` hashes, by id: how a per-hash drain claims its next chunk
+    (the bytes are worked on once, whatever number of copies the libraries hold)."""
+    firsts = (
+        select(func.min(media.c.id).label("id"))
+        .select_from(WITH_LIBRARY)
+        .where(*where)
+        .group_by(media.c.content_hash)
+        .limit(limit)
+        .subquery()
+    )
+    query = (
+        select(*columns)
+        .select_from(WITH_LIBRARY)
+        .where(media.c.id.in_(select(firsts.c.id)))
+        .order_by(media.c.id)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def distinct_hashes(conn: Connection, where: Sequence[ColumnElement[bool]]) -> int:
+    """How many content hashes have a row meeting `where` (a per-hash backlog)."""
+    query = select(func.count(func.distinct(media.c.content_hash))).where(*where)
+    return int(conn.execute(query).scalar_one())
 
 
 def library_names(conn: Connection, scope: Scope | None = None) -> list[tuple[int, str]]:
