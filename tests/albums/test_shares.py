@@ -175,3 +175,69 @@ def test_a_share_token_or_key_opens_nothing_else(w: World) -> None:
                     assert response.status_code == 401, (method, path, kwargs, response.text)
                     checked += 1
     assert checked >= 8 * 50
+
+
+def test_a_shared_video_plays_without_a_login_for_exactly_that_video(w: World) -> None:
+    """The link's video carries a stream URL: playlist and segments open with its token and
+    no login; the token opens no other video and dies with the link."""
+    from sqlalchemy import delete, insert
+
+    from imageserver.db.tables import media
+    from imageserver.video import layout
+
+    c, digest = w.client, "ab" * 32
+    with w.ctx.engine.begin() as conn:
+        video = int(
+            conn.execute(
+                insert(media)
+                .values(
+                    library_id=w.lib_a,
+                    rel_path="clips/a.mp4",
+                    folder="clips",
+                    name="a.mp4",
+                    kind="video",
+                    format="mp4",
+                    mime="video/mp4",
+                    size=1,
+                    mtime_ns=1,
+                    created_at=1.0,
+                    updated_at=1.0,
+                    seen_at=1.0,
+                    content_hash=digest,
+                    hash_attempts=0,
+                    meta_status="ok",
+                    meta_attempts=0,
+                    taken_at=datetime(2020, 6, 15, 12, 0),
+                    taken_at_source="exif",
+                )
+                .returning(media.c.id)
+            ).scalar_one()
+        )
+    root = w.ctx.settings.resolved_video_path
+    layout.hash_dir(root, digest).mkdir(parents=True, exist_ok=True)
+    layout.playlist_path(root, digest).write_text(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\nseg_00000.ts\n"
+        "#EXT-X-ENDLIST\n"
+    )
+    layout.segment_path(root, digest, "seg_00000.ts").write_bytes(b"G" * 188)
+    try:
+        link = share(w, "bob", media_ids=[video, w.a["trip/one.jpg"]])
+        items = {i["id"]: i for i in c.get(link["url"]).json()["items"]}
+        assert items[w.a["trip/one.jpg"]]["stream_url"] is None
+        url = items[video]["stream_url"]
+        assert url.startswith(f"/video/stream/{digest}/playlist.m3u8?token=")
+        playlist = c.get(url)
+        assert playlist.status_code == 200, playlist.text
+        segment_url = next(x for x in playlist.text.splitlines() if x.startswith("/video/"))
+        assert "token=" in segment_url
+        assert c.get(segment_url).content == b"G" * 188
+        token = url.split("token=", 1)[1]
+        other = c.get(f"/video/stream/{'cd' * 32}/playlist.m3u8", params={"token": token})
+        assert other.status_code == 403
+        assert c.get("/media", params={"token": token}).status_code == 401
+        # revoked with the link
+        assert c.delete(f"/shares/{link['id']}", headers=w.h("bob")).status_code == 204
+        assert c.get(url).status_code == 401
+    finally:
+        with w.ctx.engine.begin() as conn:
+            conn.execute(delete(media).where(media.c.id == video))

@@ -185,10 +185,35 @@ def test_memories_strip_uses_the_viewers_own_day(page: Any, web_server: WebServe
     assert strip.is_visible()
     assert "3 years ago" in page.locator(f"#memories .memory[data-year='{year}'] h2").inner_text()
     assert {
-        int(y) for y in page.evaluate(
+        int(y)
+        for y in page.evaluate(
             "() => [...document.querySelectorAll('#memories .memory')].map(m => m.dataset.year)"
         )
     } == shown_years
     page.click(f"#memories .tile[data-id='{photo['id']}']")
     page.wait_for_selector(f"#viewer-title:text-is('{photo['name']}')")
     assert not page.errors, page.errors
+
+
+def test_a_shared_video_plays_on_the_public_page(page_factory: Any, web_server: WebServer) -> None:
+    videos = web_server.api("GET", "/media", params={"kind": "video", "limit": 100}).json()
+    playable = [
+        v
+        for v in videos["items"]
+        if web_server.api("GET", f"/video/{v['id']}").json().get("playlist_url")
+    ]
+    assert playable, videos
+    video = playable[0]
+    link = web_server.api("POST", "/shares", json={"media_ids": [video["id"]]})
+    assert link.status_code == 201, link.text
+    guest = page_factory()
+    guest.goto(web_server.url + "/#" + link.json()["url"])
+    guest.click(f".shared-tile[data-id='{video['id']}']")
+    guest.wait_for_function(
+        "() => { const v = document.querySelector('#share-video');"
+        " return v && v.readyState >= 2 && v.videoWidth > 0; }",
+        timeout=30_000,
+    )
+    assert guest.locator("#topbar").is_hidden()
+    assert not guest.errors, guest.errors
+    web_server.api("DELETE", f"/shares/{link.json()['id']}")

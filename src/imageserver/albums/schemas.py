@@ -178,6 +178,10 @@ class SharedItem(BaseModel):
     thumbnail_url: str
     original_url: str | None
     metadata: SharedMeta | None
+    stream_url: str | None = Field(
+        default=None,
+        description="a video's HLS playlist with a short-lived stream token (videos only)",
+    )
 
 
 class SharedPage(BaseModel):

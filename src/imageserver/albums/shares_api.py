@@ -13,6 +13,7 @@ The public routes take no login; a password link wants its key as `?key=` or the
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
@@ -30,10 +31,12 @@ from imageserver.albums.schemas import (
 )
 from imageserver.albums.zipstream import stream_zip
 from imageserver.auth.deps import User, current_user
+from imageserver.auth.streams import issue_share_stream_token
 from imageserver.errors import NotFound, error_responses
 from imageserver.libraries.access import UserScope
 from imageserver.media.model import MediaItem
 from imageserver.media.service import thumbnail_file
+from imageserver.work.context import AppContext
 from imageserver.work.deps import Ctx, IdPath, ReadConn, WriteConn
 
 router = APIRouter(tags=["shares"], dependencies=[Depends(current_user)])
@@ -100,7 +103,18 @@ def _suffix(key: str | None) -> str:
     return f"?key={key}" if key else ""
 
 
-def _shared(token: str, item: MediaItem, row: RowMapping, key: str | None) -> SharedItem:
+def _stream_url(ctx: AppContext, row: RowMapping, item: MediaItem) -> str | None:
+    """A video's playlist, playable without a login for the token's lifetime: the token is
+    for this one video of this link and dies with the link (auth/streams.py)."""
+    if item.kind != "video" or item.content_hash is None:
+        return None
+    token, _ = issue_share_stream_token(ctx, int(row["id"]), item.content_hash)
+    return f"/video/stream/{item.content_hash}/playlist.m3u8?token={quote(token, safe='')}"
+
+
+def _shared(
+    ctx: AppContext, token: str, item: MediaItem, row: RowMapping, key: str | None
+) -> SharedItem:
     base = f"/s/{token}/items/{item.id}"
     meta = None
     if row["show_metadata"]:
@@ -127,6 +141,7 @@ def _shared(token: str, item: MediaItem, row: RowMapping, key: str | None) -> Sh
         thumbnail_url=f"{base}/thumbnail{_suffix(key)}",
         original_url=f"{base}/original{_suffix(key)}" if row["allow_download"] else None,
         metadata=meta,
+        stream_url=_stream_url(ctx, row, item),
     )
 
 
@@ -152,7 +167,7 @@ def open_share(
         show_metadata=bool(row["show_metadata"]),
         expires_at=row["expires_at"],
         download_url=f"/s/{token}/download{_suffix(given)}" if row["allow_download"] else None,
-        items=[_shared(token, i, row, given) for i in found],
+        items=[_shared(ctx, token, i, row, given) for i in found],
     )
 
 

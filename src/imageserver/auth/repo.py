@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
 
-from imageserver.db.tables import api_keys, library_members, sessions, users
+from imageserver.db.tables import api_keys, library_members, sessions, shares, users
 
 ADMIN = "admin"
 MEMBER = "member"
@@ -226,6 +226,22 @@ def api_key_alive(conn: Connection, key_id: int, user_id: int) -> RowMapping | N
         .join(users, users.c.id == api_keys.c.user_id)
         .where(
             api_keys.c.id == key_id, api_keys.c.user_id == user_id, users.c.disabled_at.is_(None)
+        )
+    )
+    return conn.execute(query).mappings().first()
+
+
+def share_owner_alive(conn: Connection, share_id: int, now: float) -> RowMapping | None:
+    """The creator of a public link that still exists, has not expired and whose account is
+    enabled (a stream token minted for the link dies with it)."""
+    query = (
+        select(users.c.id, users.c.username)
+        .select_from(shares)
+        .join(users, users.c.id == shares.c.owner_id)
+        .where(
+            shares.c.id == share_id,
+            users.c.disabled_at.is_(None),
+            (shares.c.expires_at.is_(None)) | (shares.c.expires_at > now),
         )
     )
     return conn.execute(query).mappings().first()

@@ -1,7 +1,9 @@
 """Stream tokens: signed `?token=` URLs for HLS players, which send no custom headers.
 
 A stream token is scoped to one content hash and names the credential that minted it (the
-login session, or the API key); it dies with that credential. `stream_access` is the
+login session, the API key, or a public share link); it dies with that credential. A share
+link's token acts as the link's creator, read-only, for the one video of the link it was
+minted for (albums/shares_api.py mints it only for the link's own items). `stream_access` is the
 dependency of every stream route: it authenticates BEFORE the route looks anything up, so
 a request without credentials is a 401 whatever the path (no existence oracle); the route
 then asks `StreamAccess.token_for(content_hash)` once it knows which video is wanted.
@@ -22,6 +24,7 @@ from imageserver.work.context import AppContext
 from imageserver.work.deps import Ctx
 
 STREAM = "stream"
+SHARE_SUBJECT = "share:"
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,41 @@ def issue_stream_token(ctx: AppContext, user: CurrentUser, content_hash: str) ->
     return token, now + lifetime
 
 
+def issue_share_stream_token(
+    ctx: AppContext, share_id: int, content_hash: str
+) -> tuple[str, float]:
+    """A stream token for one video of a public link; (token, expires_at)."""
+    now = ctx.clock()
+    lifetime = ctx.settings.stream_token_lifetime_seconds
+    subject = f"{SHARE_SUBJECT}{share_id}"
+    return tokens.issue(
+        ctx.jwt_secret, subject, now, lifetime, STREAM, content_hash
+    ), now + lifetime
+
+
+def share_link_user(ctx: AppContext, subject: str) -> CurrentUser:
+    """The creator of the live link named by `subject` (`share:ID`), read-only."""
+    try:
+        share_id = int(subject.removeprefix(SHARE_SUBJECT))
+    except ValueError as exc:
+        raise Unauthorized("invalid token") from exc
+    with read_only(ctx.engine) as conn:
+        row = repo.share_owner_alive(conn, share_id, ctx.clock())
+    if row is None:
+        raise Unauthorized("token revoked")
+    # Never more than a member, whatever the creator's role: the link shows, it does not admin.
+    return CurrentUser(
+        id=int(row["id"]), username=str(row["username"]), role=repo.MEMBER, read_only=True
+    )
+
+
 def verify_stream_token(ctx: AppContext, token: str) -> StreamAccess:
     claims = tokens.verify(ctx.jwt_secret, token, ctx.clock(), token_type=STREAM)
     if claims.scope is None:
         raise Unauthorized("invalid token")
-    if claims.session_id is not None:
+    if claims.subject.startswith(SHARE_SUBJECT):
+        user = share_link_user(ctx, claims.subject)
+    elif claims.session_id is not None:
         user = user_from_session(ctx, claims)
     elif claims.api_key_id is not None:
         try:

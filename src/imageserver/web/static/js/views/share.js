@@ -8,6 +8,24 @@ import { fmtDate, h } from '../dom.js';
 const KEY = (token) => `imageserver.share.${token}`;
 
 const withSize = (url, size) => `${url}${url.includes('?') ? '&' : '?'}size=${size}`;
+const HLS_MODULE = '/static/vendor/hls.js/hls.light.min.mjs';
+
+/** A shared video: its signed playlist through hls.js (or the browser's own HLS). */
+async function playShared(video, url) {
+  if (!(window.MediaSource || window.ManagedMediaSource) && video.canPlayType('application/vnd.apple.mpegurl')) {
+    video.src = url;
+    return null;
+  }
+  const Hls = (await import(HLS_MODULE)).default;
+  if (!Hls.isSupported()) { video.src = url; return null; }
+  const hls = new Hls({ enableWorker: true });
+  hls.on(Hls.Events.ERROR, (_e, data) => {
+    if (data.fatal) video.closest('.share-big')?.querySelector('.video-error')?.replaceChildren(`The video cannot be played right now (${data.details}).`);
+  });
+  hls.loadSource(url);
+  hls.attachMedia(video);
+  return hls;
+}
 
 export function mount(root, { params }) {
   const token = params[0];
@@ -43,11 +61,27 @@ export function mount(root, { params }) {
     input.focus();
   }
 
+  let player = null;
+
+  function close() {
+    player?.destroy();
+    player = null;
+    big.querySelector('video')?.pause();
+    big.hidden = true;
+  }
+
   function show(item) {
-    const img = h('img', { src: withSize(item.thumbnail_url, 'large'), alt: item.name });
+    close();
+    let media;
+    if (item.kind === 'video' && item.stream_url) {
+      media = h('video', { controls: true, playsInline: true, id: 'share-video', poster: withSize(item.thumbnail_url, 'large'), 'aria-label': `Video ${item.name}` });
+      playShared(media, item.stream_url).then((hls) => { player = hls; media.play().catch(() => {}); });
+    } else {
+      media = h('img', { src: withSize(item.thumbnail_url, 'large'), alt: item.name });
+    }
     big.replaceChildren(
-      h('button', { type: 'button', class: 'small', onclick: () => { big.hidden = true; } }, '✕ Close'),
-      img, h('p', { class: 'small' }, `${item.name} · ${fmtDate(item.taken_at)}`),
+      h('button', { type: 'button', class: 'small', onclick: close }, '✕ Close'),
+      media, h('p', { class: 'small video-error', role: 'status' }), h('p', { class: 'small' }, `${item.name} · ${fmtDate(item.taken_at)}`),
       item.original_url ? h('a', { class: 'btn small', href: item.original_url, download: item.name }, 'Download original') : null);
     big.hidden = false;
   }
@@ -78,5 +112,5 @@ export function mount(root, { params }) {
     }));
   }
   load();
-  return { title: 'Shared', unmount() { alive = false; } };
+  return { title: 'Shared', unmount() { alive = false; close(); } };
 }
