@@ -28,6 +28,78 @@ def test_memories_per_year_scoped_unarchived_favorites_first(w: World) -> None:
     c.delete(f"/media/{five}/favorite", headers=h)
 
 
+def test_memories_rank_faces_first_and_show_one_shot_per_burst(w: World) -> None:
+    """Three shots of one second, the middle one with two faces, and a lone shot an hour
+    later: the memory shows the faced shot first, then the lone one; the burst's others
+    are near-duplicates of it and stay out."""
+    from datetime import datetime
+
+    from sqlalchemy import delete, insert
+
+    from imageserver.db.tables import faces, media
+
+    shots = {
+        "burst/a.jpg": datetime(2018, 3, 3, 10, 0, 0),
+        "burst/b.jpg": datetime(2018, 3, 3, 10, 0, 1),
+        "burst/c.jpg": datetime(2018, 3, 3, 10, 0, 2),
+        "burst/later.jpg": datetime(2018, 3, 3, 11, 0, 0),
+    }
+    ids: dict[str, int] = {}
+    with w.ctx.engine.begin() as conn:
+        for n, (rel, taken) in enumerate(shots.items()):
+            ids[rel] = int(
+                conn.execute(
+                    insert(media)
+                    .values(
+                        library_id=w.lib_a,
+                        rel_path=rel,
+                        folder="burst",
+                        name=rel.split("/")[1],
+                        kind="photo",
+                        format="jpeg",
+                        mime="image/jpeg",
+                        size=1,
+                        mtime_ns=1,
+                        created_at=1.0,
+                        updated_at=1.0,
+                        seen_at=1.0,
+                        content_hash=f"{n:02d}" * 32,
+                        hash_attempts=0,
+                        meta_status="ok",
+                        meta_attempts=0,
+                        taken_at=taken,
+                        taken_at_source="exif",
+                    )
+                    .returning(media.c.id)
+                ).scalar_one()
+            )
+        for index in range(2):
+            conn.execute(
+                insert(faces).values(
+                    content_hash="01" * 32,
+                    face_index=index,
+                    box_x=0,
+                    box_y=0,
+                    box_w=9,
+                    box_h=9,
+                    image_width=99,
+                    image_height=99,
+                    landmarks={},
+                    embedding=b"0" * 512,
+                    detector="hog",
+                    created_at=1.0,
+                )
+            )
+    try:
+        got = w.client.get("/memories", params={"date": "2024-03-03"}, headers=w.h("bob")).json()
+        years = {y["year"]: [i["item"]["id"] for i in y["items"]] for y in got["years"]}
+        assert years == {2018: [ids["burst/b.jpg"], ids["burst/later.jpg"]]}
+    finally:
+        with w.ctx.engine.begin() as conn:
+            conn.execute(delete(faces).where(faces.c.content_hash == "01" * 32))
+            conn.execute(delete(media).where(media.c.id.in_(list(ids.values()))))
+
+
 def test_deleting_an_album_a_user_or_a_library_leaves_no_dangling_rows(w: World) -> None:
     c, one, secret = w.client, w.a["trip/one.jpg"], w.b["zulu/secret.jpg"]
     album = c.post("/albums", json={"name": "gone"}, headers=w.h("carol")).json()["id"]

@@ -30,6 +30,7 @@ from imageserver.db.tables import (
     album_members,
     albums,
     archives,
+    faces,
     favorites,
     libraries,
     media,
@@ -298,10 +299,17 @@ def members(conn: Connection, album_id: int) -> list[RowMapping]:
 def taken_between(
     conn: Connection, scope: Scope, user_id: int, start: datetime, end: datetime, limit: int
 ) -> list[tuple[MediaItem, bool]]:
-    """Visible, non-archived main photos taken in [start, end), favorites first."""
+    """Visible, non-archived main photos taken in [start, end): favorites first, then the
+    ones with the most faces (people make a memory), then by time."""
     fav = is_marked("favorite", user_id).label("fav")
+    people = (
+        select(func.count())
+        .where(faces.c.content_hash == media.c.content_hash)
+        .scalar_subquery()
+        .label("faces")
+    )
     query = (
-        select(*ITEM_COLUMNS, fav)
+        select(*ITEM_COLUMNS, fav, people)
         .select_from(WITH_LIBRARY)
         .where(
             *live(scope),
@@ -311,7 +319,7 @@ def taken_between(
             media.c.taken_at >= start,
             media.c.taken_at < end,
         )
-        .order_by(fav.desc(), media.c.taken_at, media.c.id)
+        .order_by(fav.desc(), people.desc(), media.c.taken_at, media.c.id)
         .limit(limit)
     )
     return [(to_item(r), bool(r["fav"])) for r in conn.execute(query).mappings()]

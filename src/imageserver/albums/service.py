@@ -37,6 +37,8 @@ from imageserver.work.scope import Scope
 
 RANK = {"viewer": 1, "editor": 2, "owner": 3}
 MEMORY_YEAR_LIMIT = 24
+# Shots this close in time are one burst: a memory shows the best-ranked one of them.
+BURST_SECONDS = 3.0
 
 
 # --- marks ---------------------------------------------------------------------------------
@@ -220,11 +222,34 @@ def _same_day(day: date, year: int) -> date:
         return day.replace(year=year, day=28)
 
 
+def distinct_shots(
+    ranked: Sequence[tuple[MediaItem, bool]],
+) -> list[tuple[MediaItem, bool]]:
+    """`ranked` without copies of kept bytes and without shots of a kept one's burst."""
+    seen: set[str] = set()
+    kept: list[tuple[MediaItem, bool]] = []
+    for item, fav in ranked:
+        key = item.content_hash or f"id:{item.id}"
+        if key in seen or any(_same_burst(item, other) for other, _ in kept):
+            continue
+        seen.add(key)
+        kept.append((item, fav))
+    return kept
+
+
+def _same_burst(a: MediaItem, b: MediaItem) -> bool:
+    if a.library_id != b.library_id:
+        return False
+    return abs((a.taken_at - b.taken_at).total_seconds()) <= BURST_SECONDS
+
+
 def memories(
     conn: Connection, scope: Scope, user_id: int, day: date, window: int
 ) -> list[tuple[int, list[tuple[MediaItem, bool]]]]:
     """Per earlier year (newest first): visible, non-archived photos of that day +- window,
-    favorites first, one per content (copies of the same bytes count once)."""
+    best first (favorites, then faces), one per content (copies of the same bytes count
+    once) and one per burst (shots within BURST_SECONDS of a kept one are near-duplicates
+    of it: the ranking already put the better one first)."""
     first = repo.earliest_year(conn, scope)
     out: list[tuple[int, list[tuple[MediaItem, bool]]]] = []
     if first is None:
@@ -234,14 +259,7 @@ def memories(
         start = datetime.combine(centre - timedelta(days=window), datetime.min.time())
         end = datetime.combine(centre + timedelta(days=window + 1), datetime.min.time())
         found = repo.taken_between(conn, scope, user_id, start, end, MEMORY_YEAR_LIMIT * 2)
-        seen: set[str] = set()
-        kept = []
-        for item, fav in found:
-            key = item.content_hash or f"id:{item.id}"
-            if key in seen:
-                continue
-            seen.add(key)
-            kept.append((item, fav))
+        kept = distinct_shots(found)
         if kept:
             out.append((year, kept[:MEMORY_YEAR_LIMIT]))
     return out
