@@ -86,7 +86,8 @@ def test_the_item_detail_carries_the_callers_own_marks(w: World) -> None:
         assert (bob["favorite"], bob["archived"]) == (True, False)
         assert (carol["favorite"], carol["archived"]) == (False, True)
         path = c.get(
-            "/media/by-path", params={"library": bob["library_id"], "path": bob["path"]},
+            "/media/by-path",
+            params={"library": bob["library_id"], "path": bob["path"]},
             headers=w.h("bob"),
         ).json()
         assert (path["favorite"], path["archived"]) == (True, False)
@@ -94,3 +95,28 @@ def test_the_item_detail_carries_the_callers_own_marks(w: World) -> None:
         c.delete(f"/media/{one}/favorite", headers=w.h("bob"))
         c.delete(f"/media/{one}/archive", headers=w.h("carol"))
     assert c.get(f"/media/{one}", headers=w.h("bob")).json()["favorite"] is False
+
+
+def test_a_selection_downloads_as_one_zip_of_visible_originals(w: World) -> None:
+    import io
+    import zipfile
+
+    c, one, two, secret = (
+        w.client,
+        w.a["trip/one.jpg"],
+        w.a["trip/two.jpg"],
+        w.b["zulu/secret.jpg"],
+    )
+    got = c.post("/media/download", json={"ids": [one, two, one]}, headers=w.h("bob"))
+    assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(got.content)) as archive:
+        assert sorted(archive.namelist()) == ["one.jpg", "two.jpg"]
+        assert archive.read("one.jpg") == b"jpeg bytes of trip/one.jpg"
+    hidden = c.post("/media/download", json={"ids": [one, secret]}, headers=w.h("bob"))
+    absent = c.post("/media/download", json={"ids": [one, 999999]}, headers=w.h("bob"))
+    assert hidden.status_code == absent.status_code == 404
+    assert hidden.json() == absent.json()
+    assert c.post("/media/download", json={"ids": []}, headers=w.h("bob")).status_code == 422
+    assert (
+        c.post("/media/download", json={"ids": [secret]}, headers=w.h("carol")).status_code == 200
+    )

@@ -61,6 +61,7 @@ MEMBER_WRITES = {
     ("PUT", "/media/{media_id}/favorite"),
     ("DELETE", "/media/{media_id}/favorite"),
     ("POST", "/media/favorite"),
+    ("POST", "/media/download"),  # a read with a body (the ids of a selection)
     ("PUT", "/media/{media_id}/archive"),
     ("DELETE", "/media/{media_id}/archive"),
     ("POST", "/media/archive"),

@@ -108,6 +108,7 @@ CLASSIFIED: dict[str, str] = {
     "PUT /media/{media_id}/favorite": PROBE,
     "DELETE /media/{media_id}/favorite": PROBE,
     "POST /media/favorite": PROBE,
+    "POST /media/download": PROBE,
     "PUT /media/{media_id}/archive": PROBE,
     "DELETE /media/{media_id}/archive": PROBE,
     "POST /media/archive": PROBE,
@@ -142,6 +143,7 @@ CLASSIFIED: dict[str, str] = {
 BODY_IDS = {
     "POST /video/generate",
     "POST /media/favorite",
+    "POST /media/download",
     "POST /media/archive",
     "POST /albums",
     "POST /albums/{album_id}/items",
@@ -269,6 +271,7 @@ def bodies(sw: ScopeWorld, key: str, values: dict[str, str], png: bytes) -> dict
         "POST /people/{person_id}/merge": {"json": {"ids": [ALICE]}},
         "PATCH /faces/{face_id}": {"json": {"person_id": ALICE}},
         "POST /media/favorite": {"json": {"ids": [int(values["media_id"])]}},
+        "POST /media/download": {"json": {"ids": [int(values["media_id"])]}},
         "POST /media/archive": {"json": {"ids": [int(values["media_id"])]}},
         "POST /albums": {"json": {"from_folder": {"library": int(values["library"])}}},
         "PATCH /albums/{album_id}": {"json": {"name": "renamed"}},

@@ -7,6 +7,7 @@ opens in a fresh browser context that never logged in.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from tests.web.harness import WebServer
@@ -172,7 +173,10 @@ def test_memories_strip_uses_the_viewers_own_day(page: Any, web_server: WebServe
     """The browser's clock says it is the day of a photo, some years later: the strip above
     the timeline shows that photo under "N years ago" and opens it in the viewer."""
     dated = web_server.api("GET", "/media", params={"kind": "photo", "limit": 100}).json()
-    photo = next(i for i in dated["items"] if i["taken_at"])
+    # A photo old enough that "three years later" is still in the past: the page's clock
+    # must not run ahead of the server's (its login would look expired).
+    this_year = datetime.now().year
+    photo = next(i for i in dated["items"] if int(i["taken_at"][:4]) + 3 < this_year)
     year, month, day = (int(x) for x in photo["taken_at"][:10].split("-"))
     later = f"{year + 3}-{month:02d}-{day:02d}"
     expected = web_server.api("GET", "/memories", params={"date": later, "window": 1}).json()
@@ -217,3 +221,27 @@ def test_a_shared_video_plays_on_the_public_page(page_factory: Any, web_server: 
     assert guest.locator("#topbar").is_hidden()
     assert not guest.errors, guest.errors
     web_server.api("DELETE", f"/shares/{link.json()['id']}")
+
+
+def test_a_selection_downloads_as_a_zip(page: Any, web_server: WebServer) -> None:
+    import io
+    import zipfile
+
+    page.goto(web_server.url + "/#/timeline")
+    page.wait_for_selector(".canvas .tile[data-kind='photo'] img.loaded")
+    picked = page.evaluate(
+        "() => [...document.querySelectorAll(\".canvas .tile[data-kind='photo']\")]"
+        ".slice(0, 2).map(t => Number(t.dataset.id))"
+    )
+    page.click("#sel-toggle")
+    for media_id in picked:
+        page.click(f".canvas .tile[data-id='{media_id}']")
+    page.wait_for_selector("#sel-count:text-is('2 selected')")
+    with page.expect_download() as info:
+        page.click("#sel-download")
+    saved = info.value.path()
+    names = {web_server.api("GET", f"/media/{i}").json()["name"] for i in picked}
+    with zipfile.ZipFile(io.BytesIO(open(saved, "rb").read())) as archive:
+        assert set(archive.namelist()) == names
+    assert info.value.suggested_filename == "imageserver-2-items.zip"
+    assert not page.errors, page.errors

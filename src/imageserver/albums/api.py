@@ -14,6 +14,7 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import StreamingResponse
 from sqlalchemy import Connection
 
 from imageserver.albums import repo, service
@@ -33,7 +34,9 @@ from imageserver.albums.schemas import (
     MemoryItem,
     MemoryYear,
     Owner,
+    Selection,
 )
+from imageserver.albums.zipstream import stream_zip
 from imageserver.auth.deps import User, current_user
 from imageserver.errors import error_responses
 from imageserver.libraries.access import UserScope
@@ -83,6 +86,23 @@ def _mark_routes(kind: Mark) -> None:
 
 _mark_routes("favorite")
 _mark_routes("archive")
+
+
+@router.post(
+    "/media/download",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}}, **error_responses(404, 503)},
+)
+def download_selection(body: Selection, scope: UserScope, conn: ReadConn) -> StreamingResponse:
+    """The originals of a selection in one zip, streamed as it is written (all ids must be
+    visible, else 404; a file gone from disk is left out)."""
+    found = service.selection_files(conn, scope, body.ids)
+    name = f"imageserver-{len(found)}-items.zip"
+    return StreamingResponse(
+        stream_zip(found),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 # --- albums --------------------------------------------------------------------------------

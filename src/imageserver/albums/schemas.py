@@ -26,6 +26,10 @@ class BulkMark(BaseModel):
     value: StrictBool = True
 
 
+class Selection(BaseModel):
+    ids: list[DbId] = Field(min_length=1, max_length=MAX_IDS)
+
+
 class BulkMarkOut(BaseModel):
     changed: int
 

@@ -25,12 +25,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping
 
 from imageserver.albums import repo
 from imageserver.errors import Forbidden, Invalid, NotFound
+from imageserver.media import service as media_service
 from imageserver.media.model import MediaItem
 from imageserver.media.paths import clean_rel_path
 from imageserver.work.scope import Scope
@@ -47,6 +49,21 @@ BURST_SECONDS = 3.0
 def require_visible(conn: Connection, scope: Scope, ids: Sequence[int]) -> None:
     if repo.visible_ids(conn, scope, ids) != set(ids):
         raise NotFound("media not found")
+
+
+def selection_files(conn: Connection, scope: Scope, ids: Sequence[int]) -> list[tuple[str, Path]]:
+    """(name, file) of each selected item, all visible (else NotFound) and resolved inside
+    their roots before a byte is streamed; an item whose file is gone is left out, an
+    unmounted library is the 503 of the original route."""
+    require_visible(conn, scope, ids)
+    out = []
+    for media_id in dict.fromkeys(ids):
+        try:
+            found = media_service.original(conn, scope, media_id)
+        except (NotFound, Invalid):
+            continue
+        out.append((found.name, found.path))
+    return out
 
 
 def set_mark(

@@ -123,8 +123,8 @@ export async function login(username, password) {
 }
 
 /** Download a file the API serves (the original) under its own name. */
-export async function download(path, filename) {
-  const res = await api(path, { raw: true });
+export async function download(path, filename, options = {}) {
+  const res = await api(path, { ...options, raw: true });
   const blob = await res.blob();
   const href = URL.createObjectURL(blob);
   const a = document.createElement('a');

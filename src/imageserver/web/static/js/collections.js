@@ -1,7 +1,7 @@
 // Favorites, archive, albums and share links as the views use them: the calls, the
 // "add to album" picker and the share-link dialog (shared by the grid, album and viewer).
 
-import { api, get } from './api.js';
+import { api, download, get } from './api.js';
 import { h, toast } from './dom.js';
 
 /** Set (value=true) or clear a mark ('favorite' | 'archive') on many items at once. */
@@ -120,5 +120,9 @@ export function selectionActions({ archived = false, after = () => {} } = {}) {
       ? { id: 'sel-unarchive', label: 'Unarchive', run: async (ids) => { await markMany('archive', ids, false); toast(`${ids.length} back in the timeline.`); after(); } }
       : { id: 'sel-archive', label: 'Archive', run: async (ids) => { await markMany('archive', ids); toast(`${ids.length} archived.`); after(); } },
     { id: 'sel-share', label: 'Share', run: async (ids) => Boolean(await shareDialog({ mediaIds: ids })) },
+    { id: 'sel-download', label: 'Download', run: async (ids) => {
+      toast(`Preparing ${ids.length} ${ids.length === 1 ? 'original' : 'originals'}…`);
+      await download('/media/download', `imageserver-${ids.length}-items.zip`, { method: 'POST', body: { ids } });
+    } },
   ];
 }
