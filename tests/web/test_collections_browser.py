@@ -210,14 +210,19 @@ def test_a_shared_video_plays_on_the_public_page(page_factory: Any, web_server: 
     video = playable[0]
     link = web_server.api("POST", "/shares", json={"media_ids": [video["id"]]})
     assert link.status_code == 201, link.text
-    guest = page_factory()
+    guest = page_factory(width=390, height=844)  # a phone
     guest.goto(web_server.url + "/#" + link.json()["url"])
+    guest.wait_for_selector(f".shared-tile[data-id='{video['id']}']")
+    overflow = guest.evaluate("() => document.documentElement.scrollWidth - innerWidth")
+    assert overflow <= 0, overflow  # nothing wider than the phone's screen
     guest.click(f".shared-tile[data-id='{video['id']}']")
     guest.wait_for_function(
         "() => { const v = document.querySelector('#share-video');"
         " return v && v.readyState >= 2 && v.videoWidth > 0; }",
         timeout=30_000,
     )
+    box = guest.locator("#share-video").bounding_box()
+    assert box is not None and box["width"] <= 390
     assert guest.locator("#topbar").is_hidden()
     assert not guest.errors, guest.errors
     web_server.api("DELETE", f"/shares/{link.json()['id']}")
