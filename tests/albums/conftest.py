@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert
 
 from imageserver.auth import service as auth_service
 from imageserver.clock import FakeClock
@@ -56,6 +57,42 @@ class World:
         return self.headers[name]
 
 
+def insert_item(
+    conn: Connection,
+    lib: int,
+    rel: str,
+    taken: datetime,
+    content_hash: str,
+    kind: str = "photo",
+    **values: Any,
+) -> int:
+    """One live, hashed, described media row (no file): the collections tests' unit."""
+    folder, _, name = rel.rpartition("/")
+    video = kind == "video"
+    row = {
+        "library_id": lib,
+        "rel_path": rel,
+        "folder": folder,
+        "name": name,
+        "kind": kind,
+        "format": "mp4" if video else "jpeg",
+        "mime": "video/mp4" if video else "image/jpeg",
+        "size": 1,
+        "mtime_ns": 1,
+        "created_at": 1.0,
+        "updated_at": 1.0,
+        "seen_at": 1.0,
+        "content_hash": content_hash,
+        "hash_attempts": 0,
+        "meta_status": "ok",
+        "meta_attempts": 0,
+        "taken_at": taken,
+        "taken_at_source": "exif",
+        **values,
+    }
+    return int(conn.execute(insert(media).values(**row).returning(media.c.id)).scalar_one())
+
+
 def _files(root: Path, lib: int, files: dict[str, datetime], ctx: AppContext) -> dict[str, int]:
     out = {}
     with ctx.engine.begin() as conn:
@@ -65,36 +102,17 @@ def _files(root: Path, lib: int, files: dict[str, datetime], ctx: AppContext) ->
             data = f"jpeg bytes of {rel}".encode()
             path.write_bytes(data)
             digest = f"{lib:08x}{len(out):056x}"
-            folder, _, name = rel.rpartition("/")
-            out[rel] = int(
-                conn.execute(
-                    insert(media)
-                    .values(
-                        library_id=lib,
-                        rel_path=rel,
-                        folder=folder,
-                        name=name,
-                        kind="photo",
-                        format="jpeg",
-                        mime="image/jpeg",
-                        size=len(data),
-                        mtime_ns=1,
-                        created_at=1.0,
-                        updated_at=1.0,
-                        seen_at=1.0,
-                        content_hash=digest,
-                        hash_attempts=0,
-                        meta_status="ok",
-                        meta_attempts=0,
-                        taken_at=taken,
-                        taken_at_source="exif",
-                        make="Canon",
-                        model="EOS 5D",
-                        latitude=48.85,
-                        longitude=2.35,
-                    )
-                    .returning(media.c.id)
-                ).scalar_one()
+            out[rel] = insert_item(
+                conn,
+                lib,
+                rel,
+                taken,
+                digest,
+                size=len(data),
+                make="Canon",
+                model="EOS 5D",
+                latitude=48.85,
+                longitude=2.35,
             )
             thumb = thumb_path(ctx.settings.thumbs_dir, digest, "small")
             thumb.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from imageserver.db.tables import album_items, album_members, albums, favorites, shares
-from tests.albums.conftest import World
+from tests.albums.conftest import World, insert_item
 
 
 def test_memories_per_year_scoped_unarchived_favorites_first(w: World) -> None:
@@ -47,32 +47,7 @@ def test_memories_rank_faces_first_and_show_one_shot_per_burst(w: World) -> None
     ids: dict[str, int] = {}
     with w.ctx.engine.begin() as conn:
         for n, (rel, taken) in enumerate(shots.items()):
-            ids[rel] = int(
-                conn.execute(
-                    insert(media)
-                    .values(
-                        library_id=w.lib_a,
-                        rel_path=rel,
-                        folder="burst",
-                        name=rel.split("/")[1],
-                        kind="photo",
-                        format="jpeg",
-                        mime="image/jpeg",
-                        size=1,
-                        mtime_ns=1,
-                        created_at=1.0,
-                        updated_at=1.0,
-                        seen_at=1.0,
-                        content_hash=f"{n:02d}" * 32,
-                        hash_attempts=0,
-                        meta_status="ok",
-                        meta_attempts=0,
-                        taken_at=taken,
-                        taken_at_source="exif",
-                    )
-                    .returning(media.c.id)
-                ).scalar_one()
-            )
+            ids[rel] = insert_item(conn, w.lib_a, rel, taken, f"{n:02d}" * 32)
         for index in range(2):
             conn.execute(
                 insert(faces).values(

@@ -13,7 +13,7 @@ from typing import Any
 
 from imageserver.clock import FakeClock
 from imageserver.libraries import repo as libraries_repo
-from tests.albums.conftest import World
+from tests.albums.conftest import World, insert_item
 
 
 def share(w: World, user: str, **body: Any) -> dict[str, Any]:
@@ -180,38 +180,15 @@ def test_a_share_token_or_key_opens_nothing_else(w: World) -> None:
 def test_a_shared_video_plays_without_a_login_for_exactly_that_video(w: World) -> None:
     """The link's video carries a stream URL: playlist and segments open with its token and
     no login; the token opens no other video and dies with the link."""
-    from sqlalchemy import delete, insert
+    from sqlalchemy import delete
 
     from imageserver.db.tables import media
     from imageserver.video import layout
 
     c, digest = w.client, "ab" * 32
     with w.ctx.engine.begin() as conn:
-        video = int(
-            conn.execute(
-                insert(media)
-                .values(
-                    library_id=w.lib_a,
-                    rel_path="clips/a.mp4",
-                    folder="clips",
-                    name="a.mp4",
-                    kind="video",
-                    format="mp4",
-                    mime="video/mp4",
-                    size=1,
-                    mtime_ns=1,
-                    created_at=1.0,
-                    updated_at=1.0,
-                    seen_at=1.0,
-                    content_hash=digest,
-                    hash_attempts=0,
-                    meta_status="ok",
-                    meta_attempts=0,
-                    taken_at=datetime(2020, 6, 15, 12, 0),
-                    taken_at_source="exif",
-                )
-                .returning(media.c.id)
-            ).scalar_one()
+        video = insert_item(
+            conn, w.lib_a, "clips/a.mp4", datetime(2020, 6, 15, 12, 0), digest, kind="video"
         )
     root = w.ctx.settings.resolved_video_path
     layout.hash_dir(root, digest).mkdir(parents=True, exist_ok=True)
