@@ -250,3 +250,26 @@ def test_a_selection_downloads_as_a_zip(page: Any, web_server: WebServer) -> Non
         assert set(archive.namelist()) == names
     assert info.value.suggested_filename == "imageserver-2-items.zip"
     assert not page.errors, page.errors
+
+
+def test_the_default_map_falls_back_to_outlines_when_tiles_cannot_load(
+    page: Any, web_server: WebServer
+) -> None:
+    """This server keeps the default tile URL (OpenStreetMap); with no internet (every tile
+    request fails, as on an offline machine) the map switches to the server's outlines and
+    its markers still work."""
+    config = web_server.api("GET", "/map/config").json()
+    assert "tile.openstreetmap.org" in str(config)
+    refused: list[str] = []
+
+    def offline(route: Any) -> None:
+        refused.append(route.request.url)
+        route.abort("namenotresolved")
+
+    page.route("**/tile.openstreetmap.org/**", offline)
+    page.goto(web_server.url + "/#/map")
+    page.wait_for_selector("#map[data-base='outlines']", timeout=20_000)
+    assert refused, "the map never asked for a tile"
+    assert page.evaluate("() => document.querySelectorAll('#map path').length") > 50
+    page.wait_for_selector(".map-marker img.loaded")
+    assert not page.errors, page.errors
