@@ -329,7 +329,7 @@ def test_people_duplicates_dashboard_and_filters(page: Any, web_server: WebServe
     page.wait_for_selector("#person-name")
     page.fill("#person-name", "Barack")
     page.click("button:has-text('Save name')")
-    page.wait_for_selector("#person-title:has-text('Barack')")
+    page.wait_for_selector("#person-title:has-text('Barack')", timeout=30_000)
     page.wait_for_selector(".canvas .tile img.loaded")
     page.click("a:has-text('All people')")
     page.wait_for_selector(".person .name:has-text('Barack')")
