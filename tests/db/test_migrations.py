@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,63 @@ def test_grants_migration_grants_existing_libraries_to_existing_admins(
             sa.text("SELECT library_id, user_id FROM library_members ORDER BY library_id")
         ).all()
     assert [tuple(r) for r in rows] == [(7, 1), (8, 1)]
+
+
+def test_taken_at_utc_migration_fills_the_instant_from_offset_and_gps_zone(
+    empty_engine: sa.Engine,
+) -> None:
+    """An upgraded database sorts by the instant at once: offset first, then the places
+    drain's zone, else the server's zone (here UTC, as in CI: TZ is unset)."""
+    migrate.upgrade(empty_engine, "20261203_0010")
+    tokyo_hash, plain_hash = "a" * 64, "b" * 64
+    with empty_engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO libraries (id, name, root_path, enabled, excluded_dirs, "
+                "created_at, updated_at, health) VALUES (1, 'l', '/srv/x', true, '[]', 5, 5, "
+                "'unknown')"
+            )
+        )
+        rows = (
+            (1, "offset.jpg", None, 120, "exif"),
+            (2, "tokyo.jpg", tokyo_hash, None, "exif"),
+            (3, "plain.jpg", plain_hash, None, "exif"),
+            (4, "mtime.jpg", tokyo_hash, None, "file_mtime"),  # a file time is server zone
+        )
+        for media_id, name, digest, offset, source in rows:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO media (id, library_id, rel_path, folder, name, kind, format, "
+                    "mime, size, mtime_ns, created_at, updated_at, seen_at, hash_attempts, "
+                    "meta_status, meta_attempts, taken_at, taken_at_offset_min, "
+                    "taken_at_source, content_hash) VALUES (:i, 1, :n, '', :n, 'photo', "
+                    "'jpeg', 'image/jpeg', 1, 1, 0, 0, 0, 0, 'ok', 0, :t, :o, :s, :h)"
+                ),
+                {"i": media_id, "n": name, "t": datetime(2026, 1, 10, 12, 0), "o": offset,
+                 "s": source, "h": digest},
+            )
+        conn.execute(
+            sa.text(
+                "INSERT INTO places (content_hash, latitude, longitude, country_code, country, "
+                "region, region_code, timezone, created_at) "
+                "VALUES (:h, 35.6, 139.6, 'JP', 'Japan', 'Tokyo', '13', 'Asia/Tokyo', 0)"
+            ),
+            {"h": tokyo_hash},
+        )
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        got = dict(
+            conn.execute(sa.text("SELECT id, taken_at_utc FROM media ORDER BY id")).all()
+        )
+    server = datetime(2026, 1, 10, 12, 0).astimezone().astimezone(UTC).replace(tzinfo=None)
+    assert {k: to_datetime(v) for k, v in got.items()} == {
+        1: datetime(2026, 1, 10, 10, 0),
+        2: datetime(2026, 1, 10, 3, 0),
+        3: server,
+        4: server,
+    }
+
+
+def to_datetime(value: object) -> datetime:
+    """SQLite hands raw text back to a textual query; PostgreSQL a datetime."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))

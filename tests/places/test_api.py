@@ -181,3 +181,57 @@ def test_bbox_parsing_and_grid() -> None:
             service.parse_bbox(bad)
     assert service.cell_degrees(0) == 90.0
     assert service.cell_degrees(10) == pytest.approx(90.0 / 1024)
+
+
+TOKYO = (35.6762, 139.6503)
+BERLIN = (52.5200, 13.4050)
+LISBON = (38.7223, -9.1393)
+
+
+def test_a_trip_across_zones_lists_in_the_order_it_happened(
+    client: TestClient, auth: dict[str, str], ctx: AppContext, tmp_path: Path
+) -> None:
+    """Wall-clock order is the reverse of what happened on this trip (no EXIF offsets): the
+    grid, its cursors and an album sort by the instant the GPS zone gives."""
+    trip = tmp_path / "trip"
+    day = datetime(2026, 1, 10)
+    for name, gps, hour, minute in (
+        ("tokyo.jpg", TOKYO, 20, 0),  # 11:00Z
+        ("berlin.jpg", BERLIN, 13, 0),  # 12:00Z
+        ("lisbon.jpg", LISBON, 12, 30),  # 12:30Z
+        ("ny.jpg", NEW_YORK, 8, 0),  # 13:00Z
+    ):
+        make_jpeg(trip / name, gps=gps, taken=day.replace(hour=hour, minute=minute))
+    insert_library(ctx.engine, "trip", trip)
+    watcher = Watcher(ctx, stages=STAGES_NO_MEDIA_WORK)
+    watcher.tick(full=True)
+    watcher.tick(full=False)
+    happened = ["tokyo.jpg", "berlin.jpg", "lisbon.jpg", "ny.jpg"]
+
+    def order(**params: str) -> list[str]:
+        body = client.get("/media", headers=auth, params=params).json()
+        return [item["path"] for item in body["items"]]
+
+    assert order() == happened[::-1]
+    assert order(order="asc") == happened
+    walked, cursor = [], None
+    while True:
+        params = {"limit": "1", **({"cursor": cursor} if cursor else {})}
+        body = client.get("/media", headers=auth, params=params).json()
+        walked += [item["path"] for item in body["items"]]
+        if not (cursor := body["next_cursor"]):
+            break
+    assert walked == happened[::-1]
+    ids = {i["path"]: i["id"] for i in client.get("/media", headers=auth).json()["items"]}
+    instants = [client.get(f"/media/{ids[n]}", headers=auth).json() for n in happened]
+    assert [d["taken_at_offset_source"] for d in instants] == ["gps_zone"] * 4
+    assert [d["taken_at_utc"][11:16] for d in instants] == ["11:00", "12:00", "12:30", "13:00"]
+    album = client.post("/albums", headers=auth, json={"name": "Trip", "sort_order": "taken_asc"})
+    assert album.status_code in (200, 201), album.text
+    album_id = album.json()["id"]
+    added = client.post(
+        f"/albums/{album_id}/items", headers=auth, json={"ids": list(ids.values())}
+    )
+    assert added.status_code == 200, added.text
+    items = client.get(f"/albums/{album_id}", headers=auth).json()["items"]
+    assert [i["path"] for i in items] == happened

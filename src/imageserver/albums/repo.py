@@ -208,15 +208,15 @@ def album_stats(
         select(media.c.id)
         .select_from(WITH_LIBRARY)
         .where(*where)
-        .order_by(media.c.taken_at.asc(), media.c.id.asc())
+        .order_by(media.c.taken_at_utc.asc(), media.c.id.asc())
         .limit(1)
     ).scalar_one_or_none()
     return int(row[0]), row[1], row[2], (int(first) if first is not None else None)
 
 
 ORDERS = {
-    "taken_asc": (media.c.taken_at.asc(), media.c.id.asc()),
-    "taken_desc": (media.c.taken_at.desc(), media.c.id.desc()),
+    "taken_asc": (media.c.taken_at_utc.asc(), media.c.id.asc()),
+    "taken_desc": (media.c.taken_at_utc.desc(), media.c.id.desc()),
     "added": (album_items.c.added_at.asc(), media.c.id.asc()),
 }
 
@@ -248,7 +248,7 @@ def folder_ids(conn: Connection, scope: Scope, library_id: int, folder: str) -> 
         select(media.c.id)
         .select_from(WITH_LIBRARY)
         .where(*where)
-        .order_by(media.c.taken_at, media.c.id)
+        .order_by(media.c.taken_at_utc, media.c.id)
     )
     return [int(r.id) for r in conn.execute(query)]
 

@@ -88,7 +88,7 @@ def items(conn: Connection, share: RowMapping, scope: Scope, limit: int) -> list
         select(*ITEM_COLUMNS)
         .select_from(_source(share))  # type: ignore[arg-type]
         .where(*live(scope), media.c.companion_id.is_(None))
-        .order_by(media.c.taken_at, media.c.id)
+        .order_by(media.c.taken_at_utc, media.c.id)
         .limit(limit)
     )
     return [to_item(r) for r in conn.execute(query).mappings()]

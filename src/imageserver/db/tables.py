@@ -11,6 +11,9 @@ the same bytes at several paths are thumbnailed, transcoded, embedded and face-s
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -33,6 +36,8 @@ from sqlalchemy import (
     text,
 )
 
+from imageserver.clock import wall_to_utc
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -42,6 +47,14 @@ NAMING = {
 }
 
 metadata = MetaData(naming_convention=NAMING)
+
+
+def _utc_default(context: Any) -> datetime:
+    """A row written with only its wall-clock time gets the instant the file or the server
+    zone gives; writers that know the GPS zone set `taken_at_utc` themselves."""
+    params = context.get_current_parameters()
+    return wall_to_utc(params["taken_at"], params.get("taken_at_offset_min"))
+
 
 HASH_LEN = 64
 
@@ -174,6 +187,9 @@ media = Table(
     Column("taken_at", DateTime(timezone=False), nullable=False),
     Column("taken_at_offset_min", SmallInteger, nullable=True),
     Column("taken_at_source", String(40), nullable=False),
+    # the instant the grid sorts by (naive UTC): offset from the file, the GPS zone (set by
+    # media.repo.refresh_utc once the places drain knows it) or the server's zone
+    Column("taken_at_utc", DateTime(timezone=False), nullable=False, default=_utc_default),
     Column("make", String(255), nullable=True),
     Column("model", String(255), nullable=True),
     Column("lens", String(255), nullable=True),
@@ -202,7 +218,8 @@ media = Table(
     Column("lease_owner", String(64), nullable=True),
     Column("lease_until", Float, nullable=True),
     UniqueConstraint("library_id", "rel_path"),
-    Index("ix_media_listing", "library_id", "retired_at", "taken_at", "id"),
+    Index("ix_media_listing_utc", "library_id", "retired_at", "taken_at_utc", "id"),
+    Index("ix_media_taken_utc", "taken_at_utc", "id"),
     Index("ix_media_taken", "taken_at", "id"),
     Index("ix_media_content_hash", "content_hash"),
     # "a live row of a library in scope shows this hash" (faces, albums): migration 0009b

@@ -23,6 +23,7 @@ from imageserver.errors import NotFound
 from imageserver.media import hashing, repo, thumbs
 from imageserver.media.formats import FORMATS
 from imageserver.media.layout import thumb_path
+from imageserver.media.localtime import sort_instant
 from imageserver.media.metadata import MediaMetadata, MetadataError, open_reader
 from imageserver.media.mtime import mtime_datetime
 from imageserver.media.paths import OutsideRoot, Unreadable, open_file_inside
@@ -240,6 +241,12 @@ class MetadataTick(RowRun):
     ) -> bool:
         if isinstance(result, MediaMetadata):
             values = metadata_values(result, item)
+            values["taken_at_utc"] = sort_instant(
+                values["taken_at"],
+                values["taken_at_offset_min"],
+                values["taken_at_source"],
+                repo.zone_of(conn, item["content_hash"]),
+            )
         else:
             values = {"meta_error": outcome.detail}
             if outcome.permanent:

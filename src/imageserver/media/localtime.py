@@ -26,11 +26,18 @@ def _offset_min(aware: datetime) -> int:
 
 
 def resolve(item: MediaItem, gps_zone: str | None) -> LocalTime:
-    naive = item.taken_at.replace(tzinfo=None)
-    if item.taken_at_offset_min is not None:
-        aware = naive.replace(tzinfo=timezone(timedelta(minutes=item.taken_at_offset_min)))
-        return LocalTime(aware.astimezone(UTC), item.taken_at_offset_min, EXIF_OFFSET)
-    if gps_zone and item.taken_at_source != "file_mtime":
+    return resolve_fields(item.taken_at, item.taken_at_offset_min, item.taken_at_source, gps_zone)
+
+
+def resolve_fields(
+    taken_at: datetime, offset_min: int | None, source: str, gps_zone: str | None
+) -> LocalTime:
+    """The same from a row's columns (the writers of `media.taken_at_utc` have no item)."""
+    naive = taken_at.replace(tzinfo=None)
+    if offset_min is not None:
+        aware = naive.replace(tzinfo=timezone(timedelta(minutes=offset_min)))
+        return LocalTime(aware.astimezone(UTC), offset_min, EXIF_OFFSET)
+    if gps_zone and source != "file_mtime":
         try:
             aware = naive.replace(tzinfo=ZoneInfo(gps_zone), fold=0)
         except (ZoneInfoNotFoundError, ValueError):
@@ -39,3 +46,10 @@ def resolve(item: MediaItem, gps_zone: str | None) -> LocalTime:
             return LocalTime(aware.astimezone(UTC), _offset_min(aware), GPS_ZONE)
     aware = naive.astimezone()  # the server's local zone
     return LocalTime(aware.astimezone(UTC), _offset_min(aware), SERVER_DEFAULT)
+
+
+def sort_instant(
+    taken_at: datetime, offset_min: int | None, source: str, gps_zone: str | None
+) -> datetime:
+    """`media.taken_at_utc`: the naive UTC instant the grid and its cursors sort by."""
+    return resolve_fields(taken_at, offset_min, source, gps_zone).utc.replace(tzinfo=None)

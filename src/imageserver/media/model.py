@@ -84,6 +84,7 @@ class MediaItem:
     taken_at: datetime
     taken_at_offset_min: int | None
     taken_at_source: str
+    taken_at_utc: datetime  # the instant the grid sorts by (naive UTC)
     make: str | None
     model: str | None
     lens: str | None
@@ -165,9 +166,9 @@ class ItemPage:
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
-    """Where a keyset page ended: the last item's (taken_at, id)."""
+    """Where a keyset page ended: the last item's (taken_at_utc, id)."""
 
-    taken_at: datetime
+    taken_at: datetime  # the sort instant, naive UTC
     id: int
 
 

@@ -11,7 +11,7 @@ conditions, companions folded into their main item. Folder counts and duplicates
 `listed`, so a folder's number is what `/media?folder=` shows. Text a client sends into a
 LIKE (folder prefixes, the camera filter) is escaped: `%` and `_` match only themselves.
 
-Pagination is keyset on (taken_at, id), so a page boundary stays exact while rows are
+Pagination is keyset on (taken_at_utc, id), so a page boundary stays exact while rows are
 added or removed elsewhere: no item is skipped or shown twice, unlike OFFSET paging.
 """
 
@@ -155,7 +155,7 @@ def placed(f: MediaFilter) -> Select[tuple[str]]:
 
 
 def encode_cursor(item: MediaItem) -> str:
-    payload = json.dumps({"t": item.taken_at.isoformat(), "i": item.id})
+    payload = json.dumps({"t": item.taken_at_utc.isoformat(), "i": item.id})
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
@@ -176,16 +176,11 @@ def decode_cursor(cursor: str) -> Cursor:
 
 
 def after(cursor: Cursor, order: Order) -> ColumnElement[bool]:
-    """Rows past the cursor in listing order (keyset condition on (taken_at, id))."""
+    """Rows past the cursor in listing order (keyset condition on (taken_at_utc, id))."""
+    key = media.c.taken_at_utc
     if order == "desc":
-        return or_(
-            media.c.taken_at < cursor.taken_at,
-            and_(media.c.taken_at == cursor.taken_at, media.c.id < cursor.id),
-        )
-    return or_(
-        media.c.taken_at > cursor.taken_at,
-        and_(media.c.taken_at == cursor.taken_at, media.c.id > cursor.id),
-    )
+        return or_(key < cursor.taken_at, and_(key == cursor.taken_at, media.c.id < cursor.id))
+    return or_(key > cursor.taken_at, and_(key == cursor.taken_at, media.c.id > cursor.id))
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -207,9 +202,9 @@ def list_page(
     if cursor is not None:
         where.append(after(cursor, order))
     ordering = (
-        (media.c.taken_at.desc(), media.c.id.desc())
+        (media.c.taken_at_utc.desc(), media.c.id.desc())
         if order == "desc"
-        else (media.c.taken_at.asc(), media.c.id.asc())
+        else (media.c.taken_at_utc.asc(), media.c.id.asc())
     )
     query = (
         select(*ITEM_COLUMNS)

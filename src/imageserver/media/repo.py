@@ -16,6 +16,7 @@ from sqlalchemy import (
     Connection,
     RowMapping,
     and_,
+    bindparam,
     func,
     insert,
     or_,
@@ -24,7 +25,8 @@ from sqlalchemy import (
     update,
 )
 
-from imageserver.db.tables import media
+from imageserver.db.tables import media, places
+from imageserver.media.localtime import sort_instant
 from imageserver.work import leases
 
 CHUNK = 500
@@ -230,6 +232,7 @@ def meta_batch(
         media.c.size,
         media.c.mtime_ns,
         media.c.meta_attempts,
+        media.c.content_hash,
     ]
     where = [media.c.library_id == library_id, META_BACKLOG, due(media.c.meta_retry_at, now)]
     return _claim(conn, columns, where, now, limit, seconds)
@@ -243,6 +246,42 @@ def finish_leased(conn: Connection, media_id: int, values: dict[str, Any]) -> bo
         .values(**values, lease_owner=None, lease_until=None)
     )
     return bool(conn.execute(stmt).rowcount)
+
+
+def zone_of(conn: Connection, content_hash: str | None) -> str | None:
+    """The IANA zone the places drain found at these bytes' GPS fix, if it ran."""
+    if content_hash is None:
+        return None
+    query = select(places.c.timezone).where(places.c.content_hash == content_hash)
+    return conn.execute(query).scalar_one_or_none()
+
+
+def refresh_utc(conn: Connection, hashes: Sequence[str]) -> int:
+    """Recompute `taken_at_utc` of the rows showing these bytes, now that their GPS zone is
+    known (a trip across zones then sorts by the instant); the number of rows changed."""
+    if not hashes:
+        return 0
+    query = (
+        select(
+            media.c.id,
+            media.c.taken_at,
+            media.c.taken_at_offset_min,
+            media.c.taken_at_source,
+            media.c.taken_at_utc,
+            places.c.timezone,
+        )
+        .select_from(media.join(places, places.c.content_hash == media.c.content_hash))
+        .where(media.c.content_hash.in_(list(hashes)))
+    )
+    changes = []
+    for r in conn.execute(query):
+        utc = sort_instant(r.taken_at, r.taken_at_offset_min, r.taken_at_source, r.timezone)
+        if utc != r.taken_at_utc:
+            changes.append({"row_id": r.id, "utc": utc})
+    if changes:
+        stmt = update(media).where(media.c.id == bindparam("row_id"))
+        conn.execute(stmt.values(taken_at_utc=bindparam("utc")), changes)
+    return len(changes)
 
 
 def meta_backlog(conn: Connection, library_id: int) -> int:

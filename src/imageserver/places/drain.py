@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping
 
+from imageserver.media import repo as media_repo
 from imageserver.places import geocode, repo
 from imageserver.places.geocode import Place
 from imageserver.work.drain import Drain, HashRun, run_drain
@@ -99,6 +100,8 @@ class PlacesTick(HashRun[RowMapping, Result]):
     def written(self, conn: Connection) -> None:
         rows, self.rows = self.rows, []
         repo.upsert(conn, rows)
+        # the zone now known re-sorts these bytes' rows by their instant
+        media_repo.refresh_utc(conn, [r["content_hash"] for r in rows])
 
     def pending(self, conn: Connection) -> int:
         return repo.backlog(conn, self.t.library.id, self.t.now)
