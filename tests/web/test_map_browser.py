@@ -91,7 +91,12 @@ def test_map_offline_places_and_a_member_sees_only_granted_items(
     assert "#/viewer/" in page.url
     page.wait_for_selector("#viewer-place")
     assert page.inner_text("#viewer-place").strip()
+    # The info panel's mini map: the same offline base, one marker at the photo's fix.
+    page.wait_for_selector("#viewer-minimap[data-base='outlines'][data-ready='1']")
+    assert page.locator("#viewer-minimap .leaflet-overlay-pane path").count() > 50
+    assert page.locator("#viewer-minimap path.leaflet-interactive").count() == 1
     page.keyboard.press("Escape")
+    assert page.locator("#viewer-minimap").count() == 0
 
     # Places: the tree lists a country; choosing it shows its items in the grid.
     page.click("#mainnav a[data-nav='places']")

@@ -6,6 +6,7 @@ import { api, download, get } from './api.js';
 import { fmtBytes, fmtDateTime, fmtDuration, fmtExposure, h, toast } from './dom.js';
 import { go, replaceHash } from './router.js';
 import { cached, loadImage, showImage, thumbPath } from './thumbs.js';
+import { mountMiniMap } from './minimap.js';
 import { mountVideo } from './video.js';
 
 const INFO_KEY = 'imageserver.viewerInfo';
@@ -81,6 +82,7 @@ export function open(overlay, { id, background, onClose }) {
   let currentId = null;
   let item = null;
   let player = null;
+  let mini = null;
   let ctrl = null;
   const restoreFocus = document.activeElement;
 
@@ -174,6 +176,8 @@ export function open(overlay, { id, background, onClose }) {
     ctrl = new AbortController();
     player?.destroy();
     player = null;
+    mini?.remove();
+    mini = null;
     stage.replaceChildren(prevBtn, nextBtn);
     delete stage.dataset.videoState;
     info.replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
@@ -212,6 +216,7 @@ export function open(overlay, { id, background, onClose }) {
     if (my !== seq) return;
     const dl = h('dl', {}, rows(item, libName));
     info.replaceChildren(h('h2', { class: 'visually-hidden' }, 'Details'), dl);
+    if (item.gps) mini = mountMiniMap(info, item.gps.latitude, item.gps.longitude);
     peopleOf(item, dl, my);
     // Deep link: find the item in the view underneath so previous / next work.
     const n = nav();
@@ -271,6 +276,7 @@ export function open(overlay, { id, background, onClose }) {
       seq += 1;
       ctrl?.abort();
       player?.destroy();
+      mini?.remove();
       document.removeEventListener('keydown', onKey);
       document.body.classList.remove('viewing');
       root.remove();

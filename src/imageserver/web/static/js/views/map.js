@@ -4,24 +4,11 @@
 // they fail to load) the server's own country outlines are the base layer, so the map
 // works without internet.
 
-import { api, get } from '../api.js';
+import { get } from '../api.js';
+import { addBase, loadLeaflet, mapConfig } from '../basemap.js';
 import { h } from '../dom.js';
 import { go } from '../router.js';
 import { showImage, thumbPath } from '../thumbs.js';
-
-let leaflet = null;
-
-/** Load Leaflet (a classic script, global L) and its CSS once. */
-function loadLeaflet() {
-  leaflet ||= new Promise((resolve, reject) => {
-    document.head.append(h('link', { rel: 'stylesheet', href: '/static/vendor/leaflet/leaflet.css' }));
-    const script = h('script', { src: '/static/vendor/leaflet/leaflet.js' });
-    script.addEventListener('load', () => resolve(window.L));
-    script.addEventListener('error', () => { leaflet = null; reject(new Error('the map library did not load')); });
-    document.head.append(script);
-  });
-  return leaflet;
-}
 
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 
@@ -32,14 +19,6 @@ export function mount(root) {
   const status = h('p', { class: 'muted small map-status', role: 'status', id: 'map-status' });
   const host = h('div', { class: 'map', id: 'map' });
   root.append(h('div', { class: 'map-page' }, h('h1', { class: 'visually-hidden' }, 'Map'), host, status));
-
-  async function outlines(L) {
-    const res = await api('/map/outlines', { raw: true });
-    const data = await res.json();
-    if (!alive) return;
-    L.geoJSON(data, { interactive: false, style: { color: '#7a8a99', weight: 1, fillColor: '#2b3440', fillOpacity: 1 } }).addTo(map).bringToBack();
-    host.dataset.base = 'outlines';
-  }
 
   function icon(L, cluster) {
     const img = h('img', { alt: '' });
@@ -83,7 +62,7 @@ export function mount(root) {
     let L;
     let config;
     try {
-      [L, config] = await Promise.all([loadLeaflet(), get('/map/config')]);
+      [L, config] = await Promise.all([loadLeaflet(), mapConfig()]);
     } catch (err) {
       if (err.status !== 401) status.textContent = err.message;
       return;
@@ -93,21 +72,8 @@ export function mount(root) {
     // removed map (Leaflet's "_leaflet_pos" error).
     map = L.map(host, { worldCopyJump: true, minZoom: 1, maxZoom: 18, attributionControl: true,
       zoomAnimation: false, fadeAnimation: false, markerZoomAnimation: false });
-    map.attributionControl.setPrefix(false);
-    map.attributionControl.addAttribution(config.attribution);
     map.setView([30, 0], 2);
-    if (config.tile_url) {
-      let failed = 0;
-      const tiles = L.tileLayer(config.tile_url, { attribution: config.tile_attribution, maxZoom: 19 });
-      tiles.on('tileerror', () => {
-        failed += 1;
-        if (failed === 3) { tiles.remove(); outlines(L).catch(() => {}); }
-      });
-      tiles.addTo(map);
-      host.dataset.base = 'tiles';
-    } else {
-      await outlines(L).catch((err) => { status.textContent = err.message; });
-    }
+    await addBase(L, map, host, config, (err) => { status.textContent = err.message; });
     map.on('moveend', () => refresh(L));
     await refresh(L);
     // Zoom to the items once: the bounds of the first answer's clusters.
