@@ -70,6 +70,8 @@ def routes(library_id: int, deep_cursor: str, person_id: int) -> dict[str, Route
         "/people": ("/people", 50),
         "/hls/stats": ("/hls/stats", 200),
         "/stats/backlogs": ("/stats/backlogs", 200),
+        "/map/markers (world, zoom 2)": ("/map/markers?bbox=-180,-90,180,90&zoom=2", 100),
+        "/map/markers (a region, zoom 8)": ("/map/markers?bbox=5,45,10,48&zoom=8", 100),
     }
 
 
@@ -109,6 +111,7 @@ def media_rows(library_id: int, count: int, seed: int = 7) -> Iterator[list[dict
                 "meta_attempts": 0,
                 "taken_at": taken,
                 "taken_at_source": "exif",
+                "taken_at_utc": taken,  # as if UTC: the bench's server zone is irrelevant
                 "make": make,
                 "model": model,
                 "width": 4032,
@@ -222,13 +225,13 @@ def bulk_load(engine: Any, library_id: int, admin_id: int, count: int) -> dict[s
             )
         middle = conn.execute(
             media.select()
-            .with_only_columns(media.c.taken_at, media.c.id)
-            .order_by(media.c.taken_at.desc(), media.c.id.desc())
+            .with_only_columns(media.c.taken_at_utc, media.c.id)
+            .order_by(media.c.taken_at_utc.desc(), media.c.id.desc())
             .offset(len(ids) // 2)
             .limit(1)
         ).first()
     assert middle is not None
-    payload = json.dumps({"t": middle.taken_at.isoformat(), "i": int(middle.id)})
+    payload = json.dumps({"t": middle.taken_at_utc.isoformat(), "i": int(middle.id)})
     cursor = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
     return {"person_id": person_ids[0], "deep_cursor": cursor}
 

@@ -140,6 +140,7 @@ def index_and_fill(ctx: BenchContext, data_dir: Path, root: Path, count: int) ->
                 name = f"{i:06d}_{seed['name']}"
                 taken = start - timedelta(hours=6 * i, minutes=(i * 7) % 60)
                 seed.update(rel_path=f"{folder}/{name}", folder=folder, name=name, taken_at=taken)
+                seed.pop("taken_at_utc")  # the insert default derives it from taken_at
                 rows.append(seed)
                 if len(rows) == 2000:
                     conn.execute(media.insert(), rows)
