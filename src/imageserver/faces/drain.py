@@ -22,7 +22,7 @@ from imageserver.config import Settings
 from imageserver.faces import detector, geometry, repo, service, source, stats
 from imageserver.faces.cluster import Matcher
 from imageserver.work.artefacts import FACES_KIND
-from imageserver.work.drain import Drain, HashRun, run_drain
+from imageserver.work.drain import Drain, HashRun, when_enabled
 from imageserver.work.outcome import GiveUp, Outcome
 from imageserver.work.tick import TickContext
 
@@ -182,18 +182,13 @@ class FacesTick(HashRun[RowMapping, "Scan | Outcome"]):
         return repo.count_pending(conn, self.t.library.id, self.t.now)
 
 
-def open_tick(t: TickContext) -> FacesTick | None:
-    return FacesTick(t) if t.app.settings.faces_enabled else None
-
 
 FACES = Drain(
     "faces",
-    open_tick,
+    when_enabled(FacesTick, "faces_enabled"),
     policy=GiveUp(MAX_ATTEMPTS),
     done_count="face_scanned",
     failed_event="faces_failed",
 )
 
-
-def faces_stage(t: TickContext) -> None:
-    run_drain(t, FACES)
+faces_stage = FACES.stage

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, RowMapping
 from imageserver.config import Settings
 from imageserver.media.layout import thumb_path
 from imageserver.ocr import engine, repo, stats
-from imageserver.work.drain import Drain, HashRun, run_drain
+from imageserver.work.drain import Drain, HashRun, when_enabled
 from imageserver.work.outcome import GiveUp, Outcome
 from imageserver.work.tick import TickContext
 
@@ -110,18 +110,13 @@ class OcrTick(HashRun[RowMapping, "engine.Reading | Outcome"]):
         return repo.count_pending(conn, self.t.library.id, self.t.now)
 
 
-def open_tick(t: TickContext) -> OcrTick | None:
-    return OcrTick(t) if t.app.settings.ocr_enabled else None
-
 
 OCR = Drain(
     "ocr",
-    open_tick,
+    when_enabled(OcrTick, "ocr_enabled"),
     policy=GiveUp(MAX_ATTEMPTS),
     done_count="ocr_read",
     failed_event="ocr_failed",
 )
 
-
-def ocr_stage(t: TickContext) -> None:
-    run_drain(t, OCR)
+ocr_stage = OCR.stage

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, RowMapping
 from imageserver.media import repo as media_repo
 from imageserver.places import geocode, repo
 from imageserver.places.geocode import Place
-from imageserver.work.drain import Drain, HashRun, run_drain
+from imageserver.work.drain import Drain, HashRun, when_enabled
 from imageserver.work.outcome import GiveUp, Outcome
 from imageserver.work.tick import TickContext
 
@@ -107,18 +107,13 @@ class PlacesTick(HashRun[RowMapping, Result]):
         return repo.backlog(conn, self.t.library.id, self.t.now)
 
 
-def open_tick(t: TickContext) -> PlacesTick | None:
-    return PlacesTick(t) if t.app.settings.places_enabled else None
-
 
 PLACES = Drain(
     "places",
-    open_tick,
+    when_enabled(PlacesTick, "places_enabled"),
     policy=GiveUp(MAX_ATTEMPTS),
     done_count="placed",
     failed_event="places_failed",
 )
 
-
-def places_stage(t: TickContext) -> None:
-    run_drain(t, PLACES)
+places_stage = PLACES.stage

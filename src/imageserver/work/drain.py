@@ -100,6 +100,22 @@ class Drain:
     failed_count: str = "failed"
     failed_level: int = logging.INFO
 
+    def stage(self, t: TickContext) -> None:
+        """The pipeline's stage for this drain: one tick of it (`run_drain`)."""
+        run_drain(t, self)
+
+
+def when_enabled(
+    run: Callable[[TickContext], DrainRun[Any, Any]], setting: str
+) -> Callable[[TickContext], DrainRun[Any, Any] | None]:
+    """An opener that runs the drain only while the boolean setting `setting` is on, so
+    turning a feature off in the settings stops its work at the next tick."""
+
+    def open_tick(t: TickContext) -> DrainRun[Any, Any] | None:
+        return run(t) if getattr(t.app.settings, setting) else None
+
+    return open_tick
+
 
 class BaseRun(Generic[Item, Result]):
     """Defaults: no up-front items, the slow part is `one` per item in the drain pool."""
