@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -55,6 +55,8 @@ from imageserver.work.scope import Scope
 # Media rows with their library, for the conditions on `libraries.enabled`.
 WITH_LIBRARY = media.join(libraries, libraries.c.id == media.c.library_id)
 ITEM_COLUMNS = [media.c[name] for name in ITEM_FIELDS]
+# No UTC offset in use is larger (media/metadata/dates.py refuses more from a file).
+MAX_OFFSET = timedelta(hours=15)
 
 
 # --- where-clause builders -----------------------------------------------------------------
@@ -100,10 +102,14 @@ def listed(scope: Scope, f: MediaFilter) -> list[ColumnElement[bool]]:
             where.append(folder_within(folder))
         elif not f.recursive:
             where.append(media.c.folder == folder)
+    # The dates are camera days (taken_at); the same bound, widened by the largest UTC
+    # offset, on taken_at_utc lets the listing's own index stop at the range's ends.
     if f.date_from is not None:
         where.append(media.c.taken_at >= f.date_from)
+        where.append(media.c.taken_at_utc >= f.date_from - MAX_OFFSET)
     if f.date_to is not None:
         where.append(media.c.taken_at < f.date_to)
+        where.append(media.c.taken_at_utc < f.date_to + MAX_OFFSET)
     if f.camera:
         where.append(camera_contains(f.camera))
     if f.kind is not None:
@@ -198,6 +204,16 @@ def list_page(
     cursor: Cursor | None,
     order: Order = "desc",
 ) -> ItemPage:
+    query = page_query(scope, f, limit, cursor, order)
+    items = [to_item(r) for r in conn.execute(query).mappings()]
+    next_cursor = encode_cursor(items[limit - 1]) if len(items) > limit else None
+    return ItemPage(items=items[:limit], next_cursor=next_cursor)
+
+
+def page_query(
+    scope: Scope, f: MediaFilter, limit: int, cursor: Cursor | None, order: Order = "desc"
+) -> Select[Any]:
+    """One page (and one row more, to know if there is a next) in the grid's order."""
     where = listed(scope, f)
     if cursor is not None:
         where.append(after(cursor, order))
@@ -206,16 +222,13 @@ def list_page(
         if order == "desc"
         else (media.c.taken_at_utc.asc(), media.c.id.asc())
     )
-    query = (
+    return (
         select(*ITEM_COLUMNS)
         .select_from(WITH_LIBRARY)
         .where(*where)
         .order_by(*ordering)
         .limit(limit + 1)
     )
-    items = [to_item(r) for r in conn.execute(query).mappings()]
-    next_cursor = encode_cursor(items[limit - 1]) if len(items) > limit else None
-    return ItemPage(items=items[:limit], next_cursor=next_cursor)
 
 
 def item(conn: Connection, scope: Scope, media_id: int) -> MediaItem | None:
