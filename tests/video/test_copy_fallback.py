@@ -16,6 +16,19 @@ from tests.video.helpers import read_back, temp_entries
 
 OPTS = HlsOptions(preset="ultrafast", segment_seconds=1)
 H1, H2 = ("d4" + "0" * 62), ("e5" + "0" * 62)
+# One second of AAC and no video: what a preview must never be.
+SINE_AAC = [
+    "ffmpeg",
+    "-nostdin",
+    "-v",
+    "error",
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=duration=1",
+    "-c:a",
+    "aac",
+]
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +186,41 @@ def test_a_preview_without_a_video_stream_is_a_failure(tmp_path: Path) -> None:
     assert generator.video_packets(audio_only, 30, None) == 0
     clip = make_video(tmp_path / "clip.mp4", seconds=1, audio=False)
     assert generator.video_packets(clip, 30, None) == 25
+
+
+def test_a_preview_is_done_only_when_its_video_decodes(tmp_path: Path) -> None:
+    clip = make_video(tmp_path / "clip.mp4", seconds=2, audio=False)
+    generator.verify_preview(clip, 30, None)  # a clean clip passes
+    audio_only = tmp_path / "audio.mp4"
+    subprocess.run(
+        [*SINE_AAC, str(audio_only)],
+        check=True,
+        timeout=60,
+    )
+    with pytest.raises(generator.Unsupported, match="without a video stream"):
+        generator.verify_preview(audio_only, 30, None)
+    damaged = tmp_path / "damaged.mp4"
+    data = bytearray(clip.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 4000] = b"\x5a" * 4000  # frames there, their NAL units garbage
+    damaged.write_bytes(bytes(data))
+    assert generator.video_packets(damaged, 30, None) > 0
+    with pytest.raises(generator.Unsupported, match="does not decode cleanly"):
+        generator.verify_preview(damaged, 30, None)
+
+
+def test_a_preview_without_video_is_not_published_and_the_job_says_failed(
+    clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What an FLV source once gave: ffmpeg exits 0 with an MP4 that holds no video."""
+
+    def no_video_argv(src: Path, out: Path, *args: object, **kwargs: object) -> list[str]:
+        return [*SINE_AAC, "-y", "-f", "mp4", str(out)]
+
+    monkeypatch.setattr(generator, "preview_argv", no_video_argv)
+    result = jobs.run_job(job(clips["baseline"], H1), tmp_path, OPTS, 120)
+    assert result.hls is not None and result.hls.status == "done"
+    assert result.preview is not None and result.preview.status == "failed"
+    assert "without a video stream" in (result.preview.detail or "")
+    assert not layout.preview_path(tmp_path, H1).exists()
+    assert (layout.hash_dir(tmp_path, H1) / layout.PLAYLIST).is_file()

@@ -470,11 +470,22 @@ def make_preview_file(
         out.unlink(missing_ok=True)
         bad = Unsupported("ffmpeg wrote no preview clip (no decodable frames there)")
         raise explain_bad_output(bad, result.stderr, src, video_root)
-    if video_packets(out, min(timeout, 60.0), control) == 0:
-        # an MP4 with a header and no video (seen from FLV sources): a failure, not "done"
+    try:
+        verify_preview(out, min(timeout, 60.0), control)
+    except Unsupported as bad:
         out.unlink(missing_ok=True)
-        bad = Unsupported("ffmpeg wrote a preview clip without a video stream")
-        raise explain_bad_output(bad, result.stderr, src, video_root)
+        raise explain_bad_output(bad, result.stderr, src, video_root) from None
+
+
+def verify_preview(path: Path, timeout: float, control: runner.RunControl | None) -> None:
+    """A preview is "done" only when it holds a video stream that decodes without an error
+    line: an MP4 with a header and no video (262 bytes, seen from an FLV source) or with
+    damaged frames is a failure. The clip is a few seconds at 320 px: the check is cheap."""
+    if video_packets(path, timeout, control) == 0:
+        raise Unsupported("ffmpeg wrote a preview clip without a video stream")
+    errors = decode_errors(path, timeout, control)
+    if errors:
+        raise Unsupported(f"the preview clip does not decode cleanly: {errors[0][:200]}")
 
 
 def video_packets(path: Path, timeout: float, control: runner.RunControl | None) -> int:
