@@ -87,6 +87,7 @@ def test_preview_argv() -> None:
     assert "-an" in argv and value_after(argv, "-map") == "0:V:0"
     assert value_after(argv, "-vf") == "scale=w=trunc(min(320\\,iw)/2)*2:h=-2,format=yuv420p"
     assert value_after(argv, "-movflags") == "+faststart" and value_after(argv, "-f") == "mp4"
+    assert value_after(argv, "-enc_time_base") == "1/90000"  # VFR: no shared timestamps
     assert argv[-1] == str(out)
 
 

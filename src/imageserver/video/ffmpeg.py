@@ -219,6 +219,10 @@ def preview_argv(
         str(PREVIEW_CRF),
         "-fps_mode",
         "passthrough",
+        # as for the playlist: a scaled VFR clip in a 1/600 source time base otherwise
+        # gets frames sharing a timestamp (seen on a thermal camera's clip)
+        "-enc_time_base",
+        "1/90000",
         *tags,
         "-movflags",
         "+faststart",
