@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imageserver.video.ffmpeg import decode_check_argv, hls_argv, preview_argv, video_filters
-from imageserver.video.plan import HlsOptions, PreviewPlan, TranscodePlan
+import pytest
+
+from imageserver.video.ffmpeg import (
+    copy_bsf,
+    decode_check_argv,
+    hls_argv,
+    preview_argv,
+    video_filters,
+)
+from imageserver.video.plan import HlsOptions, PreviewPlan, SourceInfo, TranscodePlan, plan_hls
 
 SRC = Path("/lib/My Clips/a b.mov")
 OUT = Path("/video/ab/.tmp-x")
@@ -79,6 +87,7 @@ def test_preview_argv() -> None:
     assert "-an" in argv and value_after(argv, "-map") == "0:V:0"
     assert value_after(argv, "-vf") == "scale=w=trunc(min(320\\,iw)/2)*2:h=-2,format=yuv420p"
     assert value_after(argv, "-movflags") == "+faststart" and value_after(argv, "-f") == "mp4"
+    assert value_after(argv, "-enc_time_base") == "1/90000"  # VFR: no shared timestamps
     assert argv[-1] == str(out)
 
 
@@ -89,15 +98,30 @@ def test_preview_of_a_short_hdr_clip() -> None:
     assert value_after(argv, "-color_trc") == "bt709"
 
 
-def test_copies_carry_parameter_sets_and_genpts_is_the_second_try() -> None:
+def test_copies_carry_parameter_sets_and_generate_timestamps_in_one_argv() -> None:
     copy = TranscodePlan(copy_video=True, audio="copy")
     argv = hls_argv(SRC, OUT, copy, OPTS)
     assert value_after(argv, "-bsf:v") == "h264_mp4toannexb,dump_extra=freq=keyframe"
-    assert "-fflags" not in argv
-    retry = hls_argv(SRC, OUT, copy, OPTS, genpts=True)
-    assert retry.index("-fflags") < retry.index("-i") and value_after(retry, "-fflags") == "+genpts"
+    # AVI's missing pts are generated in the same (only) copy command, before the input
+    assert argv.index("-fflags") < argv.index("-i") and value_after(argv, "-fflags") == "+genpts"
     encode = hls_argv(SRC, OUT, TranscodePlan(copy_video=False, audio="none"), OPTS)
     assert "-bsf:v" not in encode  # libx264 output is Annex B with in-band headers already
+    assert "-fflags" not in encode  # a decode re-times its frames; nothing to generate
+
+
+def test_the_bitstream_filter_follows_the_copied_codec() -> None:
+    assert copy_bsf("h264") == ["-bsf:v", "h264_mp4toannexb,dump_extra=freq=keyframe"]
+    assert copy_bsf("hevc") == ["-bsf:v", "hevc_mp4toannexb,dump_extra=freq=keyframe"]
+    hevc = TranscodePlan(copy_video=True, audio="none", copy_codec="hevc")
+    assert value_after(hls_argv(SRC, OUT, hevc, OPTS), "-bsf:v").startswith("hevc_mp4toannexb,")
+    with pytest.raises(ValueError, match="vp9"):
+        copy_bsf("vp9")
+
+
+def test_the_copy_plan_names_its_codec() -> None:
+    info = SourceInfo(video_codec="h264", pix_fmt="yuv420p", width=320, height=240)
+    plan = plan_hls(info, OPTS)
+    assert plan.copy_video and plan.copy_codec == "h264"
 
 
 def test_decode_check_argv() -> None:

@@ -9,13 +9,19 @@ Choices that hold for every command:
   carries no display matrix; the plan re-encodes every rotated source for that reason;
 - segments are MPEG-TS: the one HLS segment format that hls.js, Safari, Android and
   smart TVs all play, and the one ffmpeg muxes from a stream copy without an init segment;
-- a copied H.264 stream carries its SPS/PPS in front of every keyframe (COPY_BSF): the
-  muxer's own mp4->Annex B conversion inserts them only before IDR slices and after any
-  SEI, so a clip whose first keyframe is a recovery-point I frame, or whose keyframes
-  start with a buffering-period SEI (HRD-signalled Constrained Baseline, phone slow
-  motion), decodes with "non-existing PPS/SPS" errors. `dump_extra` puts the Annex B
-  parameter sets (converted by `h264_mp4toannexb`, a pass-through for Annex B input) at
-  the very start of each keyframe packet: a few hundred bytes per segment.
+- a copied H.264 (or HEVC) stream carries its parameter sets in front of every keyframe
+  (`copy_bsf`): the muxer's own mp4->Annex B conversion inserts them only before IDR
+  slices and after any SEI, so a clip whose first keyframe is a recovery-point I frame, or
+  whose keyframes start with a buffering-period SEI (HRD-signalled Constrained Baseline,
+  phone slow motion), decodes with "non-existing PPS/SPS" errors. `dump_extra` puts the
+  Annex B parameter sets (converted by `h264_mp4toannexb` / `hevc_mp4toannexb`, a
+  pass-through for Annex B input) at the very start of each keyframe packet: a few hundred
+  bytes per segment, and every segment decodes on its own;
+- a stream copy always generates missing presentation timestamps (`-fflags +genpts`):
+  H.264 in AVI has none, and its copy otherwise fails with "first pts and dts value must
+  be set". Where the container has them (MP4, MKV, TS) the flag changes nothing. The fix
+  is in the one command line, not a second try: what still does not verify (B-frames in
+  AVI, whose generated pts are out of order) is re-encoded.
 """
 
 from __future__ import annotations
@@ -41,11 +47,23 @@ PREVIEW_CRF = 28
 COMMON = ["-nostdin", "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
 # Sparse or late audio otherwise aborts muxing with "Too many packets buffered".
 MUXING_QUEUE = ["-max_muxing_queue_size", "4096"]
-COPY_BSF = ["-bsf:v", "h264_mp4toannexb,dump_extra=freq=keyframe"]
-# AVI (and some raw) H.264 with B-frames has no presentation timestamps: the copy fails
-# with "first pts and dts value must be set" unless ffmpeg generates them.
+# The bitstream filters that make a copied stream's parameter sets in-band at every keyframe.
+COPY_BSF: dict[str, list[str]] = {
+    "h264": ["-bsf:v", "h264_mp4toannexb,dump_extra=freq=keyframe"],
+    "hevc": ["-bsf:v", "hevc_mp4toannexb,dump_extra=freq=keyframe"],
+}
+# AVI (and some raw) H.264 has no presentation timestamps: the copy fails with "first pts
+# and dts value must be set" unless ffmpeg generates them. A no-op where pts exist.
 GENPTS = ["-fflags", "+genpts"]
 BT709_TAGS = ["-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709"]
+
+
+def copy_bsf(codec: str) -> list[str]:
+    """The -bsf:v arguments of a stream copy of `codec` (ValueError: not a codec we copy)."""
+    try:
+        return COPY_BSF[codec]
+    except KeyError:
+        raise ValueError(f"no stream copy of {codec!r} into MPEG-TS") from None
 
 
 def tonemap_filters(kind: Tonemap) -> list[str]:
@@ -93,17 +111,16 @@ def hls_argv(
     plan: TranscodePlan,
     options: HlsOptions,
     ffmpeg: str = "ffmpeg",
-    genpts: bool = False,
     rung: int | None = None,
 ) -> list[str]:
     """One VOD HLS rendition of `src` written into `out_dir` (playlist + TS segments).
 
-    `genpts` is the second try of a stream copy that failed for want of timestamps.
+    A stream copy generates missing timestamps and carries in-band parameter sets.
     `rung` (a height) makes a lower ladder rung instead of the main rendition: its own
     playlist and segment names, the rung preset, and a peak-rate cap (VBV)."""
     maps = ["-map", "0:V:0"] + (["-map", "0:a:0"] if plan.audio != "none" else [])
     if plan.copy_video:
-        video = ["-c:v", "copy", *COPY_BSF]
+        video = ["-c:v", "copy", *copy_bsf(plan.copy_codec)]
     else:
         seconds = options.segment_seconds
         video = [
@@ -132,7 +149,7 @@ def hls_argv(
     return [
         ffmpeg,
         *COMMON,
-        *(GENPTS if genpts else []),
+        *(GENPTS if plan.copy_video else []),
         "-i",
         str(src),
         *maps,
@@ -202,6 +219,10 @@ def preview_argv(
         str(PREVIEW_CRF),
         "-fps_mode",
         "passthrough",
+        # as for the playlist: a scaled VFR clip in a 1/600 source time base otherwise
+        # gets frames sharing a timestamp (seen on a thermal camera's clip)
+        "-enc_time_base",
+        "1/90000",
         *tags,
         "-movflags",
         "+faststart",

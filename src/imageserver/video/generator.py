@@ -280,7 +280,6 @@ def _run_into(
     options: HlsOptions,
     timeout: float,
     control: runner.RunControl | None,
-    genpts: bool = False,
     rung: int | None = None,
 ) -> runner.RunResult:
     """One ffmpeg run into the staging folder, checked and classified. The main rendition
@@ -289,7 +288,7 @@ def _run_into(
         clear_folder(staging)
     else:
         remove_rung(staging, rung)
-    argv = hls_argv(src, staging, plan, options, genpts=genpts, rung=rung)
+    argv = hls_argv(src, staging, plan, options, rung=rung)
     try:
         result = runner.run(argv, timeout, control)
     except runner.FfmpegError as exc:
@@ -374,18 +373,17 @@ def _make_playlist(
     control: runner.RunControl | None,
     fallback: TranscodePlan | None,
 ) -> tuple[float, PlanMode, tuple[str, ...]]:
-    """Copy, copy with generated timestamps, then re-encode: only the last try's failure
-    is the source's verdict. Transient failures (the machine's fault) end the job at once."""
-    tries: list[tuple[TranscodePlan, bool]] = [(plan, False)]
-    if plan.copy_video:
-        tries.append((plan, True))
-        if fallback is not None and not fallback.copy_video:
-            tries.append((fallback, False))
+    """The planned copy, then (if it fails or does not verify) the re-encode: only the
+    re-encode's failure is the source's verdict. The copy's own fixes (generated
+    timestamps, in-band parameter sets) are in its one command line, not further tries.
+    Transient failures (the machine's fault) end the job at once."""
+    tries = [plan]
+    if plan.copy_video and fallback is not None and not fallback.copy_video:
+        tries.append(fallback)
     failures: list[str] = []
-    seconds = 0.0
-    for index, (current, genpts) in enumerate(tries):
+    for index, current in enumerate(tries):
         try:
-            result = _run_into(src, staging, video_root, current, options, timeout, control, genpts)
+            result = _run_into(src, staging, video_root, current, options, timeout, control)
         except Unsupported as exc:
             if index == len(tries) - 1:
                 if failures:
@@ -393,14 +391,15 @@ def _make_playlist(
                         f"{exc.reason} (after: {'; '.join(failures)})", exc.details
                     ) from exc
                 raise
-            label = "copy+genpts" if genpts else current.mode
-            failures.append(f"{label}: {exc.reason}")
+            failures.append(f"{current.mode}: {exc.reason}")
             log.info(
-                "event=video_copy_rejected path=%r try=%s reason=%r", src.name, label, exc.reason
+                "event=video_copy_rejected path=%r try=%s reason=%r",
+                src.name,
+                current.mode,
+                exc.reason,
             )
             continue
-        seconds += result.seconds
-        return seconds, current.mode, tuple(failures)
+        return result.seconds, current.mode, tuple(failures)
     raise AssertionError("unreachable")
 
 
@@ -418,8 +417,8 @@ def make_hls(
 ) -> Made:
     """Playlist + segments (+ preview clip) for one hash, published only when complete.
 
-    A stream copy that fails or does not verify is tried again with generated timestamps,
-    then replaced by `fallback` (a re-encode): a sentinel means the re-encode failed too."""
+    A stream copy that fails or does not verify is replaced by `fallback` (a re-encode):
+    a sentinel means the re-encode failed too."""
     staging = make_staging(video_root, content_hash)
     try:
         seconds, mode, failures = _make_playlist(
@@ -471,11 +470,22 @@ def make_preview_file(
         out.unlink(missing_ok=True)
         bad = Unsupported("ffmpeg wrote no preview clip (no decodable frames there)")
         raise explain_bad_output(bad, result.stderr, src, video_root)
-    if video_packets(out, min(timeout, 60.0), control) == 0:
-        # an MP4 with a header and no video (seen from FLV sources): a failure, not "done"
+    try:
+        verify_preview(out, min(timeout, 60.0), control)
+    except Unsupported as bad:
         out.unlink(missing_ok=True)
-        bad = Unsupported("ffmpeg wrote a preview clip without a video stream")
-        raise explain_bad_output(bad, result.stderr, src, video_root)
+        raise explain_bad_output(bad, result.stderr, src, video_root) from None
+
+
+def verify_preview(path: Path, timeout: float, control: runner.RunControl | None) -> None:
+    """A preview is "done" only when it holds a video stream that decodes without an error
+    line: an MP4 with a header and no video (262 bytes, seen from an FLV source) or with
+    damaged frames is a failure. The clip is a few seconds at 320 px: the check is cheap."""
+    if video_packets(path, timeout, control) == 0:
+        raise Unsupported("ffmpeg wrote a preview clip without a video stream")
+    errors = decode_errors(path, timeout, control)
+    if errors:
+        raise Unsupported(f"the preview clip does not decode cleanly: {errors[0][:200]}")
 
 
 def video_packets(path: Path, timeout: float, control: runner.RunControl | None) -> int:

@@ -125,6 +125,8 @@ class TranscodePlan:
     # Output frame size after rotation and scaling; None keeps the source size (made even).
     size: tuple[int, int] | None = None
     reasons: tuple[str, ...] = field(default=())
+    # The source's video codec when it is copied (picks the bitstream filter).
+    copy_codec: str = "h264"
 
     @property
     def mode(self) -> PlanMode:
@@ -189,7 +191,7 @@ def plan_hls(info: SourceInfo, options: HlsOptions) -> TranscodePlan:
     audio = audio_mode(info)
     blockers = copy_blockers(info)
     if not blockers:
-        return TranscodePlan(copy_video=True, audio=audio)
+        return TranscodePlan(copy_video=True, audio=audio, copy_codec=info.video_codec)
     return reencode_plan(info, options, tuple(blockers))
 
 
