@@ -347,3 +347,15 @@ def test_the_old_photos_search_keeps_working(world: World) -> None:
     assert response.status_code == 200
     paths = {h["path"] for h in response.json()["hits"]}
     assert paths == {"red.jpg", "trip/blue.jpg", "receipt_scan.jpg", "trip/green.jpg"}
+
+
+def test_a_filter_matching_too_many_contents_to_mask_resolves_in_rounds(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imageserver.search import combined
+
+    masked = ranked(world, "blue sunset has:gps")
+    monkeypatch.setattr(combined, "MASK_CAP", 1)  # 3 contents match: too many to mask
+    assert ranked(world, "blue sunset has:gps") == masked
+    keys = {"a/red.jpg", "a/trip/blue.jpg", "b/secret-red.jpg"}
+    assert masked == brute(world, text_vector(world, [("blue sunset", 1.0)]), keys)
