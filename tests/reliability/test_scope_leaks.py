@@ -82,6 +82,7 @@ CLASSIFIED: dict[str, str] = {
     "GET /duplicates": READ,
     "GET /folders": READ,
     "GET /photos/search": READ,
+    "GET /search": READ,
     "POST /photos/search/image": READ,
     "GET /photos/{media_id}/similar": READ,
     "GET /ml/stats": READ,
@@ -298,7 +299,7 @@ def request_for(
             params[name] = "red dog"
         elif param["in"] == "query" and param.get("required"):
             raise AssertionError(f"{path}: no value for required query parameter {name}")
-    if path == "/photos/search" or path.endswith("/similar"):
+    if path in ("/photos/search", "/search") or path.endswith("/similar"):
         params["threshold"] = -1  # every visible photo is a hit: the most to leak
     return url, {"params": params, **extra}
 

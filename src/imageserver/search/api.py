@@ -1,4 +1,4 @@
-"""Search routes: text search, similar photos, search by an uploaded image."""
+"""Search routes: the one search, text search, similar photos, search by an uploaded image."""
 
 from __future__ import annotations
 
@@ -6,12 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 
-from imageserver.auth.deps import current_user
+from imageserver.auth.deps import User, current_user
 from imageserver.errors import Invalid, error_responses
 from imageserver.inputs import PRINTABLE, DbId
 from imageserver.libraries.access import UserScope
-from imageserver.search import service
-from imageserver.search.schemas import SearchResults
+from imageserver.media.schemas import summary
+from imageserver.search import combined, service
+from imageserver.search.schemas import (
+    OneSearchHit,
+    OneSearchResults,
+    SearchReason,
+    SearchResults,
+)
 from imageserver.work.deps import Ctx, IdPath, ReadConn
 
 # 404: an unknown library (or item); 503: no encoder configured or reachable.
@@ -101,3 +107,55 @@ def similar(
     """Photos that look like this one (its stored embedding), itself excluded."""
     query = _query(ctx, limit, threshold, library)
     return service.search_similar(ctx, conn, scope, media_id, query, model_version)
+
+
+@router.get("/search", response_model=OneSearchResults, responses=error_responses(422))
+def one_search(
+    ctx: Ctx,
+    conn: ReadConn,
+    scope: UserScope,
+    user: User,
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=1000,
+            pattern=PRINTABLE,
+            description='the query language of the README: words, "phrases", '
+            "person:, place:, country:, camera:, lens:, type:, after:, before:, year:, "
+            "month:, in:, is:, has:, file:, folder:, similar:, -excludes, 2:weights",
+        ),
+    ],
+    limit: Annotated[int, Query(ge=1, le=500, description="most hits returned")] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=200, pattern=PRINTABLE, description="next_cursor")
+    ] = None,
+    threshold: Threshold = None,
+    library: Libraries = None,
+) -> OneSearchResults:
+    """Items matching every filter of the query, ranked by CLIP when there is a model and
+    free text (else newest first); each hit says which clauses it matched."""
+    if threshold is None:
+        threshold = ctx.settings.clip_search_threshold
+    request = combined.Request(
+        q=q,
+        user_id=user.id,
+        limit=limit,
+        threshold=threshold,
+        cursor=cursor,
+        library_ids=tuple(library or ()),
+    )
+    page = combined.search(ctx, conn, scope, request)
+    return OneSearchResults(
+        mode=page.mode,
+        model_version=page.model_version,
+        next_cursor=page.next_cursor,
+        hits=[
+            OneSearchHit(
+                item=summary(h.item),
+                score=h.score,
+                matched=[SearchReason(clause=r.clause, how=r.how) for r in h.matched],
+            )
+            for h in page.hits
+        ],
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from imageserver.media.schemas import MediaSummary
+
 
 class SearchHit(BaseModel):
     media_id: int
@@ -15,3 +17,24 @@ class SearchHit(BaseModel):
 class SearchResults(BaseModel):
     model_version: str
     hits: list[SearchHit]
+
+
+class SearchReason(BaseModel):
+    clause: str = Field(description="the clause of the query, as written")
+    how: str = Field(
+        description="filter | clip | similar | excluded, or where a literal term was "
+        "found: text, file name, folder"
+    )
+
+
+class OneSearchHit(BaseModel):
+    item: MediaSummary
+    score: float | None = Field(description="cosine similarity (clip mode), else null")
+    matched: list[SearchReason]
+
+
+class OneSearchResults(BaseModel):
+    mode: str = Field(description="clip: ranked by similarity; filters: newest first")
+    model_version: str | None
+    hits: list[OneSearchHit]
+    next_cursor: str | None
