@@ -91,7 +91,28 @@ def make_b_sources(root: Path, a_sources: Path) -> Path:
     (root / B_FILES[2]).parent.mkdir(parents=True)
     shutil.copy(a_sources / "2021" / "a.jpg", root / B_FILES[2])
     make_video(root / B_FILES[3], seconds=1.5, audio=False, extra=["-g", "25"])
+    # curation: a sidecar whose tags and title name B ("zulu"): /tags and item details
+    # must never show them to a member without B
+    (root / (B_FILES[0] + ".xmp")).write_text(B_SIDECAR)
     return root
+
+
+B_SIDECAR = """<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?>
+<x:xmpmeta xmlns:x='adobe:ns:meta/'>
+ <rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'>
+  <rdf:Description rdf:about=''
+    xmlns:dc='http://purl.org/dc/elements/1.1/'
+    xmlns:lr='http://ns.adobe.com/lightroom/1.0/'
+    xmlns:xmp='http://ns.adobe.com/xap/1.0/'>
+   <xmp:Rating>5</xmp:Rating>
+   <dc:title><rdf:Alt><rdf:li xml:lang='x-default'>zulu title</rdf:li></rdf:Alt></dc:title>
+   <dc:subject><rdf:Bag><rdf:li>zulu-keyword</rdf:li></rdf:Bag></dc:subject>
+   <lr:hierarchicalSubject><rdf:Bag><rdf:li>Zulu|zulu-place</rdf:li></rdf:Bag></lr:hierarchicalSubject>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end='w'?>
+"""
 
 
 def _tick_until_idle(watcher: Watcher) -> None:

@@ -63,6 +63,8 @@ NOT_A_PATH = {
     "place",
     "bbox",
     "date",
+    # curation: a tag matched against the tags table (levels joined by "/", never a file)
+    "tag",
 }
 
 HOSTILE = [

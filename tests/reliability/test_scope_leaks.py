@@ -139,6 +139,7 @@ CLASSIFIED: dict[str, str] = {
     "GET /ocr/search": READ,
     "GET /ocr/stats": READ,
     "GET /media/{media_id}/text": READ,
+    "GET /tags": READ,
 }
 # Writes whose ids travel in the body: probed like a path id (B's vs. absent ones).
 BODY_IDS = {

@@ -454,3 +454,57 @@ ocr_text = Table(
         sqlite_where=text("0"),  # SQLite: an empty partial index (search uses ocr_fts)
     ),
 )
+
+# Curation people already wrote (curation/): metadata files beside a media file (XMP
+# sidecars, Google Takeout JSON), never media items themselves. One row per (media file,
+# sidecar): `IMG.xmp` serves both `IMG.CR2` and `IMG.JPG`. Keyed by the media file's path,
+# not its id, so a sidecar that arrives before its photo (or outlives it) is still known;
+# `size`/`mtime_ns` tell the quick tick whether to read it again, `data` is what was read.
+sidecars = Table(
+    "sidecars",
+    metadata,
+    Column("library_id", Integer, ForeignKey("libraries.id", ondelete="CASCADE"), nullable=False),
+    Column("media_path", Text, nullable=False),
+    Column("path", Text, nullable=False),  # the sidecar's library-relative path
+    Column("folder", Text, nullable=False),  # shared by both paths
+    Column("kind", String(16), nullable=False),  # xmp | takeout
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("read_at", Float, nullable=False),
+    PrimaryKeyConstraint("library_id", "media_path", "path"),
+    Index("ix_sidecars_library_id_folder", "library_id", "folder"),
+)
+
+# Per media row: what the file's own XMP/IPTC says (`embedded`, read for the file state
+# `embedded_key` = "size:mtime_ns") and the effective values after the precedence of
+# curation/precedence.py; `sources` names where each effective field came from.
+curation_items = Table(
+    "curation_items",
+    metadata,
+    Column("media_id", Integer, ForeignKey("media.id", ondelete="CASCADE"), primary_key=True),
+    Column("embedded_key", String(64), nullable=True),
+    Column("embedded", JSON, nullable=True),
+    Column("rating", SmallInteger, nullable=True),
+    Column("label", String(32), nullable=True),
+    Column("title", Text, nullable=True),
+    Column("description", Text, nullable=True),
+    Column("taken_at", DateTime(timezone=False), nullable=True),
+    Column("taken_at_offset_min", SmallInteger, nullable=True),
+    Column("latitude", Float, nullable=True),
+    Column("longitude", Float, nullable=True),
+    Column("people", JSON, nullable=True),
+    Column("sources", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Effective tags of a media row, hierarchical levels joined by "/" ("Places/France/Paris");
+# `?tag=Places` matches the tag and every tag below it.
+item_tags = Table(
+    "item_tags",
+    metadata,
+    Column("media_id", Integer, ForeignKey("media.id", ondelete="CASCADE"), nullable=False),
+    Column("tag", String(500), nullable=False),
+    PrimaryKeyConstraint("media_id", "tag"),
+    Index("ix_item_tags_tag", "tag"),
+)

@@ -66,6 +66,15 @@ def media_filter(
     place: Annotated[
         str | None, Query(max_length=200, pattern=PRINTABLE, description="populated place")
     ] = None,
+    tag: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=500,
+            pattern=PRINTABLE,
+            description='tag, hierarchical levels joined by "/"; matches the tags below it',
+        ),
+    ] = None,
 ) -> MediaFilter:
     return MediaFilter(
         library_ids=tuple(library or ()),
@@ -84,6 +93,7 @@ def media_filter(
         country=country,
         region=region,
         place=place,
+        tag=tag,
     )
 
 

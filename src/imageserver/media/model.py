@@ -41,6 +41,8 @@ class MediaFilter:
     country: str | None = None
     region: str | None = None
     place: str | None = None
+    # curation (curation/): a tag and every tag below it ("Places" matches "Places/Paris")
+    tag: str | None = None
 
 
 def as_start(value: date | datetime | None) -> datetime | None:
@@ -146,6 +148,24 @@ class LocalTime:
 
 
 @dataclass(frozen=True, slots=True)
+class Curation:
+    """Effective curation of an item (curation/precedence.py) and the sidecars it read."""
+
+    rating: int | None
+    label: str | None
+    title: str | None
+    description: str | None
+    tags: list[str]
+    people: list[str]
+    taken_at: datetime | None
+    taken_at_offset_min: int | None
+    latitude: float | None
+    longitude: float | None
+    sources: dict[str, str]
+    sidecars: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class ItemDetail:
     """An item with what its detail view adds: linked files and the thumbnail's state."""
 
@@ -156,6 +176,7 @@ class ItemDetail:
     time: LocalTime | None = None
     favorite: bool = False
     archived: bool = False
+    curation: Curation | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,11 +35,22 @@ from sqlalchemy import (
     select,
 )
 
-from imageserver.db.tables import archives, faces, favorites, libraries, media, places
+from imageserver.db.tables import (
+    archives,
+    curation_items,
+    faces,
+    favorites,
+    item_tags,
+    libraries,
+    media,
+    places,
+    sidecars,
+)
 from imageserver.errors import Invalid
 from imageserver.inputs import MAX_ID
 from imageserver.media.model import (
     ITEM_FIELDS,
+    Curation,
     Cursor,
     DuplicateMember,
     DuplicateSet,
@@ -125,9 +136,19 @@ def listed(scope: Scope, f: MediaFilter) -> list[ColumnElement[bool]]:
         where.append(media.c.companion_id.is_(None))
     if f.country is not None or f.region is not None or f.place is not None:
         where.append(media.c.content_hash.in_(placed(f)))
+    if f.tag is not None:
+        where.append(media.c.id.in_(tagged(f.tag)))
     if f.user_id is not None:
         where += marks(f)
     return where
+
+
+def tagged(tag: str) -> Select[tuple[int]]:
+    """Media ids with `tag` or a tag below it (levels joined by "/", taken literally)."""
+    tag = tag.strip("/")
+    return select(item_tags.c.media_id).where(
+        or_(item_tags.c.tag == tag, item_tags.c.tag.startswith(tag + "/", autoescape=True))
+    )
 
 
 def marks(f: MediaFilter) -> list[ColumnElement[bool]]:
@@ -270,6 +291,42 @@ def marks_of(conn: Connection, user_id: int, media_id: int) -> tuple[bool, bool]
     arch = exists().where(archives.c.user_id == user_id, archives.c.media_id == media_id)
     row = conn.execute(select(fav.label("favorite"), arch.label("archived"))).one()
     return bool(row.favorite), bool(row.archived)
+
+
+def curation_of(conn: Connection, item: MediaItem) -> Curation | None:
+    """The effective curation of a visible item (the caller checked the item first)."""
+    row = conn.execute(
+        select(curation_items).where(curation_items.c.media_id == item.id)
+    ).mappings().first()
+    paths = conn.execute(
+        select(sidecars.c.path)
+        .where(sidecars.c.library_id == item.library_id, sidecars.c.media_path == item.rel_path)
+        .order_by(sidecars.c.path)
+    ).scalars().all()
+    if row is None and not paths:
+        return None
+    tags = conn.execute(
+        select(item_tags.c.tag).where(item_tags.c.media_id == item.id).order_by(item_tags.c.tag)
+    ).scalars().all()
+    r: dict[str, Any] = dict(row) if row is not None else {}
+
+    def load(value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    return Curation(
+        rating=r.get("rating"),
+        label=r.get("label"),
+        title=r.get("title"),
+        description=r.get("description"),
+        tags=list(tags),
+        people=list(load(r.get("people")) or []),
+        taken_at=r.get("taken_at"),
+        taken_at_offset_min=r.get("taken_at_offset_min"),
+        latitude=r.get("latitude"),
+        longitude=r.get("longitude"),
+        sources=dict(load(r.get("sources")) or {}),
+        sidecars=list(paths),
+    )
 
 
 def library_root(conn: Connection, scope: Scope, library_id: int) -> str | None:

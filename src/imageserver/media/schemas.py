@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from imageserver.media.model import DuplicateSet, FolderTree, ItemDetail, MediaItem
+from imageserver.media.model import Curation, DuplicateSet, FolderTree, ItemDetail, MediaItem
 
 # A camera's wall-clock time: ISO 8601 without an offset, which OpenAPI's "date-time"
 # (RFC 3339, offset required) does not describe.
@@ -38,6 +38,24 @@ class PlaceInfo(BaseModel):
     region: str = Field(description="first-level region: state, province, Land, nation")
     place: str | None = Field(description="nearest populated place (GeoNames) in the region")
     timezone: str | None = Field(description="IANA time zone at the fix")
+
+
+class CurationInfo(BaseModel):
+    """What people already wrote about the item (XMP sidecars, embedded XMP/IPTC, Google
+    Takeout JSON), after the precedence user edit > sidecar > embedded > file system.
+    `taken_at` and the GPS fix are set only where a sidecar overrides the file's own."""
+
+    rating: int | None = Field(description="-1 (rejected) .. 5")
+    label: str | None = Field(description="colour label as written (Red, Green, ...)")
+    title: str | None
+    description: str | None
+    tags: list[str] = Field(description='hierarchical levels joined by "/"')
+    people: list[str]
+    taken_at: LocalDateTime | None
+    taken_at_offset_min: int | None
+    gps: Gps | None
+    sources: dict[str, str] = Field(description='field -> "sidecar:<path>" | "embedded"')
+    sidecars: list[str] = Field(description="library-relative paths of the sidecars read")
 
 
 class MediaSummary(BaseModel):
@@ -97,6 +115,7 @@ class MediaDetail(MediaSummary):
     )
     favorite: bool = Field(default=False, description="the caller starred this item")
     archived: bool = Field(default=False, description="the caller archived this item")
+    curation: CurationInfo | None = None
 
 
 class MediaPage(BaseModel):
@@ -200,6 +219,26 @@ def detail(found: ItemDetail) -> MediaDetail:
         taken_at_offset_source=found.time.source if found.time else None,
         favorite=found.favorite,
         archived=found.archived,
+        curation=curation_info(found.curation) if found.curation else None,
+    )
+
+
+def curation_info(c: Curation) -> CurationInfo:
+    gps = None
+    if c.latitude is not None and c.longitude is not None:
+        gps = Gps(latitude=c.latitude, longitude=c.longitude, altitude=None)
+    return CurationInfo(
+        rating=c.rating,
+        label=c.label,
+        title=c.title,
+        description=c.description,
+        tags=c.tags,
+        people=c.people,
+        taken_at=c.taken_at,
+        taken_at_offset_min=c.taken_at_offset_min,
+        gps=gps,
+        sources=c.sources,
+        sidecars=c.sidecars,
     )
 
 

@@ -72,6 +72,7 @@ def detail(
         time=localtime.resolve(item, place.timezone if place else None),
         favorite=favorite,
         archived=archived,
+        curation=query.curation_of(conn, item),
     )
 
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from imageserver import proc
+from imageserver.curation.names import is_sidecar
 from imageserver.media.formats import is_candidate
 from imageserver.scan import walker
 from imageserver.scan.walker import (
@@ -107,6 +108,9 @@ def changed_since(
         for sub_rel, fs in sub.files.items():
             full = f"{rel}/{sub_rel}"
             result.files[full] = FileStat(full, fs.size, fs.mtime_ns)
+        for sub_rel, fs in sub.sidecars.items():
+            full = f"{rel}/{sub_rel}"
+            result.sidecars[full] = FileStat(full, fs.size, fs.mtime_ns)
         result.dirs |= {f"{rel}/{d}" if d else rel for d in sub.dirs}
         result.unreadable_dirs += [f"{rel}/{d}" if d else rel for d in sub.unreadable_dirs]
     return result
@@ -139,8 +143,12 @@ def _run(
             result.dirs_walked += 1
             result.dirs.add(rel)
             continue
-        if not is_candidate(rel[rel.rfind("/") + 1 :]):
-            continue
+        name = rel[rel.rfind("/") + 1 :]
+        into = files
+        if not is_candidate(name):
+            if not is_sidecar(name):
+                continue
+            into = result.sidecars
         if not rel.isascii() and not _valid_text(rel):
             log.warning("event=walk_skipped_name path=%r reason=not_utf8", rel)
             continue
@@ -148,9 +156,9 @@ def _run(
             st = _symlink_target_stat(os.path.join(root_str, rel), root_str)
             if st is None or not stat.S_ISREG(st.st_mode):
                 continue
-            files[rel] = FileStat(rel, st.st_size, st.st_mtime_ns)
+            into[rel] = FileStat(rel, st.st_size, st.st_mtime_ns)
             continue
-        files[rel] = FileStat(rel, int(size), _mtime_ns(mtime))
+        into[rel] = FileStat(rel, int(size), _mtime_ns(mtime))
     _record_errors(result, done.stderr, root_str)
     return result
 

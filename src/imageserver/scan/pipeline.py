@@ -24,7 +24,7 @@ from imageserver.media import repo as media_repo
 from imageserver.ml import drain as ml_drain
 from imageserver.ocr import drain as ocr_drain
 from imageserver.places import drain as places_drain
-from imageserver.scan import companions, findwalk, ingest, missing
+from imageserver.scan import companions, findwalk, ingest, missing, sidecars
 from imageserver.scan.tick import ScanTick
 from imageserver.scan.walker import WalkResult, walk
 from imageserver.video import stage as video_stage
@@ -77,6 +77,8 @@ def walk_stage(t: ScanTick) -> None:
         t.walk = WalkResult(files, changed.unreadable_dirs, changed.dirs_walked)
         t.walk.dirs = memory.dirs | changed.dirs
         t.changed_paths = list(changed.files)
+        t.walk.sidecars = changed.sidecars
+        t.changed_dirs = changed.dirs
     else:
         t.walk = WALK(t.library.root, t.library.excludes, owned)
     # The root can vanish mid-walk (a disk unplugged): probe again before trusting the walk.
@@ -95,6 +97,7 @@ STAGES: list[Stage] = [
     Stage("hash", drains.hash_stage, drain="hash"),
     Stage("metadata", drains.metadata_stage, drain="metadata"),
     Stage("companions", companions.companions_stage),
+    Stage("sidecars", sidecars.sidecars_stage),
     Stage("places", places_drain.places_stage, needs_disk=False, drain="places"),
     Stage("thumbnails", drains.thumbnail_stage, idle_key="thumbnails", drain="thumbnails"),
     Stage("embeddings", ml_drain.embeddings_stage, idle_key="embeddings", drain="embeddings"),

@@ -80,6 +80,8 @@ class ScanTick(TickContext):
     walk_started: float = 0.0
     # Paths a quick walk saw changed; None after a complete walk.
     changed_paths: list[str] | None = None
+    # Folders whose entries a quick walk saw change (a sidecar added or deleted there).
+    changed_dirs: set[str] = field(default_factory=set)
     diff: Diff = field(default_factory=lambda: Diff())
     # The watcher's caches (None when a stage runs without a watcher).
     non_media: NonMediaCache = field(default_factory=lambda: NonMediaCache())

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from imageserver.curation.names import is_sidecar
 from imageserver.media.formats import is_candidate
 from imageserver.media.paths import is_inside
 
@@ -36,6 +37,8 @@ class WalkResult:
     # Library-relative folders seen ("" is the root): a quick walk needs to know which
     # folders are new (moved or copied in) to list those whole.
     dirs: set[str] = field(default_factory=set)
+    # Metadata files beside media (XMP, Takeout JSON: curation/names.py), never media rows.
+    sidecars: dict[str, FileStat] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,8 @@ def walk(
                             continue
                         stack.append((entry.path, rel))
                         continue
-                    if not is_candidate(name):
+                    sidecar = not is_candidate(name)
+                    if sidecar and not is_sidecar(name):
                         continue
                     if entry.is_symlink():
                         st = _symlink_target_stat(entry.path, fence_str)
@@ -121,7 +125,8 @@ def walk(
                 if not _valid_text(rel):
                     log.warning("event=walk_skipped_name path=%r reason=not_utf8", rel)
                     continue
-                result.files[rel] = FileStat(rel, st.st_size, st.st_mtime_ns)
+                found = FileStat(rel, st.st_size, st.st_mtime_ns)
+                (result.sidecars if sidecar else result.files)[rel] = found
     return result
 
 
