@@ -1,7 +1,7 @@
 """curation: sidecars beside media files, embedded and effective curation, tags
 
 Revision ID: 20261204_0013
-Revises: 20261203_0010
+Revises: 20261204_0011
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261204_0013"
-down_revision = "20261203_0010"
+down_revision = "20261204_0011"
 branch_labels = None
 depends_on = None
 
