@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from imageserver.faces import repo
 from imageserver.media import query as media_query
-from imageserver.media.model import MediaFilter
+from imageserver.media.model import Cursor, MediaFilter
 from imageserver.work.context import AppContext
 from imageserver.work.scope import Scope
 
@@ -62,3 +62,17 @@ def test_the_first_page_needs_no_sort(ctx: AppContext) -> None:
     else:
         # an empty table's estimate makes a sort look free: only "no scan" is meaningful
         assert "Seq Scan on media" not in found, found
+
+
+def test_a_deep_cursor_starts_the_index_range_at_the_cursor(ctx: AppContext) -> None:
+    """A page deep in the grid costs what the first does: the cursor is a range bound on
+    the listing index, not a filter over every row before it (1.3 s at 1M on PostgreSQL
+    with the OR form)."""
+    cursor = Cursor(taken_at=datetime(2013, 5, 1), id=500_000)
+    query = media_query.page_query(Scope.of([1]), MediaFilter(), 100, cursor)
+    found = plan(ctx, str(query.compile(ctx.engine, compile_kwargs={"literal_binds": True})))
+    if ctx.engine.dialect.name == "sqlite":
+        assert "taken_at_utc<" in found.replace(" ", "") and "TEMP B-TREE" not in found, found
+    else:
+        assert "Seq Scan on media" not in found, found
+        assert "Index Cond" in found and "taken_at_utc <=" in found, found

@@ -31,8 +31,10 @@ from sqlalchemy import (
     and_,
     exists,
     func,
+    literal,
     or_,
     select,
+    tuple_,
 )
 
 from imageserver.db.tables import (
@@ -203,11 +205,15 @@ def decode_cursor(cursor: str) -> Cursor:
 
 
 def after(cursor: Cursor, order: Order) -> ColumnElement[bool]:
-    """Rows past the cursor in listing order (keyset condition on (taken_at_utc, id))."""
+    """Rows past the cursor in listing order: a row-value comparison on (taken_at_utc, id),
+    which both databases answer from the listing index, plus the plain bound on its first
+    column that lets a planner start the index range at the cursor."""
     key = media.c.taken_at_utc
+    pair = tuple_(key, media.c.id)
+    at = tuple_(literal(cursor.taken_at, key.type), literal(cursor.id, media.c.id.type))
     if order == "desc":
-        return or_(key < cursor.taken_at, and_(key == cursor.taken_at, media.c.id < cursor.id))
-    return or_(key > cursor.taken_at, and_(key == cursor.taken_at, media.c.id > cursor.id))
+        return and_(key <= cursor.taken_at, pair < at)
+    return and_(key >= cursor.taken_at, pair > at)
 
 
 # --- reads ---------------------------------------------------------------------------------
