@@ -36,6 +36,7 @@ from tests.conftest import login, make_settings
 from tests.fixtures import make_jpeg, make_png, make_video
 from tests.ml.tiny_clip import TinyClip
 from tests.reliability.fsaudit import Recorder, inside
+from tests.reliability.scope_world import B_SIDECAR
 
 pytestmark = pytest.mark.slow
 
@@ -81,6 +82,10 @@ def make_library(root: Path) -> None:
     make_video(root / "clips" / "walk ✓ é.mp4", seconds=2, extra=["-g", "25"])
     shutil.copy(root / "2020" / "a.jpg", root / "2021" / "a copy.jpg")
     (root / "2020" / "a.xmp").write_text("<x:xmpmeta/>")
+    (root / "2020" / "b.jpg.xmp").write_text(B_SIDECAR)  # a real one (curation reads it)
+    (root / "2021" / "a copy.jpg.json").write_text(
+        '{"description": "Takeout", "photoTakenTime": {"timestamp": "1563092430"}}'
+    )
     (root / "notes.txt").write_text("not media")
     (root / ".hidden.jpg").write_bytes((root / "2020" / "b.jpg").read_bytes())
     (root / "empty dir").mkdir()
@@ -104,6 +109,8 @@ def exercise_routes(client: TestClient, auth: dict[str, str]) -> int:
         return response
 
     items = get("/media", params={"limit": 1000, "include_companions": True}).json()["items"]
+    assert get("/tags").json()["tags"], "the sidecar's tags were read"
+    get("/media", params={"tag": "Zulu"})
     for item in items:
         get(f"/media/{item['id']}")
         get(f"/media/{item['id']}/original", headers={"Range": "bytes=0-99"})
