@@ -191,6 +191,12 @@ class Settings(BaseSettings):
     hls_preset: Literal[
         "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower"
     ] = Field(default="veryfast", description="libx264 preset when re-encoding.")
+    hls_accel: Literal["none", "auto", "vaapi", "nvenc", "qsv"] = Field(
+        default="none",
+        description="Hardware H.264 encoder for re-encodes: none (libx264), auto (probed at "
+        "start: listed by ffmpeg and a one-second test encode passes), or vaapi|nvenc|qsv. "
+        "A failed hardware encode is redone with libx264 for that video.",
+    )
     hls_crf: int = Field(default=23, ge=0, le=51, description="libx264 CRF when re-encoding.")
     hls_max_height: int = Field(
         default=1080,

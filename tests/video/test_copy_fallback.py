@@ -148,6 +148,7 @@ def test_a_sentinel_only_after_the_re_encode_failed(
         options: HlsOptions,
         timeout: float,
         control: object,
+        *rest: object,
     ) -> object:
         tries.append(plan.mode)
         raise generator.Unsupported(f"{plan.mode} failed")

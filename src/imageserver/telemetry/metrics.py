@@ -151,6 +151,12 @@ TRANSCODE_SECONDS = Histogram(
 HLS_QUEUE_DEPTH = Gauge(
     "imageserver_hls_queue_depth", "Video jobs queued or running.", registry=REGISTRY
 )
+HLS_ACCEL_FALLBACKS = Counter(
+    "imageserver_hls_accel_fallbacks_total",
+    "Hardware re-encodes that failed and were redone with libx264, by encoder.",
+    ["encoder"],
+    registry=REGISTRY,
+)
 ORPHANS_REMOVED = Counter(
     "imageserver_hls_orphans_removed_total",
     "Hash folders removed by orphan cleanup.",

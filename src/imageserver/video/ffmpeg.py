@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from imageserver.video import accel as hw
 from imageserver.video.layout import (
     PLAYLIST,
     SEGMENT_TEMPLATE,
@@ -112,26 +113,21 @@ def hls_argv(
     options: HlsOptions,
     ffmpeg: str = "ffmpeg",
     rung: int | None = None,
+    accel: hw.Accel | None = None,
 ) -> list[str]:
     """One VOD HLS rendition of `src` written into `out_dir` (playlist + TS segments).
 
     A stream copy generates missing timestamps and carries in-band parameter sets.
     `rung` (a height) makes a lower ladder rung instead of the main rendition: its own
-    playlist and segment names, the rung preset, and a peak-rate cap (VBV)."""
+    playlist and segment names, the rung preset, and a peak-rate cap (VBV). `accel` puts
+    a hardware encoder in libx264's place (re-encodes only; the same filters)."""
     maps = ["-map", "0:V:0"] + (["-map", "0:a:0"] if plan.audio != "none" else [])
     if plan.copy_video:
         video = ["-c:v", "copy", *copy_bsf(plan.copy_codec)]
     else:
         seconds = options.segment_seconds
         video = [
-            "-vf",
-            video_filters(plan),
-            "-c:v",
-            "libx264",
-            "-preset",
-            options.preset if rung is None else rung_preset(options),
-            "-crf",
-            str(options.crf),
+            *encoder_args(plan, options, rung, accel),
             *(rung_rate_args(rung) if rung is not None else []),
             "-fps_mode",
             "passthrough",
@@ -150,6 +146,7 @@ def hls_argv(
         ffmpeg,
         *COMMON,
         *(GENPTS if plan.copy_video else []),
+        *(hw.input_args(accel) if accel is not None and not plan.copy_video else []),
         "-i",
         str(src),
         *maps,
@@ -172,6 +169,18 @@ def hls_argv(
         str(out_dir / (SEGMENT_TEMPLATE if rung is None else rung_segment_template(rung))),
         str(out_dir / (PLAYLIST if rung is None else rung_playlist(rung))),
     ]
+
+
+def encoder_args(
+    plan: TranscodePlan, options: HlsOptions, rung: int | None, accel: hw.Accel | None
+) -> list[str]:
+    """-vf and the encoder of a re-encode: libx264 at the (rung) preset and CRF, or the
+    hardware encoder at the same quality number with the frames it takes."""
+    chain = video_filters(plan)
+    if accel is not None:
+        return ["-vf", hw.filter_chain(accel, chain), *hw.encoder_args(accel, options.crf)]
+    preset = options.preset if rung is None else rung_preset(options)
+    return ["-vf", chain, "-c:v", "libx264", "-preset", preset, "-crf", str(options.crf)]
 
 
 def rung_rate_args(height: int) -> list[str]:

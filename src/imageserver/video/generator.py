@@ -23,7 +23,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from imageserver.video import ladder, layout, ownership, runner, timing
+from imageserver.video import accel, ladder, layout, ownership, runner, timing
 from imageserver.video.ffmpeg import decode_check_argv, hls_argv, preview_argv
 from imageserver.video.plan import HlsOptions, PlanMode, PreviewPlan, TranscodePlan
 
@@ -234,6 +234,7 @@ class Made:
     preview_error: GenerationError | None  # None: made (or not asked for)
     mode: PlanMode = "copy"  # the plan that produced the published playlist
     copy_failures: tuple[str, ...] = ()  # why each stream-copy try was rejected
+    accel_fallbacks: int = 0  # hardware encodes redone with libx264 (0 or 1 a video)
 
 
 def clear_folder(folder: Path) -> None:
@@ -255,17 +256,22 @@ def decode_errors(path: Path, timeout: float, control: runner.RunControl | None)
     return [line for line in result.stderr.splitlines() if line.strip()]
 
 
-def playlist_segments(folder: Path) -> list[str]:
-    text = (folder / layout.PLAYLIST).read_text(encoding="utf-8")
+def playlist_segments(folder: Path, name: str = layout.PLAYLIST) -> list[str]:
+    text = (folder / name).read_text(encoding="utf-8")
     return [line for line in text.splitlines() if line and not line.startswith("#")]
 
 
-def verify_copy(folder: Path, timeout: float, control: runner.RunControl | None) -> None:
+def verify_copy(
+    folder: Path,
+    timeout: float,
+    control: runner.RunControl | None,
+    playlist: str = layout.PLAYLIST,
+) -> None:
     """A stream copy is published only when its first and last segments, each decoded on
     its own, give no error line: missing parameter sets show in the first (a player starts
     there), broken generated timestamps in every segment, a damaged tail in the last.
     Two short decodes: seconds, against the minutes a needless re-encode costs."""
-    segments = playlist_segments(folder)
+    segments = playlist_segments(folder, playlist)
     for name in dict.fromkeys([segments[0], segments[-1]]):
         errors = decode_errors(folder / name, min(timeout, 120.0), control)
         if errors:
@@ -281,14 +287,55 @@ def _run_into(
     timeout: float,
     control: runner.RunControl | None,
     rung: int | None = None,
+    encoders: Encoders | None = None,
 ) -> runner.RunResult:
-    """One ffmpeg run into the staging folder, checked and classified. The main rendition
-    starts from an empty folder; a rung only replaces its own files."""
+    """One rendition into the staging folder, checked and classified. A re-encode tries
+    the hardware encoder first while this video still trusts it (`encoders`); any failure
+    of it (no device, a driver error, output that does not verify) is redone with libx264,
+    logged and counted, and the rest of the video is made with libx264: only libx264's
+    failure is a verdict on the source."""
+    encoders = encoders if encoders is not None else Encoders(options.accel)
+    hardware = encoders.accel
+    if hardware is not None and not plan.copy_video:
+        try:
+            return _run_once(
+                src, staging, video_root, plan, options, timeout, control, rung, hardware
+            )
+        except GenerationError as exc:
+            if isinstance(exc.__cause__, runner.FfmpegCancelled):
+                raise
+            encoders.accel = None
+            encoders.fallbacks += 1
+            accel.note_fallback(hardware, src.name, exc.reason)
+    return _run_once(src, staging, video_root, plan, options, timeout, control, rung, None)
+
+
+@dataclass
+class Encoders:
+    """The hardware encoder one video still trusts: cleared by its first failure."""
+
+    accel: accel.Accel | None
+    fallbacks: int = 0
+
+
+def _run_once(
+    src: Path,
+    staging: Path,
+    video_root: Path,
+    plan: TranscodePlan,
+    options: HlsOptions,
+    timeout: float,
+    control: runner.RunControl | None,
+    rung: int | None,
+    encoder: accel.Accel | None,
+) -> runner.RunResult:
+    """One ffmpeg run. The main rendition starts from an empty folder; a rung only
+    replaces its own files."""
     if rung is None:
         clear_folder(staging)
     else:
         remove_rung(staging, rung)
-    argv = hls_argv(src, staging, plan, options, rung=rung)
+    argv = hls_argv(src, staging, plan, options, rung=rung, accel=encoder)
     try:
         result = runner.run(argv, timeout, control)
     except runner.FfmpegError as exc:
@@ -300,6 +347,9 @@ def _run_into(
         raise explain_bad_output(exc, result.stderr, src, video_root) from None
     if plan.copy_video:
         verify_copy(staging, timeout, control)
+    elif encoder is not None:
+        # a hardware encoder's output is checked like a copy: a driver can fail quietly
+        verify_copy(staging, timeout, control, name)
     return result
 
 
@@ -316,6 +366,7 @@ def _make_ladder(
     options: HlsOptions,
     timeout: float,
     control: runner.RunControl | None,
+    encoders: Encoders | None = None,
 ) -> float:
     """Lower rungs and the master beside the finished main rendition; seconds spent.
 
@@ -336,7 +387,7 @@ def _make_ladder(
             continue
         try:
             result = _run_into(
-                src, staging, video_root, plan, options, timeout, control, rung=height
+                src, staging, video_root, plan, options, timeout, control, height, encoders
             )
             timing.fix_durations(staging, layout.rung_playlist(height))
             variants.append(
@@ -372,6 +423,7 @@ def _make_playlist(
     timeout: float,
     control: runner.RunControl | None,
     fallback: TranscodePlan | None,
+    encoders: Encoders | None = None,
 ) -> tuple[float, PlanMode, tuple[str, ...]]:
     """The planned copy, then (if it fails or does not verify) the re-encode: only the
     re-encode's failure is the source's verdict. The copy's own fixes (generated
@@ -383,7 +435,9 @@ def _make_playlist(
     failures: list[str] = []
     for index, current in enumerate(tries):
         try:
-            result = _run_into(src, staging, video_root, current, options, timeout, control)
+            result = _run_into(
+                src, staging, video_root, current, options, timeout, control, None, encoders
+            )
         except Unsupported as exc:
             if index == len(tries) - 1:
                 if failures:
@@ -420,16 +474,19 @@ def make_hls(
     A stream copy that fails or does not verify is replaced by `fallback` (a re-encode):
     a sentinel means the re-encode failed too."""
     staging = make_staging(video_root, content_hash)
+    encoders = Encoders(options.accel)
     try:
         seconds, mode, failures = _make_playlist(
-            src, staging, video_root, plan, options, timeout, control, fallback
+            src, staging, video_root, plan, options, timeout, control, fallback, encoders
         )
         try:
             timing.fix_durations(staging, layout.PLAYLIST)
         except OSError as exc:
             raise Transient(f"cannot rewrite the playlist: {exc.strerror or exc}") from exc
         if rungs:
-            seconds += _make_ladder(src, staging, video_root, rungs, options, timeout, control)
+            seconds += _make_ladder(
+                src, staging, video_root, rungs, options, timeout, control, encoders
+            )
         preview_error: GenerationError | None = None
         if preview is not None:
             try:
@@ -443,7 +500,7 @@ def make_hls(
             except Unsupported as exc:
                 preview_error = exc
         publish(staging, content_hash, video_root)
-        return Made(seconds, preview_error, mode, failures)
+        return Made(seconds, preview_error, mode, failures, encoders.fallbacks)
     finally:
         remove_tree(staging)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 import anyio
 
 from imageserver.db.engine import read_only
-from imageserver.video import generator, legacy, orphans, stats
+from imageserver.video import accel, generator, legacy, orphans, stats
 from imageserver.work.context import AppContext
 from imageserver.work.tick import TickContext
 
@@ -21,7 +21,7 @@ _STARTUP_LOCK = threading.Lock()
 
 def startup_once(ctx: AppContext) -> None:
     """Once per process, before its first video job: legacy files reported, crash leftovers
-    of our own generations removed."""
+    of our own generations removed, the hardware encoder chosen."""
     with _STARTUP_LOCK:
         if ctx.video_startup_done:
             return
@@ -29,6 +29,7 @@ def startup_once(ctx: AppContext) -> None:
         legacy.report_legacy(video_root)
         # Another host's generation older than twice the ffmpeg timeout cannot be alive.
         generator.clean_leftovers(video_root, time.time(), 2 * ctx.settings.hls_timeout_seconds)
+        accel.resolve(ctx.settings.hls_accel)  # `auto` probes the encoders now, once
         ctx.video_startup_done = True
 
 

@@ -17,10 +17,13 @@ copied), or left out when there is none or ffmpeg has no decoder for it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from imageserver.config import Settings
 from imageserver.media.probe import VideoInfo
+
+if TYPE_CHECKING:
+    from imageserver.video.accel import Accel
 
 Tonemap = Literal["pq", "hlg"]
 PlanMode = Literal["copy", "transcode", "tonemap"]
@@ -96,6 +99,9 @@ class HlsOptions:
     preview_width: int = 320
     # Shorter-side heights of the lower rungs of the bitrate ladder; () makes one rendition.
     ladder: tuple[int, ...] = ()
+    # The hardware encoder re-encodes try first (accel.Accel; resolved from the setting by
+    # the caller, since `auto` probes the machine); None: libx264 only.
+    accel: Accel | None = None
 
     @classmethod
     def from_settings(cls, s: Settings) -> HlsOptions:

@@ -22,6 +22,7 @@ from imageserver.errors import ImageServerError, NotFound
 from imageserver.media.paths import open_file_inside
 from imageserver.telemetry.metrics import DRAIN_DONE, DRAIN_FAILED, TRANSCODE_SECONDS, TRANSCODES
 from imageserver.video import generator, jobs, repo
+from imageserver.video.accel import resolve
 from imageserver.video.jobs import PREVIEW_KIND, Job, JobResult
 from imageserver.video.plan import HlsOptions
 from imageserver.video.runner import RunControl
@@ -205,7 +206,7 @@ def run_one(ctx: AppContext, job: Job, control: RunControl | None = None) -> Job
     if not claim_job(ctx.engine, job, ctx.clock()):
         return None
     with kept(ctx.engine, [job.content_hash], ctx.clock):
-        options = HlsOptions.from_settings(settings)
+        options = replace(HlsOptions.from_settings(settings), accel=resolve(settings.hls_accel))
         result = jobs.run_job(job, video_root, options, settings.hls_timeout_seconds, control)
     finish(ctx.engine, video_root, result, ctx.clock())
     return result
