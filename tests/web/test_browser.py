@@ -14,6 +14,7 @@ import shutil
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
@@ -241,6 +242,49 @@ def test_search_and_similar_photos(page: Any, web_server: WebServer) -> None:
     page.wait_for_url("**/#/search?similar=*")
     page.wait_for_selector("#search-status:has-text('similar to that one')")
     assert page.locator("#search-results .tile").count() >= 1
+    assert not page.errors, page.errors
+
+
+def test_one_search_chips_why_it_matched_and_syntax_errors(
+    page: Any, web_server: WebServer
+) -> None:
+    """The search box speaks GET /search: the query's clauses become chips (× removes one),
+    quick filters add one, every tile says why it matched, a syntax error points at its
+    character, and free text is ranked by the model with each hit's reasons."""
+    page.goto(web_server.url + "/#/search?q=" + quote("type:photo has:gps"))
+    page.wait_for_selector("#search-results .tile img.loaded")
+    chips = page.locator("#search-chips .chip").all_inner_texts()
+    assert [c.rstrip("×").strip() for c in chips] == ["type:photo", "has:gps"]
+    whys = page.locator("#search-results .tile .why").all_inner_texts()
+    assert whys and all(w == "type:photo · has:gps" for w in whys), whys
+    assert "newest first" in page.inner_text("#search-status")
+    with_gps = len(whys)
+
+    page.click("#search-chips .chip[data-clause='has:gps'] .chip-x")
+    page.wait_for_url("**/#/search?q=type%3Aphoto*")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#search-results .tile').length > n", arg=with_gps
+    )
+    assert page.locator("#search-chips .chip").count() == 1
+
+    page.click("#search-quick .chip[data-clause='has:gps']")
+    page.wait_for_selector("#search-chips .chip[data-clause='has:gps']")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#search-results .tile').length === n", arg=with_gps
+    )
+
+    page.fill("#search-input", "red type:pic")
+    page.press("#search-input", "Enter")
+    page.wait_for_selector("#search-status:has-text('character 10')")
+    assert "photo or video" in page.inner_text("#search-status")
+    assert page.eval_on_selector("#search-input", "e => e.classList.contains('invalid')")
+    assert page.eval_on_selector("#search-input", "e => e.selectionStart") == 9
+
+    page.goto(web_server.url + "/#/search?min=-1&q=" + quote("red car -type:video"))
+    page.wait_for_selector("#search-results .tile img.loaded")
+    assert "best match first" in page.inner_text("#search-status")
+    first = page.locator("#search-results .tile .why").first.inner_text()
+    assert first == "red (clip) · car (clip) · -type:video", first
     assert not page.errors, page.errors
 
 
@@ -608,7 +652,7 @@ def test_search_unavailable_in_plain_words_and_dashboard_of_one_library(
         member.wait_for_selector("#username:text-is('gran')")
         for page in (admin, member):
             page.route(
-                "**/photos/search?*",
+                lambda url: urlsplit(url).path == "/search",
                 lambda route: route.fulfill(status=503, json=NOT_CONFIGURED),
             )
             page.goto(web_server.url + "/#/search?q=beach")
