@@ -105,3 +105,35 @@ def test_health_reports_low_free_space_and_a_database_refusing_writes(
     finally:
         close_services(ctx)
         ctx.engine.dispose()
+
+
+def test_files_not_indexed_are_counted_by_reason_and_a_minolta_raw_is_indexed(
+    client: TestClient, auth: dict[str, str], ctx: AppContext, tmp_path: Path
+) -> None:
+    root = tmp_path / "odd"
+    make_jpeg(root / "a.jpg")
+    root.joinpath("notes.txt").write_text("a shopping list")
+    root.joinpath("mystery.bin").write_bytes(b"\x01\x02 not media at all" * 40)
+    root.joinpath("plain").write_bytes(b"no extension, no magic" * 40)
+    # A Minolta RAW: the MRM block magic, whatever follows (this one is too short to decode).
+    root.joinpath("PICT0001.MRW").write_bytes(b"\x00MRM\x00\x00\x00\x10\x00PRD" + bytes(600))
+    add_library(client, auth, root)
+    before = backlogs(client, auth)["odd"]
+    assert before["skipped"] == 0 and before["skipped_by_reason"] == []
+
+    Watcher(ctx).tick(full=True)
+    row = backlogs(client, auth)["odd"]
+    assert row["media"] == 2  # a.jpg and the MRW
+    by = {r["reason"]: r for r in row["skipped_by_reason"]}
+    assert set(by) == {"unknown_type", "ignored_type"}
+    assert by["unknown_type"]["count"] == 2
+    assert sorted(by["unknown_type"]["examples"]) == ["mystery.bin", "plain"]
+    assert by["ignored_type"]["examples"] == ["notes.txt"] and by["ignored_type"]["description"]
+    assert row["skipped"] == 3
+    items = client.get("/media", headers=auth).json()
+    mrw = [m for m in items["items"] if m["name"] == "PICT0001.MRW"]
+    assert mrw and mrw[0]["kind"] == "photo", items
+
+    # A second complete tick counts the same files again, not twice as many.
+    Watcher(ctx).tick(full=True)
+    assert backlogs(client, auth)["odd"]["skipped"] == 3

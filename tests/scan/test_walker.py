@@ -86,3 +86,50 @@ def test_excludes_cover_paths() -> None:
     assert ex.covers("2019/raw/b/c.jpg")
     assert not ex.covers("2019/rawfiles/c.jpg")
     assert not ex.covers("@eaDir.jpg")
+
+
+def test_every_file_passed_over_gets_a_reason(tmp_path: Path) -> None:
+    from imageserver.scan import findwalk
+
+    root = tmp_path / "root"
+    touch(root / "a.jpg")
+    touch(root / ".dot.jpg")
+    touch(root / "sidecar.xmp")
+    touch(root / "sub" / "notes.txt")
+    touch(tmp_path / "outside.jpg")
+    (root / "link-out.jpg").symlink_to(tmp_path / "outside.jpg")
+    os.mkfifo(root / "pipe.jpg")
+    result = walk(root, Excludes.parse([]))
+    assert set(result.files) == {"a.jpg"}
+    got = {r: (e.count, sorted(e.examples)) for r, e in result.skipped.reasons.items()}
+    assert got == {
+        "hidden": (1, [".dot.jpg"]),
+        "ignored_type": (2, ["sidecar.xmp", "sub/notes.txt"]),
+        "symlink_outside": (1, ["link-out.jpg"]),
+        "not_regular": (1, ["pipe.jpg"]),
+    }
+    # find's walk (which prints no hidden or special files) gives the same reasons for the rest.
+    found = findwalk.walk(root, Excludes.parse([]))
+    assert set(found.files) == {"a.jpg"}
+    assert found.skipped.reasons["ignored_type"].count == 2
+    assert found.skipped.reasons["symlink_outside"].examples == ["link-out.jpg"]
+
+
+def test_a_tally_keeps_a_few_examples_and_round_trips(tmp_path: Path) -> None:
+    from imageserver.media.skipped import EXAMPLES, MAX_PATH_BYTES, Skipped
+    from imageserver.scan.walker import name_problem
+
+    tally = Skipped()
+    for i in range(EXAMPLES + 3):
+        tally.add("unknown_type", f"f{i}.bin")
+    tally.add("unreadable", "locked.jpg")
+    assert tally.total() == EXAMPLES + 4
+    again = Skipped.from_json(tally.to_json())
+    assert again.reasons["unknown_type"].count == EXAMPLES + 3
+    assert len(again.reasons["unknown_type"].examples) == EXAMPLES
+    assert list(tally.to_json()) == ["unknown_type", "unreadable"]
+    assert Skipped.from_json(None).total() == 0
+    assert Skipped.from_json({"bogus": 1, "unreadable": {"count": "x"}}).total() == 0
+    assert name_problem("a/b.jpg") is None
+    assert name_problem("x" * (MAX_PATH_BYTES + 1)) == "name_too_long"
+    assert name_problem("bad\udcff.jpg") == "name_not_utf8"

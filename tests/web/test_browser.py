@@ -663,6 +663,11 @@ def test_search_unavailable_in_plain_words_and_dashboard_of_one_library(
         def one_library(route: Any) -> None:
             body = route.fetch().json()
             body["libraries"] = body["libraries"][:1]
+            body["libraries"][0]["skipped"] = 3
+            body["libraries"][0]["skipped_by_reason"] = [
+                {"reason": "unknown_type", "description": "d", "count": 3,
+                 "examples": ["a.bin", "b.mrx"]},
+            ]  # fmt: skip
             route.fulfill(json=body)
 
         admin.route("**/stats/backlogs", one_library)
@@ -670,6 +675,10 @@ def test_search_unavailable_in_plain_words_and_dashboard_of_one_library(
         admin.wait_for_selector("#backlogs tbody tr[data-library]")
         assert admin.locator("#backlogs tfoot").count() == 0
         assert "null" not in admin.inner_text("#backlogs")
+        skipped = admin.locator("#backlogs details.skipped")
+        assert "3 files not indexed" in skipped.inner_text()
+        skipped.locator("summary").click()
+        assert "unknown type: 3" in skipped.inner_text() and "a.bin, b.mrx" in skipped.inner_text()
         assert not admin.errors and not member.errors, (admin.errors, member.errors)
     finally:
         gran = next(u for u in web_server.api("GET", "/users").json() if u["username"] == "gran")

@@ -137,6 +137,8 @@ libraries = Table(
     Column("health_checked_at", Float, nullable=True),
     Column("last_quick_scan_at", Float, nullable=True),
     Column("last_full_scan_at", Float, nullable=True),
+    # Files the last complete walk passed over, by reason with examples (media/skipped.py).
+    Column("walk_skipped", JSON, nullable=True),
 )
 
 # Library grants: a user sees the media of exactly the libraries granted here (admins

@@ -57,6 +57,7 @@ FORMATS: dict[str, Format] = {
         _photo("orf", "image/x-olympus-orf"),
         _photo("pef", "image/x-pentax-pef"),
         _photo("srw", "image/x-samsung-srw"),
+        _photo("mrw", "image/x-minolta-mrw"),
         _video("mp4", "video/mp4"),
         _video("mov", "video/quicktime"),
         _video("3gp", "video/3gpp"),
@@ -71,7 +72,9 @@ FORMATS: dict[str, Format] = {
     )
 }
 
-RAW_FORMATS = frozenset({"cr2", "cr3", "nef", "raf", "rw2", "dng", "arw", "orf", "pef", "srw"})
+RAW_FORMATS = frozenset(
+    {"cr2", "cr3", "nef", "raf", "rw2", "dng", "arw", "orf", "pef", "srw", "mrw"}
+)
 
 # TIFF containers that only the extension distinguishes.
 _TIFF_RAW_BY_EXT = {
@@ -110,6 +113,7 @@ EXTENSIONS: dict[str, str] = {
     ".orf": "orf",
     ".pef": "pef",
     ".srw": "srw",
+    ".mrw": "mrw",
     ".mp4": "mp4",
     ".m4v": "mp4",
     ".mov": "mov",
@@ -249,6 +253,8 @@ def sniff(head: bytes, ext: str = "") -> Format | None:
         return FORMATS["orf"]
     if head[:4] == b"IIU\x00":
         return FORMATS["rw2"]
+    if head[:4] == b"\x00MRM":  # Minolta RAW: an MRM block holding PRD/TTW/WBG/RIF
+        return FORMATS["mrw"]
     if head[:15] == b"FUJIFILMCCD-RAW":
         return FORMATS["raf"]
     if head[4:8] == b"ftyp":

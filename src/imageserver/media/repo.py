@@ -25,7 +25,7 @@ from sqlalchemy import (
     update,
 )
 
-from imageserver.db.tables import media, places
+from imageserver.db.tables import libraries, media, places
 from imageserver.media.localtime import sort_instant
 from imageserver.work import leases
 
@@ -98,6 +98,13 @@ def retire(conn: Connection, ids: Iterable[int], now: float) -> None:
             .where(media.c.id.in_(chunk), media.c.retired_at.is_(None))
             .values(retired_at=now, updated_at=now)
         )
+
+
+def record_skipped(conn: Connection, library_id: int, tally: dict[str, Any]) -> None:
+    """The files a complete walk of the library passed over (media/skipped.py)."""
+    conn.execute(
+        update(libraries).where(libraries.c.id == library_id).values(walk_skipped=tally)
+    )
 
 
 def live_rows_for(conn: Connection, library_id: int) -> list[tuple[int, str]]:

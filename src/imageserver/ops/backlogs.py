@@ -8,12 +8,14 @@ have their own endpoints (/hls/stats, /ml/stats, /faces/stats); the dashboard re
 
 Rows are the caller's libraries only: the scope (narrowed by `library=`) is in every
 query, so an ungranted library asked for by id reads like one that does not exist (no
-row). `health_reason` names server folders and is null for a member, as on /libraries.
+row). `skipped` counts the files the last complete walk passed over, by reason with a few
+library-relative paths (media/skipped.py), so no file vanishes without a word.
+`health_reason` names server folders and is null for a member, as on /libraries.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -22,11 +24,22 @@ from sqlalchemy import Connection
 from imageserver.auth.deps import User, current_user
 from imageserver.auth.scope import UserScope
 from imageserver.inputs import DbId
+from imageserver.media.skipped import REASONS, Skipped
 from imageserver.ops import repo
 from imageserver.work.deps import Ctx, ReadConn
 from imageserver.work.scope import Scope
 
 router = APIRouter(tags=["operations"], dependencies=[Depends(current_user)])
+
+
+class SkippedFiles(BaseModel):
+    reason: str = Field(
+        description="why the walk passed over these files: "
+        + "; ".join(f"{k}: {v}" for k, v in REASONS.items())
+    )
+    description: str
+    count: int
+    examples: list[str] = Field(description="a few library-relative paths")
 
 
 class LibraryBacklog(BaseModel):
@@ -47,6 +60,10 @@ class LibraryBacklog(BaseModel):
     thumbnails_done: int = Field(description="distinct hashes with both thumbnails made")
     thumbnails_pending: int = Field(description="hashes waiting (or retrying) for thumbnails")
     thumbnails_failed: int = Field(description="hashes whose file cannot be thumbnailed")
+    skipped: int = Field(description="files the last complete walk did not index")
+    skipped_by_reason: list[SkippedFiles] = Field(
+        description="those files by reason, with examples (empty until a complete walk)"
+    )
 
 
 class Backlogs(BaseModel):
@@ -79,9 +96,19 @@ def compute(conn: Connection, scope: Scope, admin: bool) -> list[LibraryBacklog]
             last_quick_scan_at=lib["last_quick_scan_at"],
             last_full_scan_at=lib["last_full_scan_at"],
             **{**zero, **counts.get(lib["id"], {}), **thumbs.get(lib["id"], {})},
+            **_skipped(lib["walk_skipped"]),
         )
         for lib in rows
     ]
+
+
+def _skipped(stored: object) -> dict[str, Any]:
+    tally = Skipped.from_json(stored)
+    by_reason = [
+        SkippedFiles(reason=r, description=REASONS[r], count=e.count, examples=e.examples)
+        for r, e in tally.to_json_items()
+    ]
+    return {"skipped": tally.total(), "skipped_by_reason": by_reason}
 
 
 @router.get("/stats/backlogs", response_model=Backlogs)

@@ -7,8 +7,10 @@ walk began, minus a margin: new, edited, renamed or moved-in files all get a new
 and so does a folder moved or copied in, which is then listed whole. find prunes by the
 same rules as walker.py; Python applies the rest (candidates by extension, UTF-8 names,
 symlink targets inside the root) exactly as walker.py does. tests/scan/test_findwalk.py
-checks both walks agree. Deleted files are not seen here: retiring them is the full
-scan's job, which always walks everything with walker.py.
+checks both walks agree. find does not print hidden or special files, so their skip
+reasons (media/skipped.py) come from walker.py's complete walks only. Deleted files are
+not seen here: retiring them is the full scan's job, which always walks everything with
+walker.py.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from pathlib import Path
 from imageserver import proc
 from imageserver.curation.names import is_sidecar
 from imageserver.media.formats import is_candidate
+from imageserver.media.skipped import MAX_PATH_BYTES
 from imageserver.scan import walker
 from imageserver.scan.walker import (
     Excludes,
     FileStat,
     WalkResult,
     _symlink_target_stat,
-    _valid_text,
+    name_problem,
 )
 
 log = logging.getLogger("imageserver.scan")
@@ -113,6 +116,10 @@ def changed_since(
             result.sidecars[full] = FileStat(full, fs.size, fs.mtime_ns)
         result.dirs |= {f"{rel}/{d}" if d else rel for d in sub.dirs}
         result.unreadable_dirs += [f"{rel}/{d}" if d else rel for d in sub.unreadable_dirs]
+        for reason, entry in sub.skipped.reasons.items():
+            for example in entry.examples:
+                result.skipped.add(reason, f"{rel}/{example}")
+            result.skipped.reasons[reason].count += entry.count - len(entry.examples)
     return result
 
 
@@ -147,14 +154,19 @@ def _run(
         into = files
         if not is_candidate(name):
             if not is_sidecar(name):
+                result.skipped.add("ignored_type", rel)
                 continue
             into = result.sidecars
-        if not rel.isascii() and not _valid_text(rel):
-            log.warning("event=walk_skipped_name path=%r reason=not_utf8", rel)
-            continue
+        if not rel.isascii() or len(rel) > MAX_PATH_BYTES:
+            reason = name_problem(rel)
+            if reason is not None:
+                log.warning("event=walk_skipped_name path=%r reason=%s", rel, reason)
+                result.skipped.add(reason, rel)
+                continue
         if kind == "l":
             st = _symlink_target_stat(os.path.join(root_str, rel), root_str)
             if st is None or not stat.S_ISREG(st.st_mode):
+                result.skipped.add("symlink_outside" if st is None else "not_regular", rel)
                 continue
             into[rel] = FileStat(rel, st.st_size, st.st_mtime_ns)
             continue

@@ -49,6 +49,7 @@ def diff_stage(t: ScanTick) -> None:
         if memory is None:
             known = repo.known_files(conn, t.library.id)
             paths = list(t.walk.files)
+            t.walk_complete = True
         else:
             if candidates is None:  # a complete walk: compare it with the previous one
                 candidates = list(t.walk.files)
@@ -73,7 +74,10 @@ def diff_stage(t: ScanTick) -> None:
 
 def _classify(t: ScanTick, fs: FileStat) -> Classified | None:
     cache: NonMediaCache = t.non_media
+    assert t.walk is not None
+    skipped = t.walk.skipped
     if cache.known(t.library.id, fs):
+        skipped.add("unknown_type", fs.rel_path)
         return None
     try:
         found = classify(open_file_inside(t.library.root, fs.rel_path))
@@ -81,9 +85,11 @@ def _classify(t: ScanTick, fs: FileStat) -> Classified | None:
         log.warning(
             "event=sniff_failed library=%s path=%r error=%s", t.library.name, fs.rel_path, exc
         )
+        skipped.add("unreadable", fs.rel_path)
         return None
     if found is None:
         cache.add(t.library.id, fs)
+        skipped.add("unknown_type", fs.rel_path)
     return found
 
 
@@ -125,6 +131,9 @@ def ingest_stage(t: ScanTick) -> None:
     with t.app.engine.begin() as conn:
         repo.insert_many(conn, rows)
         repo.restore(conn, diff.restored, now)
+        if t.walk_complete:
+            assert t.walk is not None
+            repo.record_skipped(conn, t.library.id, t.walk.skipped.to_json())
     t.counts["new"] += len(rows)
     t.counts["restored"] += len(diff.restored)
     if rows or diff.restored:

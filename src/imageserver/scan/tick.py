@@ -82,6 +82,9 @@ class ScanTick(TickContext):
     changed_paths: list[str] | None = None
     # Folders whose entries a quick walk saw change (a sidecar added or deleted there).
     changed_dirs: set[str] = field(default_factory=set)
+    # The diff compared every walked path with the table (no previous walk to lean on):
+    # the tick then knows every file passed over, and stores the tally (media/skipped.py).
+    walk_complete: bool = False
     diff: Diff = field(default_factory=lambda: Diff())
     # The watcher's caches (None when a stage runs without a watcher).
     non_media: NonMediaCache = field(default_factory=lambda: NonMediaCache())

@@ -17,6 +17,7 @@ from pathlib import Path
 from imageserver.curation.names import is_sidecar
 from imageserver.media.formats import is_candidate
 from imageserver.media.paths import is_inside
+from imageserver.media.skipped import MAX_PATH_BYTES, Skipped
 
 log = logging.getLogger("imageserver.scan")
 
@@ -39,6 +40,8 @@ class WalkResult:
     dirs: set[str] = field(default_factory=set)
     # Metadata files beside media (XMP, Takeout JSON: curation/names.py), never media rows.
     sidecars: dict[str, FileStat] = field(default_factory=dict)
+    # Files passed over, by reason (media/skipped.py); the sniff adds its own later.
+    skipped: Skipped = field(default_factory=Skipped)
 
 
 @dataclass(frozen=True)
@@ -99,31 +102,38 @@ def walk(
         with it:
             for entry in it:
                 name = entry.name
-                if name.startswith("."):
-                    continue
                 rel = f"{rel_dir}/{name}" if rel_dir else name
                 try:
                     if entry.is_dir(follow_symlinks=False):
-                        if excludes.skips(name, rel) or entry.path in skip:
+                        if name.startswith(".") or excludes.skips(name, rel) or entry.path in skip:
                             continue
                         stack.append((entry.path, rel))
                         continue
+                    if name.startswith("."):
+                        result.skipped.add("hidden", rel)
+                        continue
                     sidecar = not is_candidate(name)
                     if sidecar and not is_sidecar(name):
+                        result.skipped.add("ignored_type", rel)
                         continue
                     if entry.is_symlink():
                         st = _symlink_target_stat(entry.path, fence_str)
                         if st is None:
+                            result.skipped.add("symlink_outside", rel)
                             continue
                     else:
                         st = entry.stat(follow_symlinks=False)
                     if not stat.S_ISREG(st.st_mode):
+                        result.skipped.add("not_regular", rel)
                         continue
                 except OSError as exc:
                     log.warning("event=walk_stat_failed path=%r error=%s", rel, exc.strerror)
+                    result.skipped.add("unreadable", rel)
                     continue
-                if not _valid_text(rel):
-                    log.warning("event=walk_skipped_name path=%r reason=not_utf8", rel)
+                reason = name_problem(rel)
+                if reason is not None:
+                    log.warning("event=walk_skipped_name path=%r reason=%s", rel, reason)
+                    result.skipped.add(reason, rel)
                     continue
                 found = FileStat(rel, st.st_size, st.st_mtime_ns)
                 (result.sidecars if sidecar else result.files)[rel] = found
@@ -145,10 +155,11 @@ def _symlink_target_stat(path: str, root: str) -> os.stat_result | None:
         return None
 
 
-def _valid_text(rel: str) -> bool:
-    """Names that are not valid UTF-8 cannot be stored or served faithfully; they are skipped."""
+def name_problem(rel: str) -> str | None:
+    """Why a path cannot be stored: a name that is not valid UTF-8 cannot be stored or
+    served faithfully, and a path beyond MAX_PATH_BYTES is no real file's; None when fine."""
     try:
-        rel.encode("utf-8")
+        size = len(rel.encode("utf-8"))
     except UnicodeEncodeError:
-        return False
-    return True
+        return "name_not_utf8"
+    return "name_too_long" if size > MAX_PATH_BYTES else None

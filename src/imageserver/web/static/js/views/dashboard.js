@@ -56,6 +56,22 @@ function sum(rows) {
   return total;
 }
 
+const SKIP_LABELS = {
+  unknown_type: 'unknown type', ignored_type: 'not media (sidecars, documents)', hidden: 'hidden',
+  unreadable: 'unreadable', not_regular: 'not a regular file', symlink_outside: 'link leading out',
+  name_not_utf8: 'name not UTF-8', name_too_long: 'path too long',
+};
+
+// Files the last complete walk did not index, by reason with example paths: none vanishes silently.
+function skippedFiles(b) {
+  if (!b.skipped) return null;
+  return h('details', { class: 'small skipped', dataset: { skipped: String(b.skipped) } },
+    h('summary', {}, `${fmtCount(b.skipped)} files not indexed`),
+    h('ul', {}, (b.skipped_by_reason || []).map((s) => h('li', { title: s.description, dataset: { reason: s.reason } },
+      `${SKIP_LABELS[s.reason] || s.reason}: ${fmtCount(s.count)}`,
+      s.examples.length ? h('div', { class: 'muted' }, `e.g. ${s.examples.join(', ')}`) : null))));
+}
+
 export function mount(root) {
   let alive = true;
   const updated = h('span', { class: 'muted small', id: 'dashboard-updated' });
@@ -88,7 +104,7 @@ export function mount(root) {
           r.b.enabled ? null : h('span', { class: 'badge' }, 'disabled'), ' ',
           r.b.health === 'stale' ? h('span', { class: 'badge bad', title: r.b.health_reason || '' }, 'stale') : null,
           h('div', { class: 'muted' }, `scanned ${fmtAgo(r.b.last_quick_scan_at)}`))),
-        h('td', { dataset: { label: 'Items' } }, h('div', { class: 'big' }, fmtCount(r.b.media)), h('div', { class: 'small muted' }, `${fmtCount(r.b.photos)} photos · ${fmtCount(r.b.videos)} videos`)),
+        h('td', { dataset: { label: 'Items' } }, h('div', { class: 'big' }, fmtCount(r.b.media)), h('div', { class: 'small muted' }, `${fmtCount(r.b.photos)} photos · ${fmtCount(r.b.videos)} videos`), skippedFiles(r.b)),
         ...DRAINS.map(([key]) => cell(r[key], key, r.b.library)))));
       const totals = sum(rows);
       const foot = rows.length > 1
