@@ -58,6 +58,10 @@ def test_album_from_a_selection_and_a_password_share_link(
     page = page_factory(token=web_server.token())
     page.goto(web_server.url + "/#/timeline")
     page.wait_for_selector(".canvas .tile[data-kind='photo'] img.loaded")
+    # The grid lays its sections out as they arrive: wait until two photos are on the page.
+    page.wait_for_function(
+        "() => document.querySelectorAll(\".canvas .tile[data-kind='photo']\").length >= 2"
+    )
     picked = page.evaluate(
         "() => [...document.querySelectorAll(\".canvas .tile[data-kind='photo']\")]"
         ".slice(0, 2).map(t => Number(t.dataset.id))"

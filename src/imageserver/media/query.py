@@ -104,6 +104,14 @@ def camera_contains(text: str) -> ColumnElement[bool]:
     )
 
 
+def shifted(bound: datetime, delta: timedelta) -> datetime:
+    """`bound + delta`, held at the calendar's ends: 0001-01-01 and 9999-12-31 are valid bounds."""
+    try:
+        return bound + delta
+    except OverflowError:
+        return datetime.min if delta < timedelta(0) else datetime.max
+
+
 def listed(scope: Scope, f: MediaFilter) -> list[ColumnElement[bool]]:
     """What the grid lists for a filter (query over WITH_LIBRARY), inside the scope."""
     where = [*visible(scope), libraries.c.enabled.is_(True)]
@@ -119,10 +127,10 @@ def listed(scope: Scope, f: MediaFilter) -> list[ColumnElement[bool]]:
     # offset, on taken_at_utc lets the listing's own index stop at the range's ends.
     if f.date_from is not None:
         where.append(media.c.taken_at >= f.date_from)
-        where.append(media.c.taken_at_utc >= f.date_from - MAX_OFFSET)
+        where.append(media.c.taken_at_utc >= shifted(f.date_from, -MAX_OFFSET))
     if f.date_to is not None:
         where.append(media.c.taken_at < f.date_to)
-        where.append(media.c.taken_at_utc < f.date_to + MAX_OFFSET)
+        where.append(media.c.taken_at_utc < shifted(f.date_to, MAX_OFFSET))
     if f.camera:
         where.append(camera_contains(f.camera))
     if f.kind is not None:

@@ -16,11 +16,11 @@ video up, never make it unplayable.
 from __future__ import annotations
 
 import logging
-import subprocess
 import threading
 from collections.abc import Callable
 from typing import Literal
 
+from imageserver import proc
 from imageserver.telemetry.metrics import HLS_ACCEL_FALLBACKS
 
 log = logging.getLogger("imageserver.video")
@@ -98,10 +98,10 @@ Runner = Callable[[list[str]], tuple[int, str]]
 def _run(argv: list[str]) -> tuple[int, str]:
     """(exit status, stdout + stderr); a missing ffmpeg or a hang is a failure, not a crash."""
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        done = proc.run(argv, timeout=PROBE_TIMEOUT, check=False)
+    except proc.ToolError as exc:
         return 1, str(exc)
-    return done.returncode, done.stdout + done.stderr
+    return done.returncode, done.stdout.decode("utf-8", "replace") + done.stderr_text
 
 
 def detect(run: Runner = _run, ffmpeg: str = "ffmpeg") -> Accel | None:
