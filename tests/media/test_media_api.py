@@ -270,3 +270,28 @@ def test_symlink_swapped_in_after_indexing_is_not_followed(
     response = client.get(f"/media/{item['id']}/original", headers=auth)
     assert response.status_code == 422
     assert b"TOP-SECRET-CONTENT" not in response.content
+
+
+def test_unreadable_files_leave_the_timeline_for_their_own_view(
+    client: TestClient, auth: dict[str, str], ctx: AppContext, library: Path
+) -> None:
+    broken = library / "other" / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(2048))  # a JPEG head, no picture
+    set_mtime(broken, 1_800_000_000)  # copied last: it would lead the timeline
+    Watcher(ctx).tick(full=False)
+    detail = client.get("/media", headers=auth, params={"folder": "other"}).json()["items"]
+    shown = {i["name"]: i for i in detail}
+    assert set(shown) == {"pic.png", "broken.jpg"}  # a folder lists everything in it
+    one = client.get(f"/media/{shown['broken.jpg']['id']}", headers=auth).json()
+    assert one["thumbnail_status"] == "failed", one
+    assert one["taken_at_source"] == "file_mtime"
+
+    timeline = all_pages(client, auth, {"limit": 50})
+    assert len(timeline) == 13 and "broken.jpg" not in {i["name"] for i in timeline}
+    assert sum(b["count"] for b in client.get("/timeline", headers=auth).json()) == 13
+    unreadable = all_pages(client, auth, {"unreadable": "true"})
+    assert [i["name"] for i in unreadable] == ["broken.jpg"]
+    counts = client.get("/timeline", headers=auth, params={"unreadable": "true"}).json()
+    assert sum(b["count"] for b in counts) == 1
+    readable = all_pages(client, auth, {"unreadable": "false", "folder": "other"})
+    assert [i["name"] for i in readable] == ["pic.png"]

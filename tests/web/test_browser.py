@@ -683,3 +683,27 @@ def test_search_unavailable_in_plain_words_and_dashboard_of_one_library(
     finally:
         gran = next(u for u in web_server.api("GET", "/users").json() if u["username"] == "gran")
         web_server.api("DELETE", f"/users/{gran['id']}")
+
+
+def test_files_that_could_not_be_read_wait_in_their_own_view(
+    page: Any, web_server: WebServer
+) -> None:
+    listed = web_server.api("GET", "/media", params={"unreadable": "true", "limit": 500}).json()
+    broken = {int(i["id"]) for i in listed["items"]}
+    assert broken, "the corpus holds broken files: some must have failed their thumbnail"
+    timeline = web_server.api("GET", "/media", params={"limit": 500}).json()["items"]
+    assert broken.isdisjoint(int(i["id"]) for i in timeline)
+    page.goto(web_server.url + "/#/albums")
+    page.click("a[href='#/unreadable']")
+    page.wait_for_selector(".view-unreadable .canvas .tile[data-id]")
+    page.wait_for_function(
+        "n => document.querySelectorAll('.view-unreadable .canvas .tile[data-id]').length >= n",
+        arg=min(len(broken), 10),
+    )
+    shown = page.evaluate(
+        "() => [...document.querySelectorAll('.view-unreadable .canvas .tile[data-id]')]"
+        ".map(t => Number(t.dataset.id))"
+    )
+    assert set(shown) <= broken
+    assert "Could not read" in page.locator("h1.inline-title").inner_text()
+    assert not page.errors, page.errors

@@ -75,6 +75,10 @@ def media_filter(
             description='tag, hierarchical levels joined by "/"; matches the tags below it',
         ),
     ] = None,
+    unreadable: Annotated[
+        bool | None,
+        Query(description='true: the "Could not read" view; default hides them outside folders'),
+    ] = None,
 ) -> MediaFilter:
     return MediaFilter(
         library_ids=tuple(library or ()),
@@ -94,6 +98,7 @@ def media_filter(
         region=region,
         place=place,
         tag=tag,
+        unreadable=unreadable,
     )
 
 

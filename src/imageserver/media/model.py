@@ -43,6 +43,9 @@ class MediaFilter:
     place: str | None = None
     # curation (curation/): a tag and every tag below it ("Places" matches "Places/Paris")
     tag: str | None = None
+    # Files whose thumbnail could not be made for good (the "Could not read" view): with
+    # None they leave the timeline, as archived items do, unless a folder is browsed.
+    unreadable: bool | None = None
 
 
 def as_start(value: date | datetime | None) -> datetime | None:

@@ -39,6 +39,7 @@ from sqlalchemy import (
 
 from imageserver.db.tables import (
     archives,
+    artefacts,
     curation_items,
     faces,
     favorites,
@@ -63,6 +64,7 @@ from imageserver.media.model import (
     Order,
     PlaceName,
 )
+from imageserver.work.artefacts import THUMB_KIND
 from imageserver.work.scope import Scope
 
 # Media rows with their library, for the conditions on `libraries.enabled`.
@@ -150,7 +152,24 @@ def listed(scope: Scope, f: MediaFilter) -> list[ColumnElement[bool]]:
         where.append(media.c.id.in_(tagged(f.tag)))
     if f.user_id is not None:
         where += marks(f)
+    where += readable(f)
     return where
+
+
+def readable(f: MediaFilter) -> list[ColumnElement[bool]]:
+    """Files nothing could be drawn from (the thumbnail drain gave up) do not lead the
+    timeline under the day they were copied: they wait in the "Could not read" view
+    (`unreadable=true`); a folder's listing still shows everything in it."""
+    broken = exists().where(
+        artefacts.c.content_hash == media.c.content_hash,
+        artefacts.c.kind == THUMB_KIND,
+        artefacts.c.status == "failed",
+    )
+    if f.unreadable is True:
+        return [broken]
+    if f.unreadable is False or f.folder is None:
+        return [~broken]
+    return []
 
 
 def tagged(tag: str) -> Select[tuple[int]]:

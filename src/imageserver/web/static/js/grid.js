@@ -245,9 +245,12 @@ export class VirtualGrid {
     el.dataset.kind = item.kind;
     const isActive = this.active && this.active[0] === sn && this.active[1] === i;
     el.tabIndex = isActive ? 0 : -1;
-    const label = `${item.name}, ${fmtDate(item.taken_at)}`;
+    // A date that fell back to the file's time is a guess: the tile says so.
+    const guessed = item.taken_at_source === 'file_mtime';
+    const label = `${item.name}, ${fmtDate(item.taken_at)}${guessed ? ' (file time)' : ''}`;
     const img = h('img', { alt: label, decoding: 'async', draggable: 'false' });
     const parts = [img];
+    if (guessed) parts.push(h('span', { class: 'meta filetime', title: 'No date in the file: this is the time the file was copied' }, 'file date'));
     if (item.kind === 'video') parts.push(h('span', { class: 'meta', 'aria-hidden': 'true' }, '▶ ' + fmtDuration(item.duration)));
     const score = this.opts.scoreOf?.(item);
     if (score !== undefined) parts.push(h('span', { class: 'meta score' }, score));

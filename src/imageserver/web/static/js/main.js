@@ -20,7 +20,7 @@ function showChrome(on) {
 }
 
 function highlight(name) {
-  const section = { person: 'people', album: 'albums', shares: 'albums', archive: 'albums' }[name] || name;
+  const section = { person: 'people', album: 'albums', shares: 'albums', archive: 'albums', unreadable: 'albums' }[name] || name;
   for (const a of nav.querySelectorAll('a')) {
     if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');

@@ -17,6 +17,7 @@ const ROUTES = [
   { name: 'account', re: /^\/account$/, load: () => import('./views/account.js') },
   { name: 'favorites', re: /^\/favorites$/, load: () => import('./views/favorites.js') },
   { name: 'archive', re: /^\/archive$/, load: () => import('./views/archive.js') },
+  { name: 'unreadable', re: /^\/unreadable$/, load: () => import('./views/unreadable.js') },
   { name: 'albums', re: /^\/albums$/, load: () => import('./views/albums.js') },
   { name: 'album', re: /^\/albums\/(\d+)$/, load: () => import('./views/album.js') },
   { name: 'shares', re: /^\/shares$/, load: () => import('./views/shares.js') },

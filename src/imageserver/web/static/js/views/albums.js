@@ -26,6 +26,7 @@ export function mount(root) {
     h('div', { class: 'toolbar' }, h('h1', { class: 'inline-title' }, 'Albums'), h('span', { class: 'spacer' }),
       h('a', { class: 'btn small', href: '#/favorites' }, 'Favorites'),
       h('a', { class: 'btn small', href: '#/archive' }, 'Archive'),
+      h('a', { class: 'btn small', href: '#/unreadable', title: 'Files no picture could be made of' }, 'Could not read'),
       h('a', { class: 'btn small', href: '#/shares' }, 'Share links')),
     form, status, list));
 

@@ -1,4 +1,4 @@
 // Archive (#/archive): see marked.js.
 import { mountMarked } from './marked.js';
 
-export function mount(root) { return mountMarked(root, { archived: true }); }
+export function mount(root) { return mountMarked(root, { kind: 'archive' }); }

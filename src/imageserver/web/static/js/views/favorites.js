@@ -1,4 +1,4 @@
 // Favorites (#/favorites): see marked.js.
 import { mountMarked } from './marked.js';
 
-export function mount(root) { return mountMarked(root, { archived: false }); }
+export function mount(root) { return mountMarked(root, { kind: 'favorites' }); }
