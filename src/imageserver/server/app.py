@@ -14,7 +14,6 @@ from imageserver.albums import shares_api
 from imageserver.auth import api as auth_api
 from imageserver.auth import users_api
 from imageserver.curation import api as curation_api
-from imageserver.errors import install_error_handlers
 from imageserver.faces import api as faces_api
 from imageserver.libraries import api as libraries_api
 from imageserver.media import api as media_api
@@ -26,6 +25,7 @@ from imageserver.ops import backlogs as backlogs_api
 from imageserver.places import api as places_api
 from imageserver.search import api as search_api
 from imageserver.search import service as search_service
+from imageserver.server.errorhandlers import install_error_handlers
 from imageserver.server.headers import SecurityHeaders
 from imageserver.server.limits import RequestLimits
 from imageserver.server.options import AllowOptions
