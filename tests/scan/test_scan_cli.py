@@ -62,3 +62,42 @@ def test_metrics_after_a_tick(
     libs = client.get("/libraries", headers=auth).json()
     assert libs[0]["last_full_scan_at"] is not None
     assert libs[0]["health"]["status"] == "reachable"
+
+
+HEAVY_AT_START = ("fastapi", "alembic", "mako", "scipy")
+QUICK_TICK = """
+import sys
+from imageserver.config import load_settings
+from imageserver.scan.foreground import run_foreground_scan
+from imageserver.server.bootstrap import bootstrap
+booted = bootstrap(load_settings())
+code = run_foreground_scan(booted.ctx, library=None, full=False, drain=False)
+print("LOADED=" + ",".join(m for m in %r if m in sys.modules), code)
+"""
+
+
+def test_a_quick_scan_of_a_current_database_loads_no_web_framework_or_migrator(
+    tmp_path: Path,
+) -> None:
+    """A quick `imageserver scan` pays interpreter start-up per run: the web framework,
+    the migration tool (when the schema is current) and the geocoder's KD-tree library
+    stay unloaded on that path."""
+    library = tmp_path / "pics"
+    make_jpeg(library / "a.jpg", size=(40, 30))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMAGESERVER_")}
+    env.update(
+        IMAGESERVER_DATA_DIR=str(tmp_path / "data"),
+        IMAGESERVER_LIBRARIES=f"pics={library}",
+        IMAGESERVER_ADMIN_PASSWORD="scan-admin-pw",
+    )
+    script = QUICK_TICK % (HEAVY_AT_START,)
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+        )
+        for _ in range(2)
+    ]
+    assert all(r.returncode == 0 for r in runs), [r.stderr[-2000:] for r in runs]
+    first, second = (r.stdout.strip().splitlines()[-1] for r in runs)
+    assert "alembic" in first  # the first start migrates an empty database
+    assert second == "LOADED= 0", second
