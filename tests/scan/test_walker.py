@@ -101,17 +101,19 @@ def test_every_file_passed_over_gets_a_reason(tmp_path: Path) -> None:
     os.mkfifo(root / "pipe.jpg")
     result = walk(root, Excludes.parse([]))
     assert set(result.files) == {"a.jpg"}
+    assert set(result.sidecars) == {"sidecar.xmp"}  # metadata, recorded, not passed over
     got = {r: (e.count, sorted(e.examples)) for r, e in result.skipped.reasons.items()}
     assert got == {
         "hidden": (1, [".dot.jpg"]),
-        "ignored_type": (2, ["sidecar.xmp", "sub/notes.txt"]),
+        "ignored_type": (1, ["sub/notes.txt"]),
         "symlink_outside": (1, ["link-out.jpg"]),
         "not_regular": (1, ["pipe.jpg"]),
     }
     # find's walk (which prints no hidden or special files) gives the same reasons for the rest.
     found = findwalk.walk(root, Excludes.parse([]))
     assert set(found.files) == {"a.jpg"}
-    assert found.skipped.reasons["ignored_type"].count == 2
+    assert set(found.sidecars) == {"sidecar.xmp"}
+    assert found.skipped.reasons["ignored_type"].count == 1
     assert found.skipped.reasons["symlink_outside"].examples == ["link-out.jpg"]
 
 

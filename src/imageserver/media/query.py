@@ -159,7 +159,8 @@ def listed(scope: Scope, f: MediaFilter) -> list[ColumnElement[bool]]:
 def readable(f: MediaFilter) -> list[ColumnElement[bool]]:
     """Files nothing could be drawn from (the thumbnail drain gave up) do not lead the
     timeline under the day they were copied: they wait in the "Could not read" view
-    (`unreadable=true`); a folder's listing still shows everything in it."""
+    (`unreadable=true`); a folder's listing still shows everything in it, and a group's
+    companions are listed with their main item."""
     broken = exists().where(
         artefacts.c.content_hash == media.c.content_hash,
         artefacts.c.kind == THUMB_KIND,
@@ -167,8 +168,11 @@ def readable(f: MediaFilter) -> list[ColumnElement[bool]]:
     )
     if f.unreadable is True:
         return [broken]
-    if f.unreadable is False or f.folder is None:
+    if f.unreadable is False:
         return [~broken]
+    if f.folder is None:
+        # A companion (a RAW beside its JPEG) rides with its main item, readable or not.
+        return [or_(media.c.companion_id.is_not(None), ~broken)]
     return []
 
 
