@@ -25,15 +25,13 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy.spatial import cKDTree
 
 from imageserver.places import data
-
-if TYPE_CHECKING:  # scipy.spatial costs a second of start-up: loaded when an index is built
-    from scipy.spatial import cKDTree
 from imageserver.places.borders import Borders
 from imageserver.places.geo import EARTH_KM, chord_to_km, unit_vectors, valid_mask, valid_point
 
@@ -86,8 +84,6 @@ class Geocoder:
         self.city_country = self.polygon_country[cities.polygon]
         self.city_weight = np.sqrt(np.maximum(cities.population, 1).astype(np.float64))
         self.city_xyz = unit_vectors(cities.lat, cities.lon)
-        from scipy.spatial import cKDTree
-
         self.city_tree = cKDTree(self.city_xyz)
         # plain lists for the scalar path (numpy indexing costs microseconds per call)
         self._polygon_region_list: list[int] = self.polygon_region.tolist()
@@ -109,8 +105,6 @@ class Geocoder:
                 if found is None:
                     ids = self.city_region if kind == "region" else self.city_country
                     members = np.flatnonzero(ids == ident)
-                    from scipy.spatial import cKDTree
-
                     tree = cKDTree(self.city_xyz[members]) if len(members) else None
                     found = (tree, members)
                     self._subtrees[key] = found
