@@ -65,7 +65,11 @@ case "$cmd" in
         setup_venv dev
         export CI="${CI:-}"
         set +e
-        "$VENV/bin/python" -m pytest "$@"
+        # Test files run in parallel, one worker per core (IMAGESERVER_TEST_WORKERS=0 runs
+        # them in this process); a file stays on one worker, so its module fixtures are
+        # built once. Each worker has its own session: its own SQLite template and its own
+        # PostgreSQL database.
+        "$VENV/bin/python" -m pytest -n "${IMAGESERVER_TEST_WORKERS:-auto}" --dist loadfile "$@"
         code=$?
         set -e
         if [ $code -eq 5 ]; then
