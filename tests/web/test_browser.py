@@ -357,7 +357,7 @@ def test_add_edit_stale_and_remove_a_library(
 
     # The disk goes away: stale, with the reason, without a reload.
     shutil.rmtree(root)
-    page.wait_for_selector(".lib:has(h2:text-is('holiday')) .badge.bad", timeout=20_000)
+    page.wait_for_selector(".lib:has(h2:text-is('holiday')) .badge.bad", timeout=60_000)
     assert "missing" in card.inner_text()
 
     page.once("dialog", lambda dialog: dialog.accept())
