@@ -270,6 +270,53 @@ def test_a_shared_video_plays_on_the_public_page(page_factory: Any, web_server: 
     web_server.api("DELETE", f"/shares/{link.json()['id']}")
 
 
+def test_a_selection_is_starred_and_shared_from_the_selection_bar(
+    page_factory: Any, web_server: WebServer
+) -> None:
+    """Two photos picked in the grid: Favorite stars both; Share makes one link of exactly
+    those two, which a browser with no login opens."""
+    page = page_factory(token=web_server.token())
+    page.goto(web_server.url + "/#/timeline")
+    page.wait_for_function(
+        "() => document.querySelectorAll("
+        "\".canvas .tile[data-kind='photo'] img.loaded\").length >= 2"
+    )
+    picked = page.evaluate(
+        "() => [...document.querySelectorAll(\".canvas .tile[data-kind='photo']\")]"
+        ".slice(0, 2).map(t => Number(t.dataset.id))"
+    )
+    page.click(f".canvas .tile[data-id='{picked[0]}']", modifiers=["Shift"])
+    page.click(f".canvas .tile[data-id='{picked[1]}']")
+    page.wait_for_selector("#sel-count:text-is('2 selected')")
+    page.click("#sel-favorite")
+    page.wait_for_selector("#toast:has-text('2 marked as favorite')")
+    try:
+        starred = web_server.api("GET", "/media", params={"favorite": "true"}).json()["items"]
+        assert sorted(i["id"] for i in starred) == sorted(picked)
+        for media_id in picked:
+            page.click(f".canvas .tile[data-id='{media_id}']", modifiers=["Shift"])
+        page.wait_for_selector("#sel-count:text-is('2 selected')")
+        page.click("#sel-share")
+        page.wait_for_selector("#share-dialog")
+        page.click("#share-dialog button[type=submit]")
+        url = page.locator("#share-link").input_value()
+        page.click("#share-link-dialog button[type=submit]")
+        links = web_server.api("GET", "/shares").json()
+        made = next(x for x in links if url.endswith(x["token"]))
+        assert made["album_id"] is None and made["item_count"] == 2
+        guest = page_factory()
+        guest.goto(url)
+        guest.wait_for_selector(f".shared-tile[data-id='{picked[0]}']")
+        shown = guest.evaluate(
+            "() => [...document.querySelectorAll('.shared-tile')].map(t => Number(t.dataset.id))"
+        )
+        assert sorted(shown) == sorted(picked)
+        web_server.api("DELETE", f"/shares/{made['id']}")
+        assert not page.errors and not guest.errors, (page.errors, guest.errors)
+    finally:
+        web_server.api("POST", "/media/favorite", json={"ids": picked, "value": False})
+
+
 def test_a_selection_downloads_as_a_zip(page: Any, web_server: WebServer) -> None:
     import io
     import zipfile
