@@ -145,3 +145,41 @@ def test_an_album_from_a_folder_takes_its_visible_items_in_one_call(w: World) ->
     assert hidden.json()["error"]["message"] == f"library {w.lib_b} not found"
     assert c.post("/albums", json={"description": "no name"}, headers=w.h("bob")).status_code == 422
     c.delete(f"/albums/{album['id']}", headers=w.h("bob"))
+
+
+def test_a_removed_file_leaves_its_albums_and_links_as_it_leaves_the_timeline(w: World) -> None:
+    """The missing stage retires the row of a file gone from disk (media/repo.retire):
+    from that moment it is out of the timeline, its albums (items, count, dates, cover)
+    and their share links; when the file comes back, so does its place in the album."""
+    from sqlalchemy import update
+
+    from imageserver.db.tables import media
+    from imageserver.media.repo import retire
+
+    c, h, a = w.client, w.h("bob"), w.a
+    one, gone = a["trip/one.jpg"], a["home/four.jpg"]
+    album = made(w, "bob", name="Soon one less")["id"]
+    c.post(f"/albums/{album}/items", json={"ids": [one, gone]}, headers=h)
+    assert c.patch(f"/albums/{album}", json={"cover_media_id": gone}, headers=h).status_code == 200
+    link = c.post("/shares", json={"album_id": album}, headers=h).json()
+
+    def timeline() -> list[int]:
+        return [i["id"] for i in c.get("/media", params={"limit": 100}, headers=h).json()["items"]]
+
+    with w.ctx.engine.begin() as conn:
+        retire(conn, [gone], w.ctx.clock())
+    try:
+        assert gone not in timeline() and one in timeline()
+        assert items(w, "bob", album) == [one]
+        got = c.get(f"/albums/{album}", headers=h).json()
+        assert (got["item_count"], got["cover_media_id"]) == (1, one)
+        assert got["date_from"] == got["date_to"] == "2020-06-15T10:00:00"
+        assert [i["id"] for i in c.get(link["url"]).json()["items"]] == [one]
+        assert c.get(f"{link['url']}/items/{gone}/thumbnail").status_code == 404
+    finally:
+        with w.ctx.engine.begin() as conn:
+            conn.execute(update(media).where(media.c.id == gone).values(retired_at=None))
+    assert gone in timeline()
+    assert sorted(items(w, "bob", album)) == sorted([one, gone])
+    assert c.get(f"/albums/{album}", headers=h).json()["cover_media_id"] == gone
+    assert c.delete(f"/albums/{album}", headers=h).status_code == 204

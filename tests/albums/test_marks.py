@@ -70,6 +70,12 @@ def test_archived_items_leave_the_timeline_but_not_folders_or_the_archive_view(w
         assert "2023-01" not in months
         # carol's timeline is untouched by bob's archive
         assert four in ids(c.get("/media", headers=w.h("carol")))
+        # an album keeps its archived items
+        album = c.post("/albums", json={"name": "kept"}, headers=h).json()["id"]
+        c.post(f"/albums/{album}/items", json={"ids": [four]}, headers=h)
+        shown = c.get(f"/albums/{album}", headers=h).json()
+        assert [i["id"] for i in shown["items"]] == [four] and shown["item_count"] == 1
+        assert c.delete(f"/albums/{album}", headers=h).status_code == 204
     finally:
         undo = c.post("/media/archive", json={"ids": [four, five], "value": False}, headers=h)
     assert undo.json() == {"changed": 2}

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from imageserver.db.tables import album_items, album_members, albums, favorites, shares
+from imageserver.db.tables import (
+    album_items,
+    album_members,
+    albums,
+    archives,
+    favorites,
+    share_items,
+    shares,
+)
 from tests.albums.conftest import World, insert_item
 
 
@@ -82,18 +90,38 @@ def test_deleting_an_album_a_user_or_a_library_leaves_no_dangling_rows(w: World)
     c.post(f"/albums/{album}/members", json={"user_id": w.uid["bob"]}, headers=w.h("carol"))
     c.post("/shares", json={"album_id": album}, headers=w.h("carol"))
     c.put(f"/media/{secret}/favorite", headers=w.h("carol"))
+    listed = c.post("/shares", json={"media_ids": [one, secret]}, headers=w.h("carol")).json()
 
     def count(table: object, *where: object) -> int:
         with w.ctx.engine.connect() as conn:
             query = select(func.count()).select_from(table).where(*where)  # type: ignore[arg-type]
             return int(conn.execute(query).scalar_one())
 
+    # An album deleted by its owner takes its items, members and share links along.
+    short = c.post("/albums", json={"name": "brief"}, headers=w.h("bob")).json()["id"]
+    c.post(f"/albums/{short}/items", json={"ids": [one]}, headers=w.h("bob"))
+    c.post(f"/albums/{short}/members", json={"user_id": w.uid["carol"]}, headers=w.h("bob"))
+    c.post("/shares", json={"album_id": short}, headers=w.h("bob"))
+    assert count(shares, shares.c.album_id == short) == 1
+    assert c.delete(f"/albums/{short}", headers=w.h("bob")).status_code == 204
+    for table in (album_items, album_members, shares):
+        assert count(table, table.c.album_id == short) == 0, table.name
+    assert count(albums, albums.c.id == short) == 0
+
     assert count(album_items, album_items.c.album_id == album) == 2
+    assert count(share_items, share_items.c.share_id == listed["id"]) == 2
     assert c.delete(f"/libraries/{w.lib_b}", headers=w.h("admin")).status_code == 204
     assert count(album_items, album_items.c.album_id == album) == 1
     assert count(favorites, favorites.c.media_id == secret) == 0
+    assert count(share_items, share_items.c.share_id == listed["id"]) == 1
+    c.put(f"/media/{one}/favorite", headers=w.h("carol"))
+    c.put(f"/media/{one}/archive", headers=w.h("carol"))
+    assert count(archives, archives.c.user_id == w.uid["carol"]) == 1
     assert c.delete(f"/users/{w.uid['carol']}", headers=w.h("admin")).status_code == 204
+    assert count(favorites, favorites.c.user_id == w.uid["carol"]) == 0
+    assert count(archives, archives.c.user_id == w.uid["carol"]) == 0
     assert count(albums, albums.c.id == album) == 0
     assert count(album_items, album_items.c.album_id == album) == 0
     assert count(album_members, album_members.c.album_id == album) == 0
     assert count(shares, shares.c.owner_id == w.uid["carol"]) == 0
+    assert count(share_items, share_items.c.share_id == listed["id"]) == 0

@@ -153,43 +153,47 @@ def test_a_share_token_or_key_opens_nothing_else(w: World) -> None:
     c, one = w.client, w.a["trip/one.jpg"]
     link = share(w, "bob", media_ids=[one], password="grandma 1942", allow_download=True)
     key = c.post(f"{link['url']}/unlock", json={"password": "grandma 1942"}).json()["key"]
-    spec = c.get("/openapi.json").json()
     checked = 0
+    for method, path, url in operations(w, one, "ab" * 32):
+        for secret in (link["token"], key):
+            for kwargs in credentials(secret):
+                response = c.request(method, url, json={}, **kwargs)
+                assert response.status_code == 401, (method, path, kwargs, response.text)
+                checked += 1
+    assert checked >= 8 * 50
+
+
+def operations(w: World, media_id: int, content_hash: str) -> list[tuple[str, str, str]]:
+    """(method, path, url) of every operation of the OpenAPI document outside /s/ and the
+    open ones, path parameters filled in (ids with `media_id`)."""
+    spec = w.client.get("/openapi.json").json()
+    out = []
     for path, item in spec["paths"].items():
         if path.startswith("/s/") or path in ("/health", "/metrics", "/auth/login"):
             continue
         url = path
         for name in ("media_id", "album_id", "share_id", "library_id", "user_id", "person_id"):
-            url = url.replace("{" + name + "}", str(one))
+            url = url.replace("{" + name + "}", str(media_id))
         url = url.replace("{face_id}", "1").replace("{key_id}", "1").replace("{session_id}", "1")
-        url = url.replace("{content_hash}", "ab" * 32).replace("{segment}", "seg_00000.ts")
-        for method in item:
-            for secret in (link["token"], key):
-                for kwargs in (
-                    {"headers": {"Authorization": f"Bearer {secret}"}},
-                    {"headers": {"x-api-key": secret}},
-                    {"headers": {"x-share-key": secret}},
-                    {"params": {"token": secret, "key": secret}},
-                ):
-                    response = c.request(method.upper(), url, json={}, **kwargs)
-                    assert response.status_code == 401, (method, path, kwargs, response.text)
-                    checked += 1
-    assert checked >= 8 * 50
+        url = url.replace("{content_hash}", content_hash).replace("{segment}", "seg_00000.ts")
+        out += [(method.upper(), path, url) for method in item]
+    return out
 
 
-def test_a_shared_video_plays_without_a_login_for_exactly_that_video(w: World) -> None:
-    """The link's video carries a stream URL: playlist and segments open with its token and
-    no login; the token opens no other video and dies with the link."""
-    from sqlalchemy import delete
+def credentials(secret: str) -> list[dict[str, Any]]:
+    """Every way a request can carry a credential."""
+    return [
+        {"headers": {"Authorization": f"Bearer {secret}"}},
+        {"headers": {"x-api-key": secret}},
+        {"headers": {"x-share-key": secret}},
+        {"params": {"token": secret, "key": secret, "path": "clips/a.mp4"}},
+    ]
 
-    from imageserver.db.tables import media
+
+def plant_hls(w: World, digest: str) -> None:
+    """A one-segment HLS rendition of `digest` where the video routes look for it."""
     from imageserver.video import layout
 
-    c, digest = w.client, "ab" * 32
-    with w.ctx.engine.begin() as conn:
-        video = insert_item(
-            conn, w.lib_a, "clips/a.mp4", datetime(2020, 6, 15, 12, 0), digest, kind="video"
-        )
     root = w.ctx.settings.resolved_video_path
     layout.hash_dir(root, digest).mkdir(parents=True, exist_ok=True)
     layout.playlist_path(root, digest).write_text(
@@ -197,8 +201,32 @@ def test_a_shared_video_plays_without_a_login_for_exactly_that_video(w: World) -
         "#EXT-X-ENDLIST\n"
     )
     layout.segment_path(root, digest, "seg_00000.ts").write_bytes(b"G" * 188)
+
+
+def test_a_shared_video_plays_without_a_login_for_exactly_that_video(w: World) -> None:
+    """The link's video carries a stream URL: playlist and segments open with its token and
+    no login. The token opens no other video (a playable one of the same creator is the
+    404 of a video that does not exist, as is any library path), stops when the video
+    leaves the link's album, and dies with the link."""
+    from sqlalchemy import delete
+
+    from imageserver.db.tables import media
+
+    c, digest, other_hash = w.client, "ab" * 32, "cd" * 32
+    with w.ctx.engine.begin() as conn:
+        video = insert_item(
+            conn, w.lib_a, "clips/a.mp4", datetime(2020, 6, 15, 12, 0), digest, kind="video"
+        )
+        other = insert_item(
+            conn, w.lib_a, "clips/b.mp4", datetime(2020, 6, 15, 13, 0), other_hash, kind="video"
+        )
+    plant_hls(w, digest)
+    plant_hls(w, other_hash)
+    album = c.post("/albums", json={"name": "clips"}, headers=w.h("bob")).json()["id"]
+    ids = {"ids": [video, w.a["trip/one.jpg"]]}
+    assert c.post(f"/albums/{album}/items", json=ids, headers=w.h("bob")).status_code == 200
     try:
-        link = share(w, "bob", media_ids=[video, w.a["trip/one.jpg"]])
+        link = share(w, "bob", album_id=album)
         items = {i["id"]: i for i in c.get(link["url"]).json()["items"]}
         assert items[w.a["trip/one.jpg"]]["stream_url"] is None
         url = items[video]["stream_url"]
@@ -209,12 +237,51 @@ def test_a_shared_video_plays_without_a_login_for_exactly_that_video(w: World) -
         assert "token=" in segment_url
         assert c.get(segment_url).content == b"G" * 188
         token = url.split("token=", 1)[1]
-        other = c.get(f"/video/stream/{'cd' * 32}/playlist.m3u8", params={"token": token})
-        assert other.status_code == 403
-        assert c.get("/media", params={"token": token}).status_code == 401
+        # bob may play the other video himself; the link's token may not, and says so
+        # exactly as for a video that exists nowhere.
+        own = c.get(f"/video/{other}", headers=w.h("bob")).json()["playlist_url"]
+        assert c.get(own).status_code == 200
+        refused = c.get(f"/video/stream/{other_hash}/playlist.m3u8", params={"token": token})
+        nowhere = c.get(f"/video/stream/{'ef' * 32}/playlist.m3u8", params={"token": token})
+        assert refused.status_code == nowhere.status_code == 404
+        assert refused.json() == nowhere.json()
+        for route in ("seg_00000.ts", "preview.mp4"):
+            path = f"/video/stream/{other_hash}/{route}"
+            assert c.get(path, params={"token": token}).status_code == 404
+        for path in ("clips/a.mp4", "clips/b.mp4", "nothing.mp4"):
+            by_path = c.get(
+                f"/video/stream/library/{w.lib_a}/playlist.m3u8",
+                params={"token": token, "path": path},
+            )
+            assert by_path.status_code == 404, (path, by_path.text)
+        # Derived from the OpenAPI document: as a ?token= the link's stream token is the
+        # 404 of a missing video on every stream route (another hash, any library path)
+        # and a 401 everywhere else; as a header it is no credential at all.
+        checked = 0
+        for method, path, route in operations(w, video, other_hash):
+            for kwargs in credentials(token)[::3]:  # as a bearer and as a ?token=
+                response = c.request(method, route, json={}, **kwargs)
+                as_query = "params" in kwargs and path.startswith("/video/stream/")
+                assert response.status_code == (404 if as_query else 401), (
+                    method,
+                    path,
+                    kwargs,
+                    response.text,
+                )
+                checked += 1
+        assert checked >= 2 * 50
+        # out of the album, out of the link: its token no longer plays it
+        assert c.request("DELETE", f"/albums/{album}/items", json=ids, headers=w.h("bob")).json()[
+            "changed"
+        ] == 2
+        assert c.get(url).status_code == 404
+        assert c.get(segment_url).status_code == 404
+        assert c.post(f"/albums/{album}/items", json=ids, headers=w.h("bob")).status_code == 200
+        assert c.get(url).status_code == 200
         # revoked with the link
         assert c.delete(f"/shares/{link['id']}", headers=w.h("bob")).status_code == 204
         assert c.get(url).status_code == 401
     finally:
+        c.delete(f"/albums/{album}", headers=w.h("bob"))
         with w.ctx.engine.begin() as conn:
-            conn.execute(delete(media).where(media.c.id == video))
+            conn.execute(delete(media).where(media.c.id.in_([video, other])))

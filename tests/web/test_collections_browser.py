@@ -49,6 +49,18 @@ def test_favorite_from_the_viewer_shows_in_favorites(page: Any, web_server: WebS
     page.locator("#viewer-favorite").click()
     page.wait_for_selector("#viewer-favorite[aria-pressed='false']")
     assert web_server.api("GET", "/media", params={"favorite": "true"}).json()["items"] == []
+    # Archived elsewhere (no listing the viewer could infer it from shows the item): the
+    # viewer's button reads the item's own `archived` and takes it back out.
+    assert web_server.api("PUT", f"/media/{first}/archive").status_code == 200
+    try:
+        page.reload()
+        page.wait_for_selector("#viewer-archive[aria-pressed='true']", timeout=30_000)
+        assert page.locator("#viewer-favorite").get_attribute("aria-pressed") == "false"
+        page.locator("#viewer-archive").click()
+        page.wait_for_selector("#viewer-archive[aria-pressed='false']")
+        assert web_server.api("GET", f"/media/{first}").json()["archived"] is False
+    finally:
+        web_server.api("DELETE", f"/media/{first}/archive")
     assert not page.errors, page.errors
 
 
@@ -175,7 +187,8 @@ def test_archive_hides_from_the_timeline_and_shows_in_archive(
 
 def test_memories_strip_uses_the_viewers_own_day(page: Any, web_server: WebServer) -> None:
     """The browser's clock says it is the day of a photo, some years later: the strip above
-    the timeline shows that photo under "N years ago" and opens it in the viewer."""
+    the timeline shows that photo under "N years ago" and opens it in the viewer; once
+    archived, the photo leaves the strip."""
     dated = web_server.api("GET", "/media", params={"kind": "photo", "limit": 100}).json()
     # A photo old enough that "three years later" is still in the past: the page's clock
     # must not run ahead of the server's (its login would look expired).
@@ -200,6 +213,24 @@ def test_memories_strip_uses_the_viewers_own_day(page: Any, web_server: WebServe
     } == shown_years
     page.click(f"#memories .tile[data-id='{photo['id']}']")
     page.wait_for_selector(f"#viewer-title:text-is('{photo['name']}')")
+    # Archived: out of the strip (its year too, when it was the year's only photo), and
+    # the strip shows what /memories now says.
+    assert web_server.api("PUT", f"/media/{photo['id']}/archive").status_code == 200
+    try:
+        left = web_server.api("GET", "/memories", params={"date": later, "window": 1}).json()
+        left_years = {y["year"] for y in left["years"] if y["items"]}
+        page.goto(web_server.url + "/#/timeline")
+        page.reload()
+        page.wait_for_selector(".view-timeline .canvas .tile[data-id] img.loaded")
+        page.wait_for_function(
+            "years => { const shown = [...document.querySelectorAll('#memories .memory')]"
+            ".map(m => Number(m.dataset.year)).sort();"
+            " return JSON.stringify(shown) === JSON.stringify(years); }",
+            arg=sorted(left_years),
+        )
+        assert page.locator(f"#memories .tile[data-id='{photo['id']}']").count() == 0
+    finally:
+        web_server.api("DELETE", f"/media/{photo['id']}/archive")
     assert not page.errors, page.errors
 
 
@@ -215,6 +246,8 @@ def test_a_shared_video_plays_on_the_public_page(page_factory: Any, web_server: 
     link = web_server.api("POST", "/shares", json={"media_ids": [video["id"]]})
     assert link.status_code == 201, link.text
     guest = page_factory(width=390, height=844)  # a phone
+    fetched: list[str] = []
+    guest.on("request", lambda r: fetched.append(r.url))
     guest.goto(web_server.url + "/#" + link.json()["url"])
     guest.wait_for_selector(f".shared-tile[data-id='{video['id']}']")
     overflow = guest.evaluate("() => document.documentElement.scrollWidth - innerWidth")
@@ -225,11 +258,63 @@ def test_a_shared_video_plays_on_the_public_page(page_factory: Any, web_server: 
         " return v && v.readyState >= 2 && v.videoWidth > 0; }",
         timeout=30_000,
     )
+    # Played as HLS through the link's stream token (as in the main viewer), not the file.
+    stream = f"/video/stream/{video['content_hash']}/"
+    assert any(stream + "playlist.m3u8?token=" in u for u in fetched), fetched
+    assert any(stream in u and ".ts?token=" in u for u in fetched), fetched
+    assert not any("/original" in u for u in fetched), fetched
     box = guest.locator("#share-video").bounding_box()
     assert box is not None and box["width"] <= 390
     assert guest.locator("#topbar").is_hidden()
     assert not guest.errors, guest.errors
     web_server.api("DELETE", f"/shares/{link.json()['id']}")
+
+
+def test_a_selection_is_starred_and_shared_from_the_selection_bar(
+    page_factory: Any, web_server: WebServer
+) -> None:
+    """Two photos picked in the grid: Favorite stars both; Share makes one link of exactly
+    those two, which a browser with no login opens."""
+    page = page_factory(token=web_server.token())
+    page.goto(web_server.url + "/#/timeline")
+    page.wait_for_function(
+        "() => document.querySelectorAll("
+        "\".canvas .tile[data-kind='photo'] img.loaded\").length >= 2"
+    )
+    picked = page.evaluate(
+        "() => [...document.querySelectorAll(\".canvas .tile[data-kind='photo']\")]"
+        ".slice(0, 2).map(t => Number(t.dataset.id))"
+    )
+    page.click(f".canvas .tile[data-id='{picked[0]}']", modifiers=["Shift"])
+    page.click(f".canvas .tile[data-id='{picked[1]}']")
+    page.wait_for_selector("#sel-count:text-is('2 selected')")
+    page.click("#sel-favorite")
+    page.wait_for_selector("#toast:has-text('2 marked as favorite')")
+    try:
+        starred = web_server.api("GET", "/media", params={"favorite": "true"}).json()["items"]
+        assert sorted(i["id"] for i in starred) == sorted(picked)
+        for media_id in picked:
+            page.click(f".canvas .tile[data-id='{media_id}']", modifiers=["Shift"])
+        page.wait_for_selector("#sel-count:text-is('2 selected')")
+        page.click("#sel-share")
+        page.wait_for_selector("#share-dialog")
+        page.click("#share-dialog button[type=submit]")
+        url = page.locator("#share-link").input_value()
+        page.click("#share-link-dialog button[type=submit]")
+        links = web_server.api("GET", "/shares").json()
+        made = next(x for x in links if url.endswith(x["token"]))
+        assert made["album_id"] is None and made["item_count"] == 2
+        guest = page_factory()
+        guest.goto(url)
+        guest.wait_for_selector(f".shared-tile[data-id='{picked[0]}']")
+        shown = guest.evaluate(
+            "() => [...document.querySelectorAll('.shared-tile')].map(t => Number(t.dataset.id))"
+        )
+        assert sorted(shown) == sorted(picked)
+        web_server.api("DELETE", f"/shares/{made['id']}")
+        assert not page.errors and not guest.errors, (page.errors, guest.errors)
+    finally:
+        web_server.api("POST", "/media/favorite", json={"ids": picked, "value": False})
 
 
 def test_a_selection_downloads_as_a_zip(page: Any, web_server: WebServer) -> None:

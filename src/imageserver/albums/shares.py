@@ -25,6 +25,7 @@ from imageserver.albums import service, shares_repo
 from imageserver.auth import tokens
 from imageserver.auth.passwords import hash_password, verify_password
 from imageserver.auth.scope import scope_of
+from imageserver.clock import Clock
 from imageserver.errors import Forbidden, ImageServerError, Invalid, NotFound, TooManyRequests
 from imageserver.media.model import MediaItem
 from imageserver.media.paths import open_file_inside
@@ -147,6 +148,22 @@ def original(conn: Connection, opened: Opened, media_id: int) -> tuple[MediaItem
         raise NotFound("media not found")
     found, root = item(conn, opened, media_id)
     return found, open_file_inside(root, found.rel_path)
+
+
+class LinkStreams:
+    """The stream routes' view of links (work/ports.SharedStreams): a link's stream token
+    plays its video only while the link, through its creator's scope as it is now, still
+    shows an item of those bytes; removed from the album, retired, a grant revoked, the
+    link expired or revoked: the stream is gone on the next request."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def shows(self, conn: Connection, share_id: int, content_hash: str) -> bool:
+        row = shares_repo.by_id(conn, share_id)
+        if row is None or (row["expires_at"] is not None and row["expires_at"] <= self.clock()):
+            return False
+        return shares_repo.shows_hash(conn, row, scope_of(conn, int(row["owner_id"])), content_hash)
 
 
 def files(conn: Connection, opened: Opened) -> list[tuple[MediaItem, Path]]:

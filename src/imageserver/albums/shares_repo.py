@@ -38,6 +38,16 @@ def by_token(conn: Connection, token: str) -> RowMapping | None:
     return conn.execute(query).mappings().first()
 
 
+def by_id(conn: Connection, share_id: int) -> RowMapping | None:
+    """The link `share_id` while its creator's account is enabled (as `by_token`)."""
+    query = (
+        select(*shares.c)
+        .select_from(shares.join(users, users.c.id == shares.c.owner_id))
+        .where(shares.c.id == share_id, users.c.disabled_at.is_(None))
+    )
+    return conn.execute(query).mappings().first()
+
+
 def of_owner(conn: Connection, owner_id: int) -> list[RowMapping]:
     counted = (
         select(func.count())
@@ -105,6 +115,17 @@ def item(
     )
     row = conn.execute(query).mappings().first()
     return (to_item(row), str(row["root_path"])) if row is not None else None
+
+
+def shows_hash(conn: Connection, share: RowMapping, scope: Scope, content_hash: str) -> bool:
+    """Whether the link shows, now, an item of these bytes (a video's stream is by hash)."""
+    query = (
+        select(media.c.id)
+        .select_from(_source(share))  # type: ignore[arg-type]
+        .where(*live(scope), media.c.companion_id.is_(None), media.c.content_hash == content_hash)
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
 
 
 def roots(conn: Connection, library_ids: Sequence[int]) -> dict[int, str]:

@@ -3,7 +3,9 @@
 A stream token is scoped to one content hash and names the credential that minted it (the
 login session, the API key, or a public share link); it dies with that credential. A share
 link's token acts as the link's creator, read-only, for the one video of the link it was
-minted for (albums/shares_api.py mints it only for the link's own items). `stream_access` is the
+minted for (albums/shares_api.py mints it only for the link's own items), and only while the
+link still shows it (the stream routes ask, video/api.py); for anything else it gets the
+404 of a video that does not exist. `stream_access` is the
 dependency of every stream route: it authenticates BEFORE the route looks anything up, so
 a request without credentials is a 401 whatever the path (no existence oracle); the route
 then asks `StreamAccess.token_for(content_hash)` once it knows which video is wanted.
@@ -19,7 +21,7 @@ from fastapi import Depends, Request
 from imageserver.auth import repo, tokens
 from imageserver.auth.deps import CurrentUser, user_from_api_key, user_from_session, user_from_token
 from imageserver.db.engine import read_only
-from imageserver.errors import Forbidden, Unauthorized
+from imageserver.errors import Forbidden, NotFound, Unauthorized
 from imageserver.work.context import AppContext
 from imageserver.work.deps import Ctx
 
@@ -34,12 +36,24 @@ class StreamAccess:
     # (carried into the rewritten playlist so segment requests authenticate too).
     scope: str | None = None
     token: str | None = None
+    # Set for a public share link's stream token: the link it was minted for.
+    share_id: int | None = None
 
-    def token_for(self, content_hash: str) -> str | None:
-        """403 when a stream token is for another video; the token to propagate, if any."""
+    def token_for(self, content_hash: str, missing: str = "no such video") -> str | None:
+        """The token to propagate, if any. A login's stream token for another video is a
+        403; a share link's is `missing`, the route's 404 of a video that does not exist:
+        past its own video a link's token reaches nothing, not even an answer that differs."""
         if self.token is not None and self.scope != content_hash:
+            if self.share_id is not None:
+                raise NotFound(missing)
             raise Forbidden("this stream token is for another video")
         return self.token
+
+    def by_path(self, missing: str) -> None:
+        """A share link's token plays by hash only: a lookup by library path is `missing`
+        whatever the path (no probing of the creator's libraries)."""
+        if self.share_id is not None:
+            raise NotFound(missing)
 
 
 def issue_stream_token(ctx: AppContext, user: CurrentUser, content_hash: str) -> tuple[str, float]:
@@ -71,12 +85,16 @@ def issue_share_stream_token(
     ), now + lifetime
 
 
-def share_link_user(ctx: AppContext, subject: str) -> CurrentUser:
-    """The creator of the live link named by `subject` (`share:ID`), read-only."""
+def share_of(subject: str) -> int:
+    """The link id of a share stream token's subject (`share:ID`)."""
     try:
-        share_id = int(subject.removeprefix(SHARE_SUBJECT))
+        return int(subject.removeprefix(SHARE_SUBJECT))
     except ValueError as exc:
         raise Unauthorized("invalid token") from exc
+
+
+def share_link_user(ctx: AppContext, share_id: int) -> CurrentUser:
+    """The creator of the live link `share_id`, read-only."""
     with read_only(ctx.engine) as conn:
         row = repo.share_owner_alive(conn, share_id, ctx.clock())
     if row is None:
@@ -92,8 +110,10 @@ def verify_stream_token(ctx: AppContext, token: str) -> StreamAccess:
     if claims.scope is None:
         raise Unauthorized("invalid token")
     if claims.subject.startswith(SHARE_SUBJECT):
-        user = share_link_user(ctx, claims.subject)
-    elif claims.session_id is not None:
+        share_id = share_of(claims.subject)
+        user = share_link_user(ctx, share_id)
+        return StreamAccess(user=user, scope=claims.scope, token=token, share_id=share_id)
+    if claims.session_id is not None:
         user = user_from_session(ctx, claims)
     elif claims.api_key_id is not None:
         try:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from imageserver import __version__
 from imageserver.albums import api as albums_api
-from imageserver.albums import shares_api
+from imageserver.albums import shares, shares_api
 from imageserver.auth import api as auth_api
 from imageserver.auth import users_api
 from imageserver.curation import api as curation_api
@@ -64,6 +64,8 @@ def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.ctx = ctx
+    # A share link's stream token plays its video only while the link shows it.
+    ctx.shared_streams = shares.LinkStreams(ctx.clock)
     install_error_handlers(app)
     # Before routing and parsing: body limits, credentials of uploads before their body.
     app.add_middleware(RequestLimits, ctx=ctx)

@@ -7,7 +7,9 @@ is a 401 whatever the path). Then the caller's scope decides, in the SQL (video/
 a hash streams only while some live item of it is in a library the credential's user may
 see (for a stream token: the token's user, read afresh on every request), and a library
 path only inside such a library; anything else is the 404 of a video that does not
-exist, word for word. A playlist
+exist, word for word. A public share link's stream token (albums/shares_api.py) plays its
+one video by hash while the link still shows it (work/ports.SharedStreams); any other
+hash or any library path is that same 404. A playlist
 fetched with a token is served with every segment URI rewritten to an absolute path
 carrying that token, so the player's segment requests authenticate too.
 Client path pieces are matched against strict patterns (hash: 64 lowercase hex; segment:
@@ -81,15 +83,24 @@ def checked_hash(content_hash: str) -> str:
 
 
 def streamable(
-    conn: Connection, access: StreamAccess, content_hash: str, missing: str
+    ctx: AppContext, conn: Connection, access: StreamAccess, content_hash: str, missing: str
 ) -> str | None:
     """The stream token to propagate (None for a header credential), once the credential's
-    user may see an item of the hash; else `missing`, the very 404 the route gives for a
-    hash that exists nowhere (no existence oracle)."""
-    token = access.token_for(checked_hash(content_hash))
+    user may see an item of the hash (and, for a share link's token, the link still shows
+    it); else `missing`, the very 404 the route gives for a hash that exists nowhere (no
+    existence oracle)."""
+    token = access.token_for(checked_hash(content_hash), missing)
     if not repo.hash_in_scope(conn, scope_of(conn, access.user.id), content_hash):
         raise NotFound(missing)
+    if access.share_id is not None and not link_shows(ctx, conn, access.share_id, content_hash):
+        raise NotFound(missing)
     return token
+
+
+def link_shows(ctx: AppContext, conn: Connection, share_id: int, content_hash: str) -> bool:
+    """Asked of the share links (work/ports.SharedStreams); none wired: no link plays."""
+    links = ctx.shared_streams
+    return links is not None and links.shows(conn, share_id, content_hash)
 
 
 # --- serving -----------------------------------------------------------------------------------
@@ -155,7 +166,7 @@ def serve_preview(ctx: AppContext, content_hash: str) -> FileResponse:
 def playlist_by_hash(
     content_hash: HashPath, request: Request, ctx: Ctx, access: Stream, conn: ReadConn
 ) -> Response:
-    token = streamable(conn, access, content_hash, "playlist not made yet")
+    token = streamable(ctx, conn, access, content_hash, "playlist not made yet")
     return serve_playlist(ctx, request, content_hash, token)
 
 
@@ -167,7 +178,7 @@ def playlist_by_hash(
 def preview_by_hash(
     content_hash: HashPath, ctx: Ctx, access: Stream, conn: ReadConn
 ) -> FileResponse:
-    streamable(conn, access, content_hash, "preview clip not made yet")
+    streamable(ctx, conn, access, content_hash, "preview clip not made yet")
     return serve_preview(ctx, content_hash)
 
 
@@ -185,7 +196,7 @@ def segment(
     conn: ReadConn,
 ) -> Response:
     """A segment, or one variant playlist of the ladder (main.m3u8, v360.m3u8, ...)."""
-    token = streamable(conn, access, content_hash, "no such segment")
+    token = streamable(ctx, conn, access, content_hash, "no such segment")
     if layout.is_variant(segment):
         path = layout.variant_path(ctx.settings.resolved_video_path, content_hash, segment)
         return serve_media_playlist(ctx, request, content_hash, path, token)
@@ -225,6 +236,7 @@ def playlist_by_path(
     conn: ReadConn,
 ) -> Response:
     """The stable URL of a video by library + path; resolves to its hash's playlist."""
+    access.by_path(f"no video at {clean_rel_path(path)!r} in library {library_id}")
     scope = scope_of(conn, access.user.id)
     row = live_video(conn, scope, library_id, path)
     service.source_of(conn, row)
@@ -245,6 +257,7 @@ def preview_by_path(
     access: Stream,
     conn: ReadConn,
 ) -> FileResponse:
+    access.by_path(f"no video at {clean_rel_path(path)!r} in library {library_id}")
     scope = scope_of(conn, access.user.id)
     row = live_video(conn, scope, library_id, path)
     service.source_of(conn, row)

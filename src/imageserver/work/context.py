@@ -17,7 +17,14 @@ from imageserver.clock import Clock, system_clock
 from imageserver.config import Settings
 from imageserver.work.pause import Pause
 from imageserver.work.pool import DrainPool
-from imageserver.work.ports import Closeable, JobQueue, LibraryLookup, VersionIndex, Waker
+from imageserver.work.ports import (
+    Closeable,
+    JobQueue,
+    LibraryLookup,
+    SharedStreams,
+    VersionIndex,
+    Waker,
+)
 from imageserver.work.throttle import LoginThrottle
 
 
@@ -34,6 +41,8 @@ class AppContext:
     # Set by the server's background wiring (None in a process without them).
     watcher: Waker | None = None
     video_queue: JobQueue | None = None
+    # Set by server/bootstrap (albums/shares.py); None: no share link's token plays a video.
+    shared_streams: SharedStreams | None = None
     # Made on first use by their owners: search/service, ml/encoders, media/drains.
     search_index: VersionIndex | None = None
     encoder: Closeable | None = None

@@ -2,7 +2,8 @@
 
 The kernel may name no feature type, yet some objects cross feature lines: the video
 queue wakes the watcher when it runs dry, the embeddings drain tells the search index of
-new vectors, every router looks a library up by id. Each such hand-over is declared here
+new vectors, every router looks a library up by id, the stream routes ask the share links
+whether a link still shows a video. Each such hand-over is declared here
 by the least it needs; the feature that owns the object implements it, the server wires
 it once at start-up.
 """
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from imageserver.work.tick import TickContext
 
 
@@ -62,3 +65,10 @@ class JobQueue(Protocol):
 
     def room(self) -> int: ...
     def in_flight(self) -> set[str]: ...
+
+
+class SharedStreams(Protocol):
+    """Public share links as the video stream routes see them (albums/shares.py): a share
+    link's stream token plays a video only while the link still shows an item of its bytes."""
+
+    def shows(self, conn: Connection, share_id: int, content_hash: str) -> bool: ...
