@@ -13,7 +13,6 @@ routers add it as one dependency line: `dependencies=[AdminOnly]`.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy import Connection, RowMapping
 
 from imageserver.auth import repo, tokens
+from imageserver.auth.keys import API_KEY_PREFIX, hash_api_key
 from imageserver.db.engine import read_only
 from imageserver.errors import Forbidden, Unauthorized
 from imageserver.work.context import AppContext
@@ -32,7 +32,6 @@ from imageserver.work.deps import Ctx
 
 log = logging.getLogger("imageserver.auth")
 
-API_KEY_PREFIX = "isk_"
 # last_seen_at / last_used_at are written at most this often, not on every request.
 TOUCH_EVERY = 60.0
 SAFE_METHODS = frozenset({"GET", "HEAD"})
@@ -59,11 +58,6 @@ class CurrentUser:
     @property
     def is_admin(self) -> bool:
         return self.role == repo.ADMIN
-
-
-def hash_api_key(secret: str) -> str:
-    """sha256 suffices: keys carry 256 random bits, so no stretching is needed."""
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def current_user(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, RowMapping
 
 from imageserver.auth import passwords, repo
-from imageserver.auth.deps import API_KEY_PREFIX, hash_api_key
+from imageserver.auth.keys import API_KEY_PREFIX, hash_api_key
 from imageserver.auth.schemas import MIN_PASSWORD_LEN, USERNAME_PATTERN
 from imageserver.errors import (
     Conflict,

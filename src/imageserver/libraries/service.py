@@ -6,11 +6,10 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, RowMapping
 
-from imageserver.auth.deps import CurrentUser
 from imageserver.config import LibrarySeed
 from imageserver.db.tables import kv
 from imageserver.errors import Conflict, Invalid, NotFound
@@ -25,6 +24,9 @@ from imageserver.libraries.schemas import (
     validate_excludes,
 )
 from imageserver.work.scope import Scope
+
+if TYPE_CHECKING:  # the request-side user type; the scanner imports this module too
+    from imageserver.auth.deps import CurrentUser
 
 log = logging.getLogger("imageserver.libraries")
 
