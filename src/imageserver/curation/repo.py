@@ -106,6 +106,14 @@ _REF = (
 )  # fmt: skip
 
 
+def media_ref_columns() -> tuple[Any, ...]:
+    return _REF
+
+
+def to_ref(r: Any) -> MediaRef:
+    return _ref(r)
+
+
 def media_in_folders(conn: Connection, library_id: int, folders: Iterable[str]) -> list[MediaRef]:
     query = select(*_REF).where(
         media.c.library_id == library_id,
