@@ -95,5 +95,10 @@ def export_xmp(body: ExportRequest, scope: UserScope, ctx: Ctx) -> ExportOut:
     for library_id in ids:
         with read_only(ctx.engine) as conn:
             found = export.items(conn, library_id, body.since_epoch())
-        export.write(base, found, counts)
-    return ExportOut(libraries=len(ids), written=counts.written, failed=counts.failed)
+        export.write(base, library_id, found, counts)
+    return ExportOut(
+        libraries=len(ids),
+        written=counts.written,
+        unchanged=counts.unchanged,
+        failed=counts.failed,
+    )

@@ -135,10 +135,14 @@ class ExportRequest(BaseModel):
         if self.since is None:
             return None
         when = self.since if self.since.tzinfo else self.since.replace(tzinfo=UTC)
-        return when.timestamp()
+        try:
+            return when.timestamp()
+        except (OverflowError, ValueError):  # a zone pushed it past year 1 or 9999
+            return -1e18 if when.year < 1970 else 1e18
 
 
 class ExportOut(BaseModel):
     libraries: int
     written: int = Field(description="sidecars written")
+    unchanged: int = Field(description="sidecars that already said this (not rewritten)")
     failed: int = Field(description="items exiftool could not write")

@@ -11,6 +11,7 @@ first), so a cleared field leaves the export too.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import logging
@@ -18,11 +19,10 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from imageserver.db.tables import curation_items, item_tags, libraries, media
+from imageserver.curation import repo
 from imageserver.media import exiftool
 from imageserver.proc import ToolError
 from imageserver.work.scope import Scope
@@ -48,42 +48,22 @@ class Item:
     longitude: float | None = None
 
 
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
 def export_libraries(conn: Connection, scope: Scope, library_id: int | None) -> list[int]:
-    query = select(libraries.c.id).where(scope.where(libraries.c.id)).order_by(libraries.c.id)
-    if library_id is not None:
-        query = query.where(libraries.c.id == library_id)
-    return [int(r.id) for r in conn.execute(query)]
+    return repo.library_ids(conn, scope, library_id)
 
 
 def items(conn: Connection, library_id: int, since: float | None) -> list[Item]:
     """Live items of a library with curation (changed at or after `since`), with their
     effective values. A date or GPS fix only the file states is not repeated: every
     tool reads it from the file."""
-    query = (
-        select(media.c.id, media.c.rel_path, curation_items)
-        .select_from(media.join(curation_items, curation_items.c.media_id == media.c.id))
-        .where(media.c.library_id == library_id, media.c.retired_at.is_(None))
-        .order_by(media.c.id)
-    )
-    if since is not None:
-        query = query.where(curation_items.c.updated_at >= since)
-    rows = list(conn.execute(query).mappings())
-    tags: dict[int, list[str]] = {}
-    ids = [int(r["id"]) for r in rows]
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
-        found = select(item_tags.c.media_id, item_tags.c.tag).where(item_tags.c.media_id.in_(part))
-        for media_id, tag in conn.execute(found.order_by(item_tags.c.tag)):
-            tags.setdefault(int(media_id), []).append(str(tag))
+    rows = repo.curated(conn, library_id, since)
+    tags = repo.tags_of(conn, [int(r["id"]) for r in rows])
     out = []
     for r in rows:
-        item = Item(library_id, r["rel_path"], r["rating"], r["label"], r["title"], r["description"])
+        item = Item(library_id, r["rel_path"], r["rating"], r["label"], r["title"])
+        item.description = r["description"]
         item.tags = tags.get(int(r["id"]), [])
-        item.people = list(_json(r["people"]) or [])
+        item.people = list(r["people"] or [])
         item.taken_at, item.offset_min = r["taken_at"], r["taken_at_offset_min"]
         item.latitude, item.longitude = r["latitude"], r["longitude"]
         out.append(item)
@@ -145,11 +125,41 @@ def target(base: Path, item: Item) -> Path | None:
 @dataclass
 class Counts:
     written: int = 0
+    unchanged: int = 0  # the sidecar already says exactly this
     failed: int = 0
 
 
-def write(base: Path, found: list[Item], counts: Counts) -> None:
-    """Write the sidecars of these items, a chunk per exiftool run."""
+def manifest_path(base: Path, library_id: int) -> Path:
+    """What was last written for a library (sidecar path -> digest of its arguments),
+    beside the library's export folder so that folder holds sidecars only."""
+    return base / f"{library_id}.manifest.json"
+
+
+def _load(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _save(path: Path, manifest: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_suffix(".tmp")
+    temp.write_text(json.dumps(manifest, sort_keys=True), encoding="utf-8")
+    os.replace(temp, path)
+
+
+def digest(args: list[str]) -> str:
+    return hashlib.sha256("\n".join(args).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def write(base: Path, library_id: int, found: list[Item], counts: Counts) -> None:
+    """Write the sidecars of these items, a chunk per exiftool run. A sidecar that would
+    say what it already says is left alone: an export of an unchanged library starts no
+    exiftool. An item with nothing left to say loses its sidecar."""
+    manifest_file = manifest_path(base, library_id)
+    manifest = _load(manifest_file)
     for start in range(0, len(found), CHUNK):
         chunk = []
         for item in found[start : start + CHUNK]:
@@ -157,19 +167,28 @@ def write(base: Path, found: list[Item], counts: Counts) -> None:
             if path is None:
                 counts.failed += 1
                 continue
-            path.unlink(missing_ok=True)
             args = tag_args(item)
+            key, sign = str(path.relative_to(base)), digest(args)
+            if manifest.get(key) == sign and path.is_file():
+                counts.unchanged += 1
+                continue
+            path.unlink(missing_ok=True)
+            manifest.pop(key, None)
             if args != ["-E"]:  # nothing to say: no sidecar
-                chunk.append((path, [*args, "-o", str(path)]))
+                chunk.append((path, key, sign, [*args, "-o", str(path)]))
         if not chunk:
             continue
         try:
-            stderr = exiftool.write_batch([c for _, c in chunk], base.parent / "tmp")
+            stderr = exiftool.write_batch([c[3] for c in chunk], base.parent / "tmp")
         except (ToolError, ValueError) as exc:
             log.warning("event=export_xmp_failed files=%d error=%s", len(chunk), exc)
             stderr = ""
         if stderr.strip():
             log.info("event=export_xmp_messages text=%r", stderr[:2000])
-        done = sum(1 for path, _ in chunk if path.is_file())
-        counts.written += done
-        counts.failed += len(chunk) - done
+        for path, key, sign, _ in chunk:
+            if path.is_file():
+                manifest[key] = sign
+                counts.written += 1
+            else:
+                counts.failed += 1
+    _save(manifest_file, manifest)
