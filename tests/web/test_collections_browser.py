@@ -297,6 +297,7 @@ def test_edit_title_and_rating_in_the_viewer_and_tags_of_a_selection(
     assert page.locator("#viewer-rating").inner_text() == "★★★★☆"
     got = web_server.api("GET", f"/media/{first}").json()["curation"]
     assert (got["title"], got["rating"], got["sources"]["title"]) == ("Lake at dawn", 4, "edit")
+    assert "edit" not in (got["sources"].get("taken_at"), got["sources"].get("gps"))  # untouched
 
     page.click("#viewer-undo")
     page.wait_for_selector("#toast:has-text('Undone.')")

@@ -23,6 +23,8 @@ export function curationRows(item) {
   return out;
 }
 
+const withSeconds = (local) => (local.length === 16 ? `${local}:00` : local);
+
 function field(label, input) {
   return h('label', { class: 'field' }, h('span', {}, label), input);
 }
@@ -32,7 +34,7 @@ function initial(item) {
   const c = item?.curation || {};
   const gps = c.gps || item?.gps;
   return {
-    local: item ? (c.taken_at || item.taken_at || '').slice(0, 19) : '',
+    local: item ? withSeconds((c.taken_at || item.taken_at || '').slice(0, 19)) : '',
     offset: item ? String(c.taken_at_offset_min ?? item.taken_at_offset_min ?? '') : '',
     latitude: gps ? String(gps.latitude) : '',
     longitude: gps ? String(gps.longitude) : '',
@@ -52,7 +54,7 @@ function body(start, now, many) {
     return n;
   };
   if (changed('local', 'offset')) {
-    out.taken_at = now.local ? { local: now.local.length === 16 ? `${now.local}:00` : now.local, offset_min: now.offset === '' ? null : number(now.offset, 'UTC offset') } : null;
+    out.taken_at = now.local ? { local: now.local, offset_min: now.offset === '' ? null : number(now.offset, 'UTC offset') } : null;
   }
   if (changed('latitude', 'longitude')) {
     out.location = now.latitude || now.longitude ? { latitude: number(now.latitude, 'Latitude'), longitude: number(now.longitude, 'Longitude') } : null;
@@ -100,6 +102,7 @@ export function editDialog({ item = null, ids = [] }) {
     nodes,
     value: async () => {
       const now = Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value]));
+      now.local = withSeconds(now.local); // the input drops ":00" seconds
       const changes = body(many ? initial(null) : start, now, many);
       if (!Object.keys(changes).length) return many ? 0 : item;
       if (many) {
