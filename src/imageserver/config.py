@@ -382,6 +382,11 @@ class Settings(BaseSettings):
     def faces_dir(self) -> Path:
         return self.data_dir / "faces"
 
+    @property
+    def export_dir(self) -> Path:
+        """Where `POST /export/xmp` writes sidecars (never beside the originals)."""
+        return self.data_dir / "export"
+
     def owned_dirs(self) -> list[Path]:
         """Folders the server writes into; walkers never index them."""
         return [self.data_dir, self.resolved_video_path]

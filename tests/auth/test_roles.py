@@ -43,6 +43,7 @@ ADMIN_ONLY = {
     ("GET", "/users/{user_id}"),
     ("PATCH", "/users/{user_id}"),
     ("DELETE", "/users/{user_id}"),
+    ("POST", "/export/xmp"),
 }
 # Everything else needs a login and is open to members (what they may SEE is the library
 # scope's business). Writes a member may make: their own account, and asking for a video
@@ -74,6 +75,10 @@ MEMBER_WRITES = {
     ("DELETE", "/albums/{album_id}/members/{user_id}"),
     ("POST", "/shares"),
     ("DELETE", "/shares/{share_id}"),
+    # edits are the household's, shared: a member edits what the scope lets them see
+    ("PATCH", "/media/{media_id}"),
+    ("PATCH", "/media"),
+    ("POST", "/media/{media_id}/edits/undo"),
 }
 # Ends the caller's own session(s): run last, each with a fresh login.
 ENDS_SESSION = {("POST", "/auth/logout"), ("POST", "/auth/logout-all")}

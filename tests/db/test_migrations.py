@@ -112,8 +112,14 @@ def test_taken_at_utc_migration_fills_the_instant_from_offset_and_gps_zone(
                     "taken_at_source, content_hash) VALUES (:i, 1, :n, '', :n, 'photo', "
                     "'jpeg', 'image/jpeg', 1, 1, 0, 0, 0, 0, 'ok', 0, :t, :o, :s, :h)"
                 ),
-                {"i": media_id, "n": name, "t": datetime(2026, 1, 10, 12, 0), "o": offset,
-                 "s": source, "h": digest},
+                {
+                    "i": media_id,
+                    "n": name,
+                    "t": datetime(2026, 1, 10, 12, 0),
+                    "o": offset,
+                    "s": source,
+                    "h": digest,
+                },
             )
         conn.execute(
             sa.text(
@@ -125,9 +131,7 @@ def test_taken_at_utc_migration_fills_the_instant_from_offset_and_gps_zone(
         )
     migrate.upgrade(empty_engine)
     with empty_engine.connect() as conn:
-        got = dict(
-            conn.execute(sa.text("SELECT id, taken_at_utc FROM media ORDER BY id")).all()
-        )
+        got = dict(conn.execute(sa.text("SELECT id, taken_at_utc FROM media ORDER BY id")).all())
     server = datetime(2026, 1, 10, 12, 0).astimezone().astimezone(UTC).replace(tzinfo=None)
     assert {k: to_datetime(v) for k, v in got.items()} == {
         1: datetime(2026, 1, 10, 10, 0),

@@ -31,6 +31,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
     """Face detection on: the shared default turns it off to keep other suites fast."""
     return make_settings(tmp_path, db_url, faces_enabled=True)
 
+
 DATA = Path(__file__).resolve().parents[1] / "data" / "faces"
 # Where dlib finds the face of obama-240p.jpg (427x240), measured once.
 FACE_CENTER = (221, 63)

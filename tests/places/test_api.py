@@ -229,9 +229,7 @@ def test_a_trip_across_zones_lists_in_the_order_it_happened(
     album = client.post("/albums", headers=auth, json={"name": "Trip", "sort_order": "taken_asc"})
     assert album.status_code in (200, 201), album.text
     album_id = album.json()["id"]
-    added = client.post(
-        f"/albums/{album_id}/items", headers=auth, json={"ids": list(ids.values())}
-    )
+    added = client.post(f"/albums/{album_id}/items", headers=auth, json={"ids": list(ids.values())})
     assert added.status_code == 200, added.text
     items = client.get(f"/albums/{album_id}", headers=auth).json()["items"]
     assert [i["path"] for i in items] == happened

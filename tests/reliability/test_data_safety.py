@@ -3,8 +3,9 @@
 The run: bootstrap, a full scan and quick ticks until every drain is empty (hashes,
 metadata, thumbnails, companions, HLS playlists and previews, CLIP embeddings, face
 detection), every read route (originals with Range, thumbnails, playlists, segments,
-previews, face crops, person covers, search), the orphan cleanup, the library's removal
-over HTTP, another full tick and another cleanup.
+previews, face crops, person covers, search), the household's edits of every photo and an
+XMP export (under the data folder), the orphan cleanup, the library's removal over HTTP,
+another full tick and another cleanup.
 
 Before and after, every entry below the root is described by lstat (type, mode, size,
 mtime, ctime: ctime moves on any chmod, utime, rename or write) plus the SHA-256 of every
@@ -139,6 +140,26 @@ def exercise_routes(client: TestClient, auth: dict[str, str]) -> int:
     return ok
 
 
+def edit_and_export(client: TestClient, auth: dict[str, str]) -> int:
+    """The household's edits of every photo (a batch, then one undone) and an XMP export:
+    both stay in the database and the data folder. The number of sidecars written."""
+    listed = client.get("/media", headers=auth, params={"limit": 1000, "kind": "photo"})
+    photos = [i["id"] for i in listed.json()["items"]]
+    body = {
+        "ids": photos, "title": "Edited", "description": "two\nlines", "rating": 4,
+        "tags": ["Family/Edited"], "taken_at": {"local": "2001-02-03T04:05:06", "offset_min": 60},
+        "location": {"latitude": 10.5, "longitude": 20.5},
+    }  # fmt: skip
+    changed = client.patch("/media", headers=auth, json=body)
+    assert changed.status_code == 200 and changed.json()["changed"] == len(photos), changed.text
+    assert client.post(f"/media/{photos[0]}/edits/undo", headers=auth).status_code == 200
+    exported = client.post("/export/xmp", headers=auth, json={})
+    assert exported.status_code == 200 and exported.json()["failed"] == 0, exported.text
+    written: int = exported.json()["written"]
+    assert written >= len(photos) - 1, exported.json()
+    return written
+
+
 def test_a_complete_run_leaves_the_library_byte_identical(
     tmp_path: Path, sqlite_url: str, tiny_model: TinyClip
 ) -> None:
@@ -170,6 +191,8 @@ def test_a_complete_run_leaves_the_library_byte_identical(
                     results = watcher.tick(full=False)
                 assert results and not any(sum(t.pending.values()) for t in results), results
                 served = exercise_routes(client, auth)
+                exported = edit_and_export(client, auth)
+                watcher.tick(full=True)  # a rescan with the edits in force
                 video_root = settings.resolved_video_path
                 orphans.cleanup_cycle(ctx.engine, video_root)
                 made = list(video_root.glob("??/*"))
@@ -189,6 +212,7 @@ def test_a_complete_run_leaves_the_library_byte_identical(
     faces = [a for a in recorder.writes() if inside(a.path, settings.faces_dir)]
     assert faces, "no face crop was written: the faces part did not run"
 
+    assert len(list((settings.export_dir / "xmp").rglob("*.xmp"))) == exported
     assert describe(root) == before
     assert [a for a in recorder.accesses if a.write and inside(a.path, root)] == []
     ffmpeg = [c for c in recorder.commands if Path(c[0]).name == "ffmpeg"]

@@ -140,6 +140,11 @@ CLASSIFIED: dict[str, str] = {
     "GET /ocr/stats": READ,
     "GET /media/{media_id}/text": READ,
     "GET /tags": READ,
+    "PATCH /media/{media_id}": PROBE,
+    "PATCH /media": PROBE,
+    "GET /media/{media_id}/edits": READ,
+    "POST /media/{media_id}/edits/undo": PROBE,
+    "POST /export/xmp": ADMIN,
 }
 # Writes whose ids travel in the body: probed like a path id (B's vs. absent ones).
 BODY_IDS = {
@@ -151,6 +156,7 @@ BODY_IDS = {
     "POST /albums/{album_id}/items",
     "DELETE /albums/{album_id}/items",
     "POST /shares",
+    "PATCH /media",
 }
 _OWN = "the caller's own credentials only (no library data); covered by tests/auth"
 NOT_CALLED_WHY = {
@@ -166,8 +172,7 @@ NOT_CALLED_WHY = {
 # Phase 2 threads the scope through media/, video/, ops/ and the stats modules. Each entry
 # is a route that still shows something of B to a member; xfail(strict=True): remove the
 # entry when the route is scoped (an XPASS fails the run).
-PHASE2_KNOWN_LEAKS: dict[str, str] = {
-}
+PHASE2_KNOWN_LEAKS: dict[str, str] = {}
 
 ABSENT = {
     "library_id": "9999",
@@ -281,6 +286,8 @@ def bodies(sw: ScopeWorld, key: str, values: dict[str, str], png: bytes) -> dict
         "DELETE /albums/{album_id}/items": {"json": {"ids": [int(values["media_id"])]}},
         "POST /albums/{album_id}/members": {"json": {"user_id": int(values["user_id"])}},
         "POST /shares": {"json": {"media_ids": [int(values["media_id"])]}},
+        "PATCH /media/{media_id}": {"json": {"rating": 3}},
+        "PATCH /media": {"json": {"ids": [int(values["media_id"])], "rating": 3}},
     }
     return found.get(key, {})
 
@@ -563,8 +570,9 @@ def test_streams_open_only_what_the_credential_user_may_see(sw: ScopeWorld) -> N
         headers=h["member"],
     )
     assert by_path_b.status_code == 404
-    assert by_path_b.json()["error"]["message"].replace(str(B_ID), "9999") == (
-        by_path_absent.json()["error"]["message"]
+    assert (
+        by_path_b.json()["error"]["message"].replace(str(B_ID), "9999")
+        == (by_path_absent.json()["error"]["message"])
     )
 
     # A member's stream token for A's clip: works while A is granted, 404 once revoked.
@@ -580,9 +588,7 @@ def test_streams_open_only_what_the_credential_user_may_see(sw: ScopeWorld) -> N
         assert c.put(f"/libraries/{A_ID}/members/{member}", headers=h["admin"]).status_code == 200
     assert c.get(info["playlist_url"]).status_code == 200
     # no credentials: the same 401 for B's hash, A's hash and a hash that exists nowhere
-    bare = {
-        c.get(f"/video/stream/{x}/playlist.m3u8").text for x in (movie_b, clip_a, "f" * 64)
-    }
+    bare = {c.get(f"/video/stream/{x}/playlist.m3u8").text for x in (movie_b, clip_a, "f" * 64)}
     assert len(bare) == 1 and "unauthorized" in bare.pop()
 
 

@@ -57,8 +57,15 @@ def test_same_files_sizes_and_nanosecond_mtimes(tmp_path: Path) -> None:
     native = findwalk.walk(root, excludes, skip)
     assert native.files == python.files
     assert set(python.files) == {
-        "a.jpg", "noext", "sub dir/ümlaut é.JPG", "new\nline.jpg", "star*[x]?.jpg",
-        "-dash.jpg", "deep/@eaDir.jpg", "2019/rawfiles/k.jpg", "link-in.jpg",
+        "a.jpg",
+        "noext",
+        "sub dir/ümlaut é.JPG",
+        "new\nline.jpg",
+        "star*[x]?.jpg",
+        "-dash.jpg",
+        "deep/@eaDir.jpg",
+        "2019/rawfiles/k.jpg",
+        "link-in.jpg",
     }
     assert native.files["a.jpg"].mtime_ns == 1_700_000_000_123_456_789
     assert native.unreadable_dirs == python.unreadable_dirs == []

@@ -61,9 +61,7 @@ def test_unchanged_quick_tick_skips_reload_and_idle_drains(
     assert sum(t.pending.values()) == 0
 
 
-def test_changes_still_reach_every_drain(
-    indexed: tuple[Watcher, Path], ctx: AppContext
-) -> None:
+def test_changes_still_reach_every_drain(indexed: tuple[Watcher, Path], ctx: AppContext) -> None:
     watcher, root = indexed
     watcher.tick(full=False)
     runs = stage_runs("thumbnails")

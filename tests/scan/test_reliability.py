@@ -118,9 +118,7 @@ def test_root_disappearing_under_find_retires_nothing(
     watcher = Watcher(ctx)
     watcher.tick(full=True)
     unplugging_find = tmp_path / "find"
-    unplugging_find.write_text(
-        f'#!/bin/sh\nmv "{root}" "{root}-gone"\nexec {findwalk.FIND} "$@"\n'
-    )
+    unplugging_find.write_text(f'#!/bin/sh\nmv "{root}" "{root}-gone"\nexec {findwalk.FIND} "$@"\n')
     unplugging_find.chmod(0o755)
     monkeypatch.setattr(findwalk, "FIND", str(unplugging_find))
     [t] = watcher.tick(full=False)

@@ -362,3 +362,53 @@ def test_the_default_map_falls_back_to_outlines_when_tiles_cannot_load(
     assert page.evaluate("() => document.querySelectorAll('#map path').length") > 50
     page.wait_for_selector(".map-marker img.loaded")
     assert not page.errors, page.errors
+
+
+def test_edit_title_and_rating_in_the_viewer_and_tags_of_a_selection(
+    page: Any, web_server: WebServer
+) -> None:
+    """The viewer's Edit dialog saves to the server (a reload shows it); the selection
+    bar's Edit sets the tags of two items at once; undo walks the viewer's edit back."""
+    first = photo_ids(web_server)[0]
+    page.goto(web_server.url + f"/#/viewer/{first}")
+    page.click("#viewer-edit")
+    page.wait_for_selector("#edit-dialog")
+    page.fill("#edit-title", "Lake at dawn")
+    page.select_option("#edit-rating", "4")
+    page.click("#edit-dialog button[type=submit]")
+    page.wait_for_selector("#viewer-caption:text-is('Lake at dawn')")
+    page.reload()
+    page.wait_for_selector("#viewer-caption:text-is('Lake at dawn')")
+    assert page.locator("#viewer-rating").inner_text() == "★★★★☆"
+    got = web_server.api("GET", f"/media/{first}").json()["curation"]
+    assert (got["title"], got["rating"], got["sources"]["title"]) == ("Lake at dawn", 4, "edit")
+    assert "edit" not in (got["sources"].get("taken_at"), got["sources"].get("gps"))  # untouched
+
+    page.click("#viewer-undo")
+    page.wait_for_selector("#toast:has-text('Undone.')")
+    page.wait_for_function("() => !document.querySelector('#viewer-caption')")
+    assert web_server.api("GET", f"/media/{first}").json()["curation"]["rating"] is None
+    page.keyboard.press("Escape")
+
+    page.goto(web_server.url + "/#/timeline")
+    loaded = ".canvas .tile[data-kind='photo'] img.loaded"
+    page.wait_for_function("s => document.querySelectorAll(s).length >= 2", arg=loaded)
+    picked = page.evaluate(
+        "() => [...document.querySelectorAll(\".canvas .tile[data-kind='photo']\")]"
+        ".slice(0, 2).map(t => Number(t.dataset.id))"
+    )
+    page.click("#sel-toggle")
+    for media_id in picked:
+        page.click(f".canvas .tile[data-id='{media_id}']")
+    page.wait_for_selector("#sel-count:text-is('2 selected')")
+    page.click("#sel-edit")
+    page.wait_for_selector("#edit-dialog")
+    page.fill("#edit-tags", "Family/Lake, dawn")
+    page.click("#edit-dialog button[type=submit]")
+    page.wait_for_selector("#toast:has-text('2 items changed')")
+    tagged = web_server.api("GET", "/media", params={"tag": "Family"}).json()["items"]
+    assert sorted(i["id"] for i in tagged) == sorted(picked)
+    for media_id in picked:  # leave the module's world as it was
+        undone = web_server.api("POST", f"/media/{media_id}/edits/undo")
+        assert undone.status_code == 200, undone.text
+    assert not page.errors, page.errors

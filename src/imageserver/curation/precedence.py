@@ -1,5 +1,9 @@
 """Effective curation of one item: user edit > sidecar > embedded > file system.
 
+The household's edits (curation/edits_service.py) are the first layer (source "edit"):
+a field they set wins, a field they cleared (or never set) falls through to the next
+source. An edit of the tags to an empty list states "no tags" and wins too.
+
 Field by field, the first source that states a value wins. Among sidecars, `name.ext.xmp`
 outranks a shared `name.xmp`, which outranks Takeout JSON (the XMP is what a photo tool
 wrote last; Takeout is an export). Tags are taken whole from the first source that has
@@ -20,13 +24,15 @@ from imageserver.curation.fields import Fields
 from imageserver.curation.names import TAKEOUT, XMP
 
 SCALARS = ("rating", "label", "title", "description")
+EDIT = "edit"  # the source and kind of the household's edits
 
 
 @dataclass(frozen=True)
 class Layer:
-    source: str  # "sidecar:<path>" | "embedded"
-    kind: str  # xmp | takeout | embedded
+    source: str  # "edit" | "sidecar:<path>" | "embedded"
+    kind: str  # edit | xmp | takeout | embedded
     fields: Fields
+    stated: frozenset[str] = frozenset()  # list fields whose empty value still counts
 
 
 @dataclass
@@ -54,7 +60,7 @@ def merge(layers: list[Layer], *, file_has_date: bool) -> Effective:
                 break
     for name in ("tags", "people"):
         for layer in layers:
-            if getattr(layer.fields, name):
+            if getattr(layer.fields, name) or name in layer.stated:
                 setattr(v, name, list(getattr(layer.fields, name)))
                 out.sources[name] = layer.source
                 break

@@ -106,6 +106,14 @@ _REF = (
 )  # fmt: skip
 
 
+def media_ref_columns() -> tuple[Any, ...]:
+    return _REF
+
+
+def to_ref(r: Any) -> MediaRef:
+    return _ref(r)
+
+
 def media_in_folders(conn: Connection, library_id: int, folders: Iterable[str]) -> list[MediaRef]:
     query = select(*_REF).where(
         media.c.library_id == library_id,
@@ -223,3 +231,45 @@ def visible_tag_rows(conn: Connection, scope: Scope) -> list[tuple[int, str]]:
         )
     )
     return [(int(r[0]), str(r[1])) for r in conn.execute(query)]
+
+
+# --- export --------------------------------------------------------------------------------
+
+
+def library_ids(conn: Connection, scope: Scope, library_id: int | None) -> list[int]:
+    query = select(libraries.c.id).where(scope.where(libraries.c.id)).order_by(libraries.c.id)
+    if library_id is not None:
+        query = query.where(libraries.c.id == library_id)
+    return [int(r.id) for r in conn.execute(query)]
+
+
+def curated(conn: Connection, library_id: int, since: float | None) -> list[dict[str, Any]]:
+    """Effective curation of a library's live items (changed at or after `since`)."""
+    query = (
+        select(media.c.id, media.c.rel_path, curation_items)
+        .select_from(media.join(curation_items, curation_items.c.media_id == media.c.id))
+        .where(media.c.library_id == library_id, media.c.retired_at.is_(None))
+        .order_by(media.c.id)
+    )
+    if since is not None:
+        query = query.where(curation_items.c.updated_at >= since)
+    out = []
+    for r in conn.execute(query).mappings():
+        row = dict(r)
+        people = row.get("people")
+        row["people"] = json.loads(people) if isinstance(people, str) else people
+        out.append(row)
+    return out
+
+
+def tags_of(conn: Connection, ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for start in range(0, len(ids), 500):
+        query = (
+            select(item_tags.c.media_id, item_tags.c.tag)
+            .where(item_tags.c.media_id.in_(ids[start : start + 500]))
+            .order_by(item_tags.c.tag)
+        )
+        for media_id, tag in conn.execute(query):
+            out.setdefault(int(media_id), []).append(str(tag))
+    return out

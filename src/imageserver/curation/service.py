@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from imageserver.curation import names, reader, repo
+from imageserver.curation import edits_repo, names, reader, repo
 from imageserver.curation.fields import Fields
-from imageserver.curation.precedence import Layer, merge, sidecar_rank
+from imageserver.curation.precedence import EDIT, Layer, merge, sidecar_rank
 from imageserver.curation.repo import MediaRef, SidecarRow
 from imageserver.work.scope import Scope
 
@@ -124,13 +124,35 @@ def apply_sync(
     return affected
 
 
+def edit_layer(conn: Connection, media_id: int) -> Layer | None:
+    """The household's edits as the top layer (None: the item has none)."""
+    state = edits_repo.edit_of(conn, media_id)
+    if state is None or state.empty:
+        return None
+    v = state.values
+    found = Fields(
+        rating=v["rating"],
+        title=v["title"],
+        description=v["description"],
+        tags=list(v["tags"] or []),
+    )
+    if v["taken_at"]:
+        found.taken_at, found.offset_min = v["taken_at"]["local"], v["taken_at"]["offset_min"]
+    if v["location"]:
+        found.latitude, found.longitude = v["location"]["latitude"], v["location"]["longitude"]
+    stated = frozenset({"tags"} if v["tags"] is not None else set())
+    return Layer(EDIT, EDIT, found, stated)
+
+
 def layers_for(conn: Connection, library_id: int, ref: MediaRef) -> list[Layer]:
     rows = repo.sidecars_for(conn, library_id, ref.rel_path)
     ranked = sorted(
         rows,
         key=lambda r: (sidecar_rank(r.kind, names.specific(split(r.path)[1], ref.name)), r.path),
     )
-    layers = [Layer(f"sidecar:{r.path}", r.kind, Fields.from_json(r.data)) for r in ranked]
+    edit = edit_layer(conn, ref.id)
+    layers = [edit] if edit is not None else []
+    layers += [Layer(f"sidecar:{r.path}", r.kind, Fields.from_json(r.data)) for r in ranked]
     embedded = repo.embedded_of(conn, ref.id)
     if embedded:
         layers.append(Layer("embedded", "embedded", Fields.from_json(embedded)))
@@ -141,27 +163,37 @@ def refresh(conn: Connection, library_id: int, media_paths: set[str], now: float
     """Recompute the effective curation of these media files (live rows only)."""
     refs = repo.media_by_paths(conn, library_id, sorted(media_paths))
     for ref in refs:
-        found = merge(layers_for(conn, library_id, ref), file_has_date=ref.has_date)
-        v = found.values
-        repo.set_effective(
-            conn,
-            ref.id,
-            {
-                "rating": v.rating,
-                "label": v.label[:32] if v.label else None,
-                "title": v.title,
-                "description": v.description,
-                "taken_at": v.taken_at,
-                "taken_at_offset_min": v.offset_min if v.taken_at else None,
-                "latitude": v.latitude,
-                "longitude": v.longitude,
-                "people": v.people or None,
-                "sources": found.sources,
-            },
-            v.tags,
-            now,
-        )
+        refresh_ref(conn, library_id, ref, now)
     return len(refs)
+
+
+def refresh_ids(conn: Connection, ids: list[int], now: float) -> None:
+    """The same for media rows by id (after an edit)."""
+    for library_id, ref in edits_repo.refs(conn, ids):
+        refresh_ref(conn, library_id, ref, now)
+
+
+def refresh_ref(conn: Connection, library_id: int, ref: MediaRef, now: float) -> None:
+    found = merge(layers_for(conn, library_id, ref), file_has_date=ref.has_date)
+    v = found.values
+    repo.set_effective(
+        conn,
+        ref.id,
+        {
+            "rating": v.rating,
+            "label": v.label[:32] if v.label else None,
+            "title": v.title,
+            "description": v.description,
+            "taken_at": v.taken_at,
+            "taken_at_offset_min": v.offset_min if v.taken_at else None,
+            "latitude": v.latitude,
+            "longitude": v.longitude,
+            "people": v.people or None,
+            "sources": found.sources,
+        },
+        v.tags,
+        now,
+    )
 
 
 def embedded_key(ref: MediaRef) -> str:

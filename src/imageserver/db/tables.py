@@ -510,3 +510,53 @@ item_tags = Table(
     PrimaryKeyConstraint("media_id", "tag"),
     Index("ix_item_tags_tag", "tag"),
 )
+
+# The household's own edits of an item (curation/edits_service.py): one overlay row per
+# media row, shared by every user who may see it (a family curates one collection), the
+# top layer of the curation precedence. Each field has who set it and when; NULL means
+# "no edit", so the sidecar's or the file's value shows. `file_values` keeps the file's
+# own date and GPS while a date or place edit is shown on the media row (media/overrides.py),
+# so clearing the edit restores them without reading the file again.
+media_edits = Table(
+    "media_edits",
+    metadata,
+    Column("media_id", Integer, ForeignKey("media.id", ondelete="CASCADE"), primary_key=True),
+    Column("taken_at", DateTime(timezone=False), nullable=True),
+    Column("taken_at_offset_min", SmallInteger, nullable=True),
+    Column("taken_at_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("taken_at_set_at", Float, nullable=True),
+    Column("latitude", Float, nullable=True),
+    Column("longitude", Float, nullable=True),
+    Column("location_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("location_set_at", Float, nullable=True),
+    Column("title", Text, nullable=True),
+    Column("title_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("title_set_at", Float, nullable=True),
+    Column("description", Text, nullable=True),
+    Column("description_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("description_set_at", Float, nullable=True),
+    Column("tags", JSON, nullable=True),
+    Column("tags_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("tags_set_at", Float, nullable=True),
+    Column("rating", SmallInteger, nullable=True),
+    Column("rating_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("rating_set_at", Float, nullable=True),
+    Column("file_values", JSON, nullable=True),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Every change of an item's edits, for the history and undo: the fields' values before
+# (with who had set them and when) and after. Undo reverts the newest entry not undone.
+media_edit_history = Table(
+    "media_edit_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("media_id", Integer, ForeignKey("media.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("at", Float, nullable=False),
+    Column("before", JSON, nullable=False),
+    Column("after", JSON, nullable=False),
+    Column("undone_at", Float, nullable=True),
+    Column("undone_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Index("ix_media_edit_history_media_id", "media_id", "id"),
+)

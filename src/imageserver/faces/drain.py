@@ -182,7 +182,6 @@ class FacesTick(HashRun[RowMapping, "Scan | Outcome"]):
         return repo.count_pending(conn, self.t.library.id, self.t.now)
 
 
-
 FACES = Drain(
     "faces",
     when_enabled(FacesTick, "faces_enabled"),

@@ -45,19 +45,12 @@ class LibraryCounts:
     counts: Counts
 
 
-def _grouped(
-    conn: Connection, per_library: bool, scope: Scope | None
-) -> dict[int | None, Counts]:
+def _grouped(conn: Connection, per_library: bool, scope: Scope | None) -> dict[int | None, Counts]:
     keys: list[Any] = [media.c.library_id] if per_library else []
     where = [*backlog.live(("photo",)), media.c.content_hash.is_not(None)]
     if scope is not None:
         where.append(scope.where(media.c.library_id))
-    hashes = (
-        select(*keys, media.c.content_hash)
-        .where(*where)
-        .distinct()
-        .subquery()
-    )
+    hashes = select(*keys, media.c.content_hash).where(*where).distinct().subquery()
     per_hash = (
         select(faces.c.content_hash, func.count().label("n"))
         .group_by(faces.c.content_hash)

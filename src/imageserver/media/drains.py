@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping
 
 from imageserver.errors import NotFound
-from imageserver.media import hashing, repo, thumbs
+from imageserver.media import hashing, overrides, repo, thumbs
 from imageserver.media.formats import FORMATS
 from imageserver.media.layout import thumb_path
 from imageserver.media.localtime import sort_instant
@@ -247,6 +247,8 @@ class MetadataTick(RowRun):
                 values["taken_at_source"],
                 repo.zone_of(conn, item["content_hash"]),
             )
+            # a date or place the household edited stays on the row (media/overrides.py)
+            values = overrides.over_file(conn, item["id"], item["content_hash"], values)
         else:
             values = {"meta_error": outcome.detail}
             if outcome.permanent:

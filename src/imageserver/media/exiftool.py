@@ -321,3 +321,32 @@ class ExifTool:
         if self._alias_dir is not None:
             shutil.rmtree(self._alias_dir, ignore_errors=True)
             self._alias_dir = None
+
+
+def write_batch(
+    commands: Sequence[Sequence[str]], scratch: Path, *, per_command: float = 1.0
+) -> str:
+    """Run several exiftool write commands in one process (an argument file of commands
+    separated by `-execute`, so Perl starts once); stderr's text. Arguments are lines of
+    the file: a caller must refuse line breaks in them. Raises proc.ToolError."""
+    lines: list[str] = []
+    for command in commands:
+        if any("\n" in a or "\r" in a for a in command):
+            raise ValueError("an exiftool argument holds a line break")
+        lines += [*("-charset", "filename=utf8", "-q"), *command, "-execute"]
+    scratch.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "wb", dir=scratch, prefix="exiftool-", suffix=".args", delete=False
+    ) as fh:
+        fh.write(b"".join(os.fsencode(line) + b"\n" for line in lines))
+        argfile = fh.name
+    try:
+        done = proc.run(
+            ["exiftool", "-@", argfile],
+            timeout=10.0 + per_command * len(commands),
+            check=False,
+        )
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(argfile)
+    return done.stderr_text

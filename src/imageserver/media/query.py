@@ -332,19 +332,29 @@ def marks_of(conn: Connection, user_id: int, media_id: int) -> tuple[bool, bool]
 
 def curation_of(conn: Connection, item: MediaItem) -> Curation | None:
     """The effective curation of a visible item (the caller checked the item first)."""
-    row = conn.execute(
-        select(curation_items).where(curation_items.c.media_id == item.id)
-    ).mappings().first()
-    paths = conn.execute(
-        select(sidecars.c.path)
-        .where(sidecars.c.library_id == item.library_id, sidecars.c.media_path == item.rel_path)
-        .order_by(sidecars.c.path)
-    ).scalars().all()
+    row = (
+        conn.execute(select(curation_items).where(curation_items.c.media_id == item.id))
+        .mappings()
+        .first()
+    )
+    paths = (
+        conn.execute(
+            select(sidecars.c.path)
+            .where(sidecars.c.library_id == item.library_id, sidecars.c.media_path == item.rel_path)
+            .order_by(sidecars.c.path)
+        )
+        .scalars()
+        .all()
+    )
     if row is None and not paths:
         return None
-    tags = conn.execute(
-        select(item_tags.c.tag).where(item_tags.c.media_id == item.id).order_by(item_tags.c.tag)
-    ).scalars().all()
+    tags = (
+        conn.execute(
+            select(item_tags.c.tag).where(item_tags.c.media_id == item.id).order_by(item_tags.c.tag)
+        )
+        .scalars()
+        .all()
+    )
     r: dict[str, Any] = dict(row) if row is not None else {}
 
     def load(value: Any) -> Any:
@@ -433,9 +443,7 @@ def duplicate_sets(
     return sets, total
 
 
-def folder_counts(
-    conn: Connection, scope: Scope, library_id: int, parent: str
-) -> dict[str, int]:
+def folder_counts(conn: Connection, scope: Scope, library_id: int, parent: str) -> dict[str, int]:
     """folder -> item count as the grid lists it, for `parent` ("" = root) and below."""
     f = MediaFilter(library_ids=(library_id,), folder=parent or None)
     query = (

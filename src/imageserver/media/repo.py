@@ -102,9 +102,7 @@ def retire(conn: Connection, ids: Iterable[int], now: float) -> None:
 
 def record_skipped(conn: Connection, library_id: int, tally: dict[str, Any]) -> None:
     """The files a complete walk of the library passed over (media/skipped.py)."""
-    conn.execute(
-        update(libraries).where(libraries.c.id == library_id).values(walk_skipped=tally)
-    )
+    conn.execute(update(libraries).where(libraries.c.id == library_id).values(walk_skipped=tally))
 
 
 def live_rows_for(conn: Connection, library_id: int) -> list[tuple[int, str]]:
@@ -123,9 +121,11 @@ def count_live(conn: Connection, library_id: int) -> int:
 
 def has_live(conn: Connection, library_id: int) -> bool:
     """One index probe, where count_live walks every row of the library."""
-    query = select(media.c.id).where(
-        media.c.library_id == library_id, media.c.retired_at.is_(None)
-    ).limit(1)
+    query = (
+        select(media.c.id)
+        .where(media.c.library_id == library_id, media.c.retired_at.is_(None))
+        .limit(1)
+    )
     return conn.execute(query).first() is not None
 
 

@@ -43,7 +43,8 @@ class PlaceInfo(BaseModel):
 class CurationInfo(BaseModel):
     """What people already wrote about the item (XMP sidecars, embedded XMP/IPTC, Google
     Takeout JSON), after the precedence user edit > sidecar > embedded > file system.
-    `taken_at` and the GPS fix are set only where a sidecar overrides the file's own."""
+    `taken_at` and the GPS fix are set only where an edit or a sidecar overrides the file's
+    own (an edit is also on the item itself: its `taken_at` and `gps`)."""
 
     rating: int | None = Field(description="-1 (rejected) .. 5")
     label: str | None = Field(description="colour label as written (Red, Green, ...)")
@@ -54,7 +55,7 @@ class CurationInfo(BaseModel):
     taken_at: LocalDateTime | None
     taken_at_offset_min: int | None
     gps: Gps | None
-    sources: dict[str, str] = Field(description='field -> "sidecar:<path>" | "embedded"')
+    sources: dict[str, str] = Field(description='field -> "edit" | "sidecar:<path>" | "embedded"')
     sidecars: list[str] = Field(description="library-relative paths of the sidecars read")
 
 

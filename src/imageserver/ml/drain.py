@@ -69,6 +69,7 @@ def _read_preview(ctx: AppContext, item: repo.Item) -> Loaded:
 
 class EmbeddingsTick(HashRun[repo.Item, Encoded]):
     has_upfront = True
+
     def __init__(self, t: TickContext, encoder: Encoder) -> None:
         super().__init__(t)
         self.encoder, self.version = encoder, encoder.model_version

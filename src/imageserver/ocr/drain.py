@@ -110,7 +110,6 @@ class OcrTick(HashRun[RowMapping, "engine.Reading | Outcome"]):
         return repo.count_pending(conn, self.t.library.id, self.t.now)
 
 
-
 OCR = Drain(
     "ocr",
     when_enabled(OcrTick, "ocr_enabled"),

@@ -107,7 +107,6 @@ class PlacesTick(HashRun[RowMapping, Result]):
         return repo.backlog(conn, self.t.library.id, self.t.now)
 
 
-
 PLACES = Drain(
     "places",
     when_enabled(PlacesTick, "places_enabled"),

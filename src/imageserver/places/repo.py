@@ -30,7 +30,7 @@ from imageserver.work import artefacts
 from imageserver.work import backlog as kernel_backlog
 from imageserver.work.scope import Scope
 
-PLACES_KIND = "places"
+PLACES_KIND = artefacts.PLACES_KIND
 
 WITH_LIBRARY = media.join(libraries, libraries.c.id == media.c.library_id)
 WITH_PLACE = WITH_LIBRARY.join(places, places.c.content_hash == media.c.content_hash)

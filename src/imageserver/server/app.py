@@ -14,6 +14,7 @@ from imageserver.albums import shares, shares_api
 from imageserver.auth import api as auth_api
 from imageserver.auth import users_api
 from imageserver.curation import api as curation_api
+from imageserver.curation import edits_api
 from imageserver.faces import api as faces_api
 from imageserver.libraries import api as libraries_api
 from imageserver.media import api as media_api
@@ -91,6 +92,7 @@ def create_app(ctx: AppContext, *, background: bool | None = None) -> FastAPI:
         shares_api.public,
         places_api.router,
         curation_api.router,
+        edits_api.router,
         web_api.router,  # last: / and /static/... only, never an API path
     ):
         app.include_router(router)

@@ -25,6 +25,7 @@ from imageserver.work.context import AppContext
 
 log = logging.getLogger("imageserver.video")
 
+
 class VideoQueue:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx

@@ -94,9 +94,7 @@ def _live_videos(*extra: ColumnElement[bool]) -> list[ColumnElement[bool]]:
     return [media.c.kind == "video", media.c.retired_at.is_(None), *extra]
 
 
-def _by_library_set(
-    conn: Connection, library_id: int | None, scope: Scope | None
-) -> list[Any]:
+def _by_library_set(conn: Connection, library_id: int | None, scope: Scope | None) -> list[Any]:
     where = _live_videos(media.c.content_hash.is_not(None))
     if library_id is not None:
         where.append(media.c.library_id == library_id)

@@ -24,6 +24,7 @@ log = logging.getLogger("imageserver.artefacts")
 THUMB_KIND = "thumb"
 HLS_KIND = "hls"
 FACES_KIND = "faces"
+PLACES_KIND = "places"
 
 
 def clip_kind(model_version: str) -> str:

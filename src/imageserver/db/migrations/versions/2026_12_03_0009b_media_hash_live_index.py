@@ -23,9 +23,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index(
-        "ix_media_hash_live", "media", ["content_hash", "retired_at", "library_id"]
-    )
+    op.create_index("ix_media_hash_live", "media", ["content_hash", "retired_at", "library_id"])
 
 
 def downgrade() -> None:

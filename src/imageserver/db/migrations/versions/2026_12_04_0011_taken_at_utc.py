@@ -71,8 +71,10 @@ def _backfill(conn: sa.Connection) -> None:
         if not rows:
             return
         values = [
-            {"row_id": r.id, "utc": _instant(r.taken_at, r.taken_at_offset_min,
-                                             r.taken_at_source, r.timezone)}
+            {
+                "row_id": r.id,
+                "utc": _instant(r.taken_at, r.taken_at_offset_min, r.taken_at_source, r.timezone),
+            }
             for r in rows
         ]
         conn.execute(
@@ -92,7 +94,9 @@ def upgrade() -> None:
     op.add_column(
         "media",
         sa.Column(
-            "taken_at_utc", sa.DateTime(timezone=False), nullable=False,
+            "taken_at_utc",
+            sa.DateTime(timezone=False),
+            nullable=False,
             server_default=placeholder,
         ),
     )

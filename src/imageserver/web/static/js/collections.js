@@ -3,6 +3,7 @@
 
 import { api, download, get } from './api.js';
 import { h, toast } from './dom.js';
+import { editDialog } from './edits.js';
 
 /** Set (value=true) or clear a mark ('favorite' | 'archive') on many items at once. */
 export async function markMany(kind, ids, value = true) {
@@ -119,6 +120,12 @@ export function selectionActions({ archived = false, after = () => {} } = {}) {
     archived
       ? { id: 'sel-unarchive', label: 'Unarchive', run: async (ids) => { await markMany('archive', ids, false); toast(`${ids.length} back in the timeline.`); after(); } }
       : { id: 'sel-archive', label: 'Archive', run: async (ids) => { await markMany('archive', ids); toast(`${ids.length} archived.`); after(); } },
+    { id: 'sel-edit', label: 'Edit', run: async (ids) => {
+      const changed = await editDialog({ ids });
+      if (changed === null) return false;
+      after();
+      return true;
+    } },
     { id: 'sel-share', label: 'Share', run: async (ids) => Boolean(await shareDialog({ mediaIds: ids })) },
     { id: 'sel-download', label: 'Download', run: async (ids) => {
       toast(`Preparing ${ids.length} ${ids.length === 1 ? 'original' : 'originals'}…`);

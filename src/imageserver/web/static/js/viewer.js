@@ -8,6 +8,7 @@ import { go, replaceHash } from './router.js';
 import { cached, loadImage, showImage, thumbPath } from './thumbs.js';
 import { mountMiniMap } from './minimap.js';
 import { mountVideo } from './video.js';
+import { curationRows, editDialog, undoEdit } from './edits.js';
 
 const INFO_KEY = 'imageserver.viewerInfo';
 let libraryNames = null;
@@ -214,8 +215,11 @@ export function open(overlay, { id, background, onClose }) {
     }
     const libName = await libraryName(item.library_id);
     if (my !== seq) return;
-    const dl = h('dl', {}, rows(item, libName));
-    info.replaceChildren(h('h2', { class: 'visually-hidden' }, 'Details'), dl);
+    const dl = h('dl', {}, curationRows(item), rows(item, libName));
+    const edits = h('div', { class: 'toolbar' },
+      h('button', { type: 'button', class: 'small', id: 'viewer-edit', onclick: () => onEdit() }, 'Edit'),
+      h('button', { type: 'button', class: 'small', id: 'viewer-undo', onclick: () => onUndo() }, 'Undo edit'));
+    info.replaceChildren(h('h2', { class: 'visually-hidden' }, 'Details'), edits, dl);
     if (item.gps) mini = mountMiniMap(info, item.gps.latitude, item.gps.longitude);
     peopleOf(item, dl, my);
     // Deep link: find the item in the view underneath so previous / next work.
@@ -229,6 +233,30 @@ export function open(overlay, { id, background, onClose }) {
       prevBtn.disabled = !prev;
       nextBtn.disabled = !next;
       if (next && next.kind === 'photo') loadImage(thumbPath(next.id, 'large')).catch(() => {});
+    }
+  }
+
+  // Edits change the date, place and curation: show the item again from the server.
+  function reshow(mediaId) {
+    if (item?.id !== mediaId) return;
+    currentId = null;
+    show(mediaId);
+  }
+
+  async function onEdit() {
+    if (!item) return;
+    const shown = item.id;
+    const saved = await editDialog({ item });
+    if (saved && saved !== item) reshow(shown);
+  }
+
+  async function onUndo() {
+    if (!item) return;
+    const shown = item.id;
+    try {
+      if (await undoEdit(shown)) reshow(shown);
+    } catch (err) {
+      if (err.status !== 401) toast(err.message, { error: true });
     }
   }
 
