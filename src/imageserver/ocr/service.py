@@ -16,6 +16,21 @@ MIN_TERM = 3  # the trigram indexes answer substrings of 3+ characters
 MAX_TERMS = 8
 
 
+def _query_pattern() -> str:
+    """What `terms_of` accepts, as one regular expression for the OpenAPI document: at
+    most MAX_TERMS words, one of them MIN_TERM+ characters long (each place it may take
+    is one branch, as the document's patterns have no look-ahead)."""
+    word, long = r"\S+", rf"\S*\S{{{MIN_TERM}}}\S*"
+    places = [
+        rf"(?:{word}\s+){{{k}}}{long}(?:\s+{word}){{0,{MAX_TERMS - 1 - k}}}"
+        for k in range(MAX_TERMS)
+    ]
+    return rf"^\s*(?:{'|'.join(places)})\s*$"
+
+
+QUERY_PATTERN = _query_pattern()
+
+
 def terms_of(q: str) -> list[str]:
     """The words of a query (each a case-insensitive substring that must occur); at least
     one of 3+ characters, so the index answers the query."""
