@@ -198,7 +198,16 @@ def test_text_search_and_map_box_state_their_shapes(spec: dict[str, Any]) -> Non
     from imageserver.places.service import parse_bbox
 
     q = parameter(spec, "/ocr/search", "get", "q")
-    for value in ["abc", "a b cde", " x yz long ", "0", "ab cd", "a b c d e f g hij", "a " * 9]:
+    for value in [
+        "abc",
+        "a b cde",
+        " x yz long ",
+        "0",
+        "ab cd",
+        "a b c d e f g hij",
+        "a " * 9,
+        "abc\x1fd e f g h i j k",
+    ]:
         assert allowed(q, value) == accepts(terms_of, value), value
     bbox = parameter(spec, "/map/markers", "get", "bbox")
     for value in ["-180,-90,180,90", " 1.5 ,.2,3.,-4", "0000", "1,2,3", "a,b,c,d", "1,2,3,4,5"]:

@@ -20,12 +20,14 @@ def _query_pattern() -> str:
     """What `terms_of` accepts, as one regular expression for the OpenAPI document: at
     most MAX_TERMS words, one of them MIN_TERM+ characters long (each place it may take
     is one branch, as the document's patterns have no look-ahead)."""
-    word, long = r"\S+", rf"\S*\S{{{MIN_TERM}}}\S*"
+    # str.split()'s whitespace: regular expression engines' \s and the C0 separators
+    space, text = r"[\s\x1c-\x1f\x85]", r"[^\s\x1c-\x1f\x85]"
+    word, long = rf"{text}+", rf"{text}*{text}{{{MIN_TERM}}}{text}*"
     places = [
-        rf"(?:{word}\s+){{{k}}}{long}(?:\s+{word}){{0,{MAX_TERMS - 1 - k}}}"
+        rf"(?:{word}{space}+){{{k}}}{long}(?:{space}+{word}){{0,{MAX_TERMS - 1 - k}}}"
         for k in range(MAX_TERMS)
     ]
-    return rf"^\s*(?:{'|'.join(places)})\s*$"
+    return rf"^{space}*(?:{'|'.join(places)}){space}*$"
 
 
 QUERY_PATTERN = _query_pattern()
