@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic.config import JsonDict
 
 MAX_EXCLUDES = 200
 MAX_EXCLUDE_LEN = 1024
@@ -14,13 +15,13 @@ MAX_EXCLUDE_LEN = 1024
 # no control character, and some character that is not a space, a dot or a slash.
 _TEXT = r"[^\\\x00-\x1f\x7f-\x9f]"
 EXCLUDE_PATTERN = rf"^(?!/)(?!.:){_TEXT}*[^\s/.\\\x00-\x1f\x7f-\x9f]{_TEXT}*$"
-EXCLUDES_SCHEMA = {
+EXCLUDES_SCHEMA: JsonDict = {
     "items": {"type": "string", "maxLength": MAX_EXCLUDE_LEN, "pattern": EXCLUDE_PATTERN},
     "maxItems": MAX_EXCLUDES,
 }
 # An absolute path without NUL (`libraries/service.check_root` says the rest: it must
 # exist, be a readable folder, not a system or server folder, not overlap another root).
-ROOT_PATH_SCHEMA = {"pattern": r"^/[^\x00]*$"}
+ROOT_PATH_SCHEMA: JsonDict = {"pattern": r"^/[^\x00]*$"}
 
 
 def has_control(text: str) -> bool:
