@@ -192,7 +192,9 @@ def test_library_bodies_state_names_roots_and_excludes(
         assert response.status_code == 422, response.text
 
 
-def test_text_search_and_map_box_state_their_shapes(spec: dict[str, Any]) -> None:
+def test_text_search_and_map_box_state_their_shapes(
+    client: TestClient, auth: dict[str, str], spec: dict[str, Any]
+) -> None:
     from imageserver.errors import Invalid
     from imageserver.ocr.service import terms_of
     from imageserver.places.service import parse_bbox
@@ -207,8 +209,13 @@ def test_text_search_and_map_box_state_their_shapes(spec: dict[str, Any]) -> Non
         "a b c d e f g hij",
         "a " * 9,
         "abc\x1fd e f g h i j k",
+        "abc\x00d",
+        "abc \x07",
     ]:
         assert allowed(q, value) == accepts(terms_of, value), value
+    for value in ["abc\x00", "abc\x07d"]:  # NUL never reaches PostgreSQL
+        response = client.get("/ocr/search", headers=auth, params={"q": value})
+        assert response.status_code == 422, (value, response.text)
     bbox = parameter(spec, "/map/markers", "get", "bbox")
     for value in ["-180,-90,180,90", " 1.5 ,.2,3.,-4", "0000", "1,2,3", "a,b,c,d", "1,2,3,4,5"]:
         try:
