@@ -35,6 +35,8 @@ IsoDateOrTime = Annotated[date | datetime, BeforeValidator(_not_a_number)]
 
 # No C0 control character (NUL included) and no DEL.
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+# Text of several lines: tabs and line breaks, no other C0 control character nor DEL.
+TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
 # One name of a library-relative path: no separator, no control character (the Unicode
 # category Cc: C0, DEL and C1), no backslash, at most 255 characters (file systems

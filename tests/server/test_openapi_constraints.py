@@ -273,3 +273,16 @@ def test_dates_in_queries_are_iso_text_not_numbers(
             response = client.get(url, headers=auth, params={name: value})
             assert response.status_code == 422, (url, name, value, response.text)
         assert client.get(url, headers=auth, params={name: "2021-05-06"}).status_code == 200
+
+
+def test_album_text_keeps_line_breaks_and_refuses_nul(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    """PostgreSQL refuses NUL in text: a 422 at the edge, not a driver error."""
+    ok = {"name": "Trip", "description": "day one\n\tday two\r\n"}
+    created = client.post("/albums", headers=auth, json=ok)
+    assert created.status_code == 201, created.text
+    url = f"/albums/{created.json()['id']}"
+    for body in [{"name": "a\x00"}, {"description": "x\x00y"}, {"name": "a\nb"}]:
+        assert client.post("/albums", headers=auth, json=body).status_code == 422, body
+        assert client.patch(url, headers=auth, json=body).status_code == 422, body

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from imageserver.inputs import FOLDER_PATTERN, DbId
+from imageserver.inputs import FOLDER_PATTERN, PRINTABLE, TEXT, DbId
 from imageserver.media.schemas import LocalDateTime, MediaSummary
 
 Role = Literal["viewer", "editor"]
@@ -50,8 +50,8 @@ class AlbumCreate(BaseModel):
         }
     )
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str = Field(default="", max_length=10_000)
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=PRINTABLE)
+    description: str = Field(default="", max_length=10_000, pattern=TEXT)
     sort_order: SortOrder = "taken_asc"
     from_folder: FromFolder | None = None
 
@@ -63,8 +63,8 @@ class AlbumCreate(BaseModel):
 
 
 class AlbumPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=PRINTABLE)
+    description: str | None = Field(default=None, max_length=10_000, pattern=TEXT)
     sort_order: SortOrder | None = None
     cover_media_id: DbId | None = None
 
