@@ -282,6 +282,8 @@ def test_unreadable_files_leave_the_timeline_for_their_own_view(
     detail = client.get("/media", headers=auth, params={"folder": "other"}).json()["items"]
     shown = {i["name"]: i for i in detail}
     assert set(shown) == {"pic.png", "broken.jpg"}  # a folder lists everything in it
+    # the grid marks a date that is the file's time: the list says where each date came from
+    assert shown["broken.jpg"]["taken_at_source"] == "file_mtime"
     one = client.get(f"/media/{shown['broken.jpg']['id']}", headers=auth).json()
     assert one["thumbnail_status"] == "failed", one
     assert one["taken_at_source"] == "file_mtime"

@@ -392,3 +392,50 @@ def test_video_duration_bound() -> None:
     assert implausible(meta) == {"duration": 143166.0}  # 39:46:06: a broken header
     meta.duration = 3 * 3600.0
     assert implausible(meta) == {}
+
+
+def _png_claiming(path: Path, width: int, height: int) -> Path:
+    """A small PNG whose IHDR (with a valid CRC) claims another size: header garbage."""
+    import struct
+    import zlib
+
+    Image.new("RGB", (30, 20)).save(path)
+    data = bytearray(path.read_bytes())
+    at = data.index(b"IHDR")
+    data[at + 4 : at + 12] = struct.pack(">II", width, height)
+    data[at + 17 : at + 21] = struct.pack(">I", zlib.crc32(bytes(data[at : at + 17])))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _mp4_lasting(path: Path, seconds: int) -> Path:
+    """A one-second clip whose movie header (mvhd) claims `seconds`: what ffprobe and
+    exiftool then report as the duration of the file."""
+    import struct
+
+    from tests.fixtures import make_video
+
+    make_video(path, seconds=1.0, audio=False, size="64x48")
+    data = bytearray(path.read_bytes())
+    at = data.index(b"mvhd") + 16  # version/flags, creation, modification: then timescale
+    (timescale,) = struct.unpack(">I", data[at : at + 4])
+    data[at + 4 : at + 8] = struct.pack(">I", timescale * seconds)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_header_garbage_is_dropped_on_the_read_path(
+    tmp_path: Path, reader: ExifToolReader, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reader itself (exiftool and ffprobe records, not a hand-made value) drops a
+    3024x15273920 picture and a 39:46:06 clip, keeps the raw values and warns once each."""
+    tall = _png_claiming(tmp_path / "tall.png", 3024, 15273920)
+    long = _mp4_lasting(tmp_path / "long.mp4", 143166)
+    with caplog.at_level("WARNING", logger="imageserver.metadata"):
+        picture, clip = read(reader, tall), read(reader, long)
+    assert (picture.width, picture.height) == (None, None)
+    assert picture.extra["implausible"] == {"width": 3024, "height": 15273920}
+    assert clip.duration is None and clip.extra["implausible"]["duration"] == 143166.0
+    assert (clip.width, clip.height) == (64, 48)  # the rest of the record stays
+    warned = [r.getMessage() for r in caplog.records if "metadata_implausible" in r.getMessage()]
+    assert len(warned) == 2, warned

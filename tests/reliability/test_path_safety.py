@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 import imageserver
 from imageserver.db.tables import media
-from imageserver.libraries.schemas import MAX_EXCLUDE_LEN
+from imageserver.libraries.schemas import MAX_EXCLUDE_LEN, has_control
 from imageserver.media.layout import thumb_path
 from imageserver.scan.watcher import Watcher
 from tests.fixtures import make_jpeg
@@ -312,7 +312,7 @@ def test_hostile_paths_in_json_bodies(
             and "\x00" not in value
             and bool(parts)
             and ".." not in parts
-            and all(p.isprintable() for p in parts)
+            and not any(has_control(p) for p in parts)
             and len(value) <= MAX_EXCLUDE_LEN
         )
         if relative_name:

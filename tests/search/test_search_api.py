@@ -134,6 +134,10 @@ def test_similar_excludes_itself_and_upload_finds_the_same_picture(
         "/photos/search/image", files={"image": ("x.jpg", b"nope", "image/jpeg")}, headers=ml_auth
     )
     assert garbage.status_code == 422 and "decode" in garbage.json()["error"]["message"]
+    empty = ml_client.post(
+        "/photos/search/image", files={"image": ("x.jpg", b"", "image/jpeg")}, headers=ml_auth
+    )
+    assert empty.status_code == 422 and empty.json()["error"]["message"] == "image: empty upload"
 
 
 def test_photo_not_embedded_yet_is_404_for_similar(

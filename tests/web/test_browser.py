@@ -691,6 +691,51 @@ def test_search_unavailable_in_plain_words_and_dashboard_of_one_library(
         web_server.api("DELETE", f"/users/{gran['id']}")
 
 
+TILE_MARKS = """() => Object.fromEntries([...document.querySelectorAll('.canvas .tile[data-id]')]
+    .map(t => [t.dataset.id, t.querySelector('.meta.filetime') !== null]))"""
+
+
+def test_a_date_that_is_the_file_time_is_marked_on_tiles_and_in_the_viewer(
+    page: Any, web_server: WebServer
+) -> None:
+    """Items dated by their file's time (no date inside) say so; dated ones do not."""
+    items = web_server.api("GET", "/media", params={"limit": 1000}).json()["items"]
+    guessed = {str(i["id"]) for i in items if i["taken_at_source"] == "file_mtime"}
+    assert guessed and len(guessed) < len(items), "the corpus has dated and undated files"
+    page.goto(web_server.url + "/#/timeline")
+    page.wait_for_selector(".canvas .tile[data-id]")
+    marks: dict[str, bool] = {}
+    one = None  # the first undated tile met, scrolling down
+    checked = False
+    for _ in range(40):  # top to bottom of the windowed grid
+        shown = page.evaluate(TILE_MARKS)
+        marks |= shown
+        one = one or next((i for i in sorted(shown) if i in guessed), None)
+        if one is not None:
+            tile = page.locator(f".canvas .tile[data-id='{one}']")
+            if tile.count():
+                assert tile.locator(".meta.filetime").inner_text() == "file date"
+                assert (tile.locator("img").get_attribute("alt") or "").endswith("(file time)")
+                checked = True
+        at_end = page.evaluate(
+            """() => { const s = document.querySelector('.scroller');
+                       const end = s.scrollTop + s.clientHeight >= s.scrollHeight - 2;
+                       s.scrollTop += s.clientHeight; return end }"""
+        )
+        if at_end:
+            break
+        time.sleep(0.1)
+    assert {i for i, marked in marks.items() if marked} == guessed & set(marks), marks
+    assert checked and one is not None and set(marks) - guessed, marks
+    names = {str(i["id"]): i["name"] for i in items}
+    for media_id, marked in [(one, True), (sorted(set(marks) - guessed)[0], False)]:
+        page.goto(f"{web_server.url}/#/viewer/{media_id}")
+        page.wait_for_selector(f"#viewer-title:text-is({names[media_id]!r})")
+        page.wait_for_selector(".viewer .info dd")
+        assert ("(file time)" in page.inner_text(".viewer .info")) == marked, media_id
+    assert not page.errors, page.errors
+
+
 def test_files_that_could_not_be_read_wait_in_their_own_view(
     page: Any, web_server: WebServer
 ) -> None:

@@ -39,6 +39,7 @@ from imageserver.albums.schemas import (
 from imageserver.albums.zipstream import stream_zip
 from imageserver.auth.deps import User, current_user
 from imageserver.errors import error_responses
+from imageserver.inputs import IsoDate
 from imageserver.libraries.access import UserScope
 from imageserver.media.schemas import summary
 from imageserver.work.deps import Ctx, IdPath, ReadConn, WriteConn
@@ -244,7 +245,7 @@ def get_memories(
     scope: UserScope,
     conn: ReadConn,
     ctx: Ctx,
-    day: Annotated[date | None, Query(alias="date", description="default: today")] = None,
+    day: Annotated[IsoDate | None, Query(alias="date", description="default: today")] = None,
     window: Annotated[int, Query(ge=0, le=7, description="days either side")] = 0,
 ) -> Memories:
     """ "On this day": per earlier year, the caller's visible, non-archived photos."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from imageserver.inputs import DbId
+from imageserver.inputs import FOLDER_PATTERN, PRINTABLE, TEXT, DbId
 from imageserver.media.schemas import LocalDateTime, MediaSummary
 
 Role = Literal["viewer", "editor"]
@@ -36,12 +36,22 @@ class BulkMarkOut(BaseModel):
 
 class FromFolder(BaseModel):
     library: DbId
-    path: str = Field(default="", max_length=4096)
+    path: str = Field(default="", max_length=4096, pattern=FOLDER_PATTERN)
 
 
 class AlbumCreate(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str = Field(default="", max_length=10_000)
+    # what `_named` enforces, stated in the OpenAPI document
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["name"], "properties": {"name": {"type": "string"}}},
+                {"required": ["from_folder"], "properties": {"from_folder": {"type": "object"}}},
+            ]
+        }
+    )
+
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=PRINTABLE)
+    description: str = Field(default="", max_length=10_000, pattern=TEXT)
     sort_order: SortOrder = "taken_asc"
     from_folder: FromFolder | None = None
 
@@ -53,8 +63,8 @@ class AlbumCreate(BaseModel):
 
 
 class AlbumPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=PRINTABLE)
+    description: str | None = Field(default=None, max_length=10_000, pattern=TEXT)
     sort_order: SortOrder | None = None
     cover_media_id: DbId | None = None
 
@@ -125,6 +135,22 @@ class Memories(BaseModel):
 
 
 class ShareCreate(BaseModel):
+    # exactly one target (what `shares.create` enforces), stated in the OpenAPI document
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["album_id"],
+                    "properties": {"album_id": {"type": "integer"}, "media_ids": {"maxItems": 0}},
+                },
+                {
+                    "required": ["media_ids"],
+                    "properties": {"album_id": {"type": "null"}, "media_ids": {"minItems": 1}},
+                },
+            ]
+        }
+    )
+
     album_id: DbId | None = None
     media_ids: list[DbId] = Field(default_factory=list, max_length=MAX_IDS)
     expires_at: datetime | None = None

@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic.config import JsonDict
 
 MAX_EXCLUDES = 200
 MAX_EXCLUDE_LEN = 1024
+
+# What `normalise_exclude` accepts, stated for the OpenAPI document (the validator gives
+# the precise message): relative (no leading `/`, no drive letter), `/` as the separator,
+# no control character, and some character that is not a space, a dot or a slash.
+_TEXT = r"[^\\\x00-\x1f\x7f-\x9f]"
+EXCLUDE_PATTERN = rf"^(?!/)(?!.:){_TEXT}*[^\s/.\\\x00-\x1f\x7f-\x9f]{_TEXT}*$"
+EXCLUDES_SCHEMA: JsonDict = {
+    "items": {"type": "string", "maxLength": MAX_EXCLUDE_LEN, "pattern": EXCLUDE_PATTERN},
+    "maxItems": MAX_EXCLUDES,
+}
+# An absolute path without NUL (`libraries/service.check_root` says the rest: it must
+# exist, be a readable folder, not a system or server folder, not overlap another root).
+ROOT_PATH_SCHEMA: JsonDict = {"pattern": r"^/[^\x00]*$"}
+
+
+def has_control(text: str) -> bool:
+    """A character of the Unicode category Cc (C0, DEL, C1): what the schemas' patterns
+    exclude, no more (an unassigned or format character is allowed in a name)."""
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
 def normalise_exclude(entry: str) -> str:
@@ -25,7 +47,7 @@ def normalise_exclude(entry: str) -> str:
         raise ValueError("must name a folder")
     if any(p == ".." for p in parts):
         raise ValueError("must not contain '..'")
-    if any(not p.isprintable() for p in parts):
+    if any(has_control(p) for p in parts):
         raise ValueError("must not contain control characters")
     return "/".join(parts)
 
@@ -45,24 +67,24 @@ def validate_excludes(entries: list[str]) -> list[str]:
 
 
 # A name: no control character and at least one that is not a space (the validators
-# below strip it and check isprintable(); the pattern states it in the OpenAPI document).
-NAME_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+# below strip it and check the same; the pattern states it in the OpenAPI document).
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
 
 
 class LibraryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
-    root_path: str = Field(min_length=1, max_length=4096)
+    root_path: str = Field(min_length=1, max_length=4096, json_schema_extra=ROOT_PATH_SCHEMA)
     enabled: StrictBool = True
-    excluded_dirs: list[str] = Field(default_factory=list)
+    excluded_dirs: list[str] = Field(default_factory=list, json_schema_extra=EXCLUDES_SCHEMA)
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         value = value.strip()
-        if not value or not value.isprintable():
-            raise ValueError("must be printable and not blank")
+        if not value or has_control(value):
+            raise ValueError("must not be blank nor hold a control character")
         return value
 
     @field_validator("excluded_dirs")
@@ -76,7 +98,7 @@ class LibraryPatch(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200, pattern=NAME_PATTERN)
     enabled: StrictBool | None = None
-    excluded_dirs: list[str] | None = None
+    excluded_dirs: list[str] | None = Field(default=None, json_schema_extra=EXCLUDES_SCHEMA)
 
     @field_validator("name")
     @classmethod
@@ -84,8 +106,8 @@ class LibraryPatch(BaseModel):
         if value is None:
             return None
         value = value.strip()
-        if not value or not value.isprintable():
-            raise ValueError("must be printable and not blank")
+        if not value or has_control(value):
+            raise ValueError("must not be blank nor hold a control character")
         return value
 
     @field_validator("excluded_dirs")

@@ -7,7 +7,6 @@ response (schemas.py) and the HTTP details (ETag, Cache-Control, 304).
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -16,7 +15,14 @@ from fastapi.responses import FileResponse
 from imageserver.auth.deps import User, current_user
 from imageserver.auth.scope import UserScope
 from imageserver.errors import error_responses
-from imageserver.inputs import MAX_ID, PRINTABLE, DbId
+from imageserver.inputs import (
+    FOLDER_PATTERN,
+    MAX_ID,
+    PRINTABLE,
+    REL_PATH_PATTERN,
+    DbId,
+    IsoDateOrTime,
+)
 from imageserver.media import service
 from imageserver.media.model import MediaFilter, as_end, as_start
 from imageserver.media.paths import clean_rel_path
@@ -39,12 +45,12 @@ IMMUTABLE = "private, max-age=31536000, immutable"
 def media_filter(
     user: User,
     library: Annotated[list[DbId] | None, Query(description="library id (repeatable)")] = None,
-    folder: Annotated[str | None, Query(max_length=4096, description="folder prefix")] = None,
-    recursive: bool = True,
-    date_from: Annotated[date | datetime | None, Query(alias="from")] = None,
-    date_to: Annotated[
-        date | datetime | None, Query(alias="to", description="inclusive day")
+    folder: Annotated[
+        str | None, Query(max_length=4096, pattern=FOLDER_PATTERN, description="folder prefix")
     ] = None,
+    recursive: bool = True,
+    date_from: Annotated[IsoDateOrTime | None, Query(alias="from")] = None,
+    date_to: Annotated[IsoDateOrTime | None, Query(alias="to", description="inclusive day")] = None,
     camera: Annotated[
         str | None,
         Query(max_length=200, pattern=PRINTABLE, description="make or model contains"),
@@ -124,7 +130,10 @@ def media_by_path(
     scope: UserScope,
     user: User,
     library: Annotated[int, Query(ge=1, le=MAX_ID, description="library id")],
-    path: Annotated[str, Query(max_length=4096, description="library-relative path")],
+    path: Annotated[
+        str,
+        Query(max_length=4096, pattern=REL_PATH_PATTERN, description="library-relative path"),
+    ],
 ) -> MediaDetail:
     found = service.item_detail_by_path(conn, scope, library, clean_rel_path(path), user.id)
     return detail(found)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query
 from imageserver.auth.deps import current_user
 from imageserver.auth.scope import UserScope
 from imageserver.errors import error_responses
-from imageserver.inputs import MAX_ID
+from imageserver.inputs import FOLDER_PATTERN, MAX_ID
 from imageserver.media import service
 from imageserver.media.schemas import FolderListing, folder_listing
 from imageserver.work.deps import ReadConn
@@ -28,7 +28,9 @@ def list_folders(
     conn: ReadConn,
     scope: UserScope,
     library: Annotated[int, Query(ge=1, le=MAX_ID, description="library id")],
-    parent: Annotated[str, Query(max_length=4096, description="folder; empty = root")] = "",
+    parent: Annotated[
+        str, Query(max_length=4096, pattern=FOLDER_PATTERN, description="folder; empty = root")
+    ] = "",
 ) -> FolderListing:
     """Immediate sub-folders of `parent` with recursive item counts."""
     return folder_listing(library, service.folder_tree(conn, scope, library, parent))

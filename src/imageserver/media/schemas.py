@@ -69,6 +69,9 @@ class MediaSummary(BaseModel):
     kind: str = Field(description="photo | video")
     format: str
     taken_at: LocalDateTime = Field(description="camera wall-clock time (no time zone)")
+    taken_at_source: str = Field(
+        description="where taken_at came from; file_mtime: no date in the file (a tile marks it)"
+    )
     width: int | None
     height: int | None
     duration: float | None
@@ -83,7 +86,6 @@ class MediaDetail(MediaSummary):
     size: int
     mtime_ns: int
     taken_at_offset_min: int | None
-    taken_at_source: str
     make: str | None
     model: str | None
     lens: str | None
@@ -169,6 +171,7 @@ def summary(item: MediaItem) -> MediaSummary:
         kind=item.kind,
         format=item.format,
         taken_at=item.taken_at,
+        taken_at_source=item.taken_at_source,
         width=item.width,
         height=item.height,
         duration=item.duration,
@@ -191,7 +194,6 @@ def detail(found: ItemDetail) -> MediaDetail:
         size=item.size,
         mtime_ns=item.mtime_ns,
         taken_at_offset_min=item.taken_at_offset_min,
-        taken_at_source=item.taken_at_source,
         make=item.make,
         model=item.model,
         lens=item.lens,

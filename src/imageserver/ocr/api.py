@@ -32,6 +32,7 @@ def ocr_search(
             max_length=500,
             description="words; each must occur in the picture's text (case-insensitive "
             "substrings, one of 3+ characters)",
+            json_schema_extra={"pattern": service.QUERY_PATTERN},
         ),
     ],
     library_id: Annotated[DbId | None, Query(description="only this library")] = None,

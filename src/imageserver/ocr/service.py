@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -16,6 +17,24 @@ MIN_TERM = 3  # the trigram indexes answer substrings of 3+ characters
 MAX_TERMS = 8
 
 
+def _query_pattern() -> str:
+    """What `terms_of` accepts, as one regular expression for the OpenAPI document: at
+    most MAX_TERMS words, one of them MIN_TERM+ characters long (each place it may take
+    is one branch, as the document's patterns have no look-ahead)."""
+    # str.split()'s whitespace: regular expression engines' \s and the C0 separators
+    # (no other control character: PostgreSQL refuses NUL in text)
+    space, text = r"[\s\x1c-\x1f\x85]", r"[^\s\x00-\x1f\x7f-\x9f]"
+    word, long = rf"{text}+", rf"{text}*{text}{{{MIN_TERM}}}{text}*"
+    places = [
+        rf"(?:{word}{space}+){{{k}}}{long}(?:{space}+{word}){{0,{MAX_TERMS - 1 - k}}}"
+        for k in range(MAX_TERMS)
+    ]
+    return rf"^{space}*(?:{'|'.join(places)}){space}*$"
+
+
+QUERY_PATTERN = _query_pattern()
+
+
 def terms_of(q: str) -> list[str]:
     """The words of a query (each a case-insensitive substring that must occur); at least
     one of 3+ characters, so the index answers the query."""
@@ -24,6 +43,8 @@ def terms_of(q: str) -> list[str]:
         raise Invalid("q: empty")
     if len(terms) > MAX_TERMS:
         raise Invalid(f"q: at most {MAX_TERMS} words")
+    if any(unicodedata.category(ch) == "Cc" for t in terms for ch in t):
+        raise Invalid("q: must not contain control characters")
     if max(len(t) for t in terms) < MIN_TERM:
         raise Invalid(f"q: needs a word of at least {MIN_TERM} characters")
     return terms

@@ -36,7 +36,12 @@ def map_markers(
     conn: ReadConn,
     scope: UserScope,
     bbox: Annotated[
-        str, Query(max_length=200, description="west,south,east,north in degrees")
+        str,
+        Query(
+            max_length=200,
+            description="west,south,east,north in degrees",
+            json_schema_extra={"pattern": service.BBOX_PATTERN},
+        ),
     ] = "-180,-90,180,90",
     zoom: Annotated[int, Query(ge=0, le=service.MAX_ZOOM)] = 2,
 ) -> Markers:

@@ -71,6 +71,12 @@ class Box:
     east: float  # east < west: the box crosses the antimeridian
 
 
+_NUMBER = r"\s*[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*"
+# Four decimal numbers, for the OpenAPI document; the ranges (-90 <= south <= north <= 90)
+# are checked by `parse_bbox`, which also takes what float() reads (exponents).
+BBOX_PATTERN = rf"^{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}$"
+
+
 def parse_bbox(text: str) -> Box:
     """`west,south,east,north` in degrees (Leaflet's toBBoxString order). Longitudes a
     panned map reports beyond ±180 are wrapped; a box 360 degrees wide or more is the world."""

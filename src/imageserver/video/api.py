@@ -36,7 +36,7 @@ from imageserver.errors import (
     Unsupported,
     error_responses,
 )
-from imageserver.inputs import MAX_ID
+from imageserver.inputs import MAX_ID, REL_PATH_PATTERN
 from imageserver.media.paths import clean_rel_path
 from imageserver.video import layout, repo, service, stats
 from imageserver.video.jobs import PREVIEW_KIND, Job
@@ -229,7 +229,10 @@ def _hash_of(row: RowMapping) -> str:
 )
 def playlist_by_path(
     library_id: IdPath,
-    path: Annotated[str, Query(max_length=4096, description="library-relative path")],
+    path: Annotated[
+        str,
+        Query(max_length=4096, pattern=REL_PATH_PATTERN, description="library-relative path"),
+    ],
     request: Request,
     ctx: Ctx,
     access: Stream,
@@ -252,7 +255,7 @@ def playlist_by_path(
 )
 def preview_by_path(
     library_id: IdPath,
-    path: Annotated[str, Query(max_length=4096)],
+    path: Annotated[str, Query(max_length=4096, pattern=REL_PATH_PATTERN)],
     ctx: Ctx,
     access: Stream,
     conn: ReadConn,
@@ -306,7 +309,7 @@ def describe(ctx: AppContext, conn: Connection, row: RowMapping, user: CurrentUs
 @router.get("/video/by-path", response_model=VideoInfo, responses=error_responses(404))
 def video_by_path(
     library: Annotated[int, Query(ge=1, le=MAX_ID, description="library id")],
-    path: Annotated[str, Query(max_length=4096)],
+    path: Annotated[str, Query(max_length=4096, pattern=REL_PATH_PATTERN)],
     ctx: Ctx,
     conn: ReadConn,
     user: User,

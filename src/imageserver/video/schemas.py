@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from imageserver.inputs import DbId
+from imageserver.inputs import REL_PATH_PATTERN, DbId
 
 VideoStatus = Literal["ready", "queued", "pending", "unsupported", "waiting_for_hash"]
 
@@ -32,7 +32,7 @@ class GenerateRequest(BaseModel):
 
     media_id: DbId | None = None
     library_id: DbId | None = None
-    path: str | None = Field(default=None, max_length=4096)
+    path: str | None = Field(default=None, max_length=4096, pattern=REL_PATH_PATTERN)
 
     @model_validator(mode="after")
     def _one_target(self) -> GenerateRequest:
