@@ -13,6 +13,7 @@ import json
 import subprocess
 import tempfile
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,11 @@ def build_library(root: Path) -> None:
     )
     make_jpeg(t / "IMG(1).jpg", size=(40, 30), color=(20, 20, 20))
     takeout_json(t / "IMG.jpg(1).json", photoTakenTime={"timestamp": "1262304000"})
+    # the file's own date wins over Takeout's instant, which only fills in for no date
+    make_jpeg(
+        t / "dated.jpg", size=(40, 30), color=(50, 50, 50), taken=datetime(2015, 5, 6, 7, 8, 9)
+    )
+    takeout_json(t / "dated.jpg.json", photoTakenTime={"timestamp": "1262304000"})
     make_jpeg(t / "sup.jpg", size=(40, 30), color=(30, 30, 30))
     takeout_json(t / "sup.jpg.supplemental-metadata.json", description="supplemental")
     make_jpeg(t / LONG, size=(40, 30), color=(40, 40, 40))
@@ -120,13 +126,26 @@ def curation(client: TestClient, auth: dict[str, str], media_id: int) -> dict[st
     return dict(r.json()["curation"] or {})
 
 
+def instant(client: TestClient, auth: dict[str, str], media_id: int) -> datetime:
+    """The UTC instant of an item's shown date (wall clock less its offset)."""
+    r = client.get(f"/media/{media_id}", headers=auth).json()
+    wall = datetime.fromisoformat(r["taken_at"])
+    return (wall - timedelta(minutes=r["taken_at_offset_min"] or 0)).replace(tzinfo=None)
+
+
+def timeline(client: TestClient, auth: dict[str, str]) -> dict[str, int]:
+    r = client.get("/timeline", headers=auth, params={"granularity": "month"})
+    assert r.status_code == 200, r.text
+    return {b["bucket"][:7]: b["count"] for b in r.json()}
+
+
 def test_reading_sidecars_embedded_and_takeout(
     lib: Any, client: TestClient, auth: dict[str, str]
 ) -> None:
     _watcher, root, _library_id, before = lib
     grid = items(client, auth)
     assert not [p for p in grid if p.endswith((".xmp", ".json"))]  # sidecars are no items
-    assert len(grid) == 8
+    assert len(grid) == 9
     a = curation(client, auth, grid["a.jpg"]["id"])
     assert (a["rating"], a["label"]) == (4, "Red")
     assert (a["title"], a["description"]) == ("Eiffel", "At night")
@@ -152,6 +171,25 @@ def test_reading_sidecars_embedded_and_takeout(
     dup = curation(client, auth, grid[t + "IMG(1).jpg"]["id"])
     assert dup["taken_at"] == "2010-01-01T00:00:00" and dup["sidecars"] == [t + "IMG.jpg(1).json"]
     assert curation(client, auth, grid[t + "sup.jpg"]["id"])["description"] == "supplemental"
+
+    # A curated date is the item's date in the grid and the timeline: the XMP's wall
+    # clock, Takeout's instant (for a file with no date of its own), never over the file's.
+    assert (grid["a.jpg"]["taken_at"], grid["a.jpg"]["taken_at_source"]) == (
+        "2019-07-14T22:20:30", "xmp"
+    )  # fmt: skip
+    assert instant(client, auth, grid[t + "IMG.jpg"]["id"]) == datetime(2019, 7, 14, 8, 20, 30)
+    assert grid[t + "IMG.jpg"]["taken_at_source"] == "takeout"
+    assert instant(client, auth, grid[t + "IMG(1).jpg"]["id"]) == datetime(2010, 1, 1)
+    assert (grid[t + "dated.jpg"]["taken_at"], grid[t + "dated.jpg"]["taken_at_source"]) == (
+        "2015-05-06T07:08:09", "EXIF:DateTimeOriginal"
+    )  # fmt: skip
+    assert grid["e.jpg"]["taken_at_source"] == "file_mtime"
+    dated = ["a.jpg", t + "IMG.jpg", t + "dated.jpg", t + "IMG(1).jpg"]  # newest first
+    assert [p for p in grid if p in dated] == dated
+    months = timeline(client, auth)
+    assert {"2019-07", "2015-05"} <= set(months)
+    assert months["2019-07"] == 3  # a.jpg, IMG.jpg and the screenshot named on that day
+    assert client.get("/media", headers=auth, params={"has_gps": "true"}).json()["items"]
     assert curation(client, auth, grid[t + LONG]["id"])["description"] == "cut name"
     assert digest_tree(root) == before  # reading wrote nothing under the root
 
@@ -226,8 +264,12 @@ def test_quick_tick_follows_sidecars_without_rehashing(
     assert e["title"] == "Sand"  # still the embedded one: the sidecar has no title
     img = curation(client, auth, grid["Takeout/Google Photos/Photos from 2019/IMG.jpg"]["id"])
     assert img["description"] is None and img["sidecars"] == [] and img["gps"] is None
+    # its Takeout date and place leave the row with the JSON: the file's own come back
+    row = client.get(f"/media/{grid['Takeout/Google Photos/Photos from 2019/IMG.jpg']['id']}",
+                     headers=auth).json()  # fmt: skip
+    assert (row["taken_at_source"], row["gps"]) == ("file_mtime", None)
     assert list(items(client, auth, tag="Places")) == ["a.jpg"]
-    assert len(items(client, auth)) == 8
+    assert len(items(client, auth)) == 9
 
 
 def test_a_sidecar_before_its_photo_and_a_full_scan_agree(

@@ -9,14 +9,13 @@ A value sets a field, None clears the edit (the sidecar's, embedded or file valu
 again), a field left out of a change is untouched. Every id must be visible to the
 caller, else the whole change is a NotFound (the same as an id that does not exist) and
 nothing is written. After a change the item's effective curation is recomputed
-(curation/service.py, source "edit" on top) and an edited date or place is put on the
+(curation/service.py, source "edit" on top), which puts an edited date or place on the
 media row (media/overrides.py), so the item moves in the grid, the timeline and the map.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -25,20 +24,9 @@ from imageserver.curation import edits_repo as repo
 from imageserver.curation import service
 from imageserver.curation.edits_repo import FIELDS, EditState, HistoryRow
 from imageserver.errors import Conflict, Invalid, NotFound
-from imageserver.media import overrides
 from imageserver.work.scope import Scope
 
 HISTORY_LIMIT = 500
-
-
-def override_of(values: dict[str, Any]) -> overrides.Override:
-    taken, place = values["taken_at"], values["location"]
-    return overrides.Override(
-        taken_at=datetime.fromisoformat(taken["local"]) if taken else None,
-        offset_min=taken["offset_min"] if taken else None,
-        latitude=place["latitude"] if place else None,
-        longitude=place["longitude"] if place else None,
-    )
 
 
 def require_visible(conn: Connection, scope: Scope, ids: Sequence[int]) -> None:
@@ -56,8 +44,6 @@ def _write(
 ) -> None:
     new = EditState(values={**state.values, **diff}, who={**state.who, **who})
     repo.save(conn, media_id, new, now)
-    if "taken_at" in diff or "location" in diff:
-        overrides.show(conn, media_id, override_of(new.values))
     if new.empty:
         repo.drop(conn, media_id)
 

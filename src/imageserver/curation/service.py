@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from imageserver.curation import edits_repo, names, reader, repo
 from imageserver.curation.fields import Fields
 from imageserver.curation.precedence import EDIT, Layer, merge, sidecar_rank
 from imageserver.curation.repo import MediaRef, SidecarRow
+from imageserver.media import overrides
 from imageserver.work.scope import Scope
 
 READ_CHUNK = 500
@@ -174,7 +176,10 @@ def refresh_ids(conn: Connection, ids: list[int], now: float) -> None:
 
 
 def refresh_ref(conn: Connection, library_id: int, ref: MediaRef, now: float) -> None:
-    found = merge(layers_for(conn, library_id, ref), file_has_date=ref.has_date)
+    """Recompute one item's effective curation, and put a curated date or place (an
+    edit's, a sidecar's) on its media row so the grid, timeline and map follow it."""
+    has_date = overrides.file_has_date(conn, ref.id, ref.has_date)
+    found = merge(layers_for(conn, library_id, ref), file_has_date=has_date)
     v = found.values
     repo.set_effective(
         conn,
@@ -193,6 +198,18 @@ def refresh_ref(conn: Connection, library_id: int, ref: MediaRef, now: float) ->
         },
         v.tags,
         now,
+    )
+    overrides.show(conn, ref.id, curated(v, found.sources))
+
+
+def curated(v: Fields, sources: dict[str, str]) -> overrides.Override:
+    """The date and place the row shows in place of the file's (None where the file's)."""
+    return overrides.Override(
+        taken_at=datetime.fromisoformat(v.taken_at) if v.taken_at else None,
+        offset_min=v.offset_min if v.taken_at else None,
+        latitude=v.latitude if v.longitude is not None else None,
+        longitude=v.longitude if v.latitude is not None else None,
+        date_source=overrides.source_label(sources.get("taken_at", "")),
     )
 
 

@@ -497,6 +497,9 @@ curation_items = Table(
     Column("longitude", Float, nullable=True),
     Column("people", JSON, nullable=True),
     Column("sources", JSON, nullable=False),
+    # the file's own date and GPS while a curated one (an edit, an XMP or Takeout date or
+    # place) is shown on the media row (media/overrides.py); NULL: the row shows the file's
+    Column("file_values", JSON, nullable=True),
     Column("updated_at", Float, nullable=False),
 )
 
@@ -514,9 +517,7 @@ item_tags = Table(
 # The household's own edits of an item (curation/edits_service.py): one overlay row per
 # media row, shared by every user who may see it (a family curates one collection), the
 # top layer of the curation precedence. Each field has who set it and when; NULL means
-# "no edit", so the sidecar's or the file's value shows. `file_values` keeps the file's
-# own date and GPS while a date or place edit is shown on the media row (media/overrides.py),
-# so clearing the edit restores them without reading the file again.
+# "no edit", so the sidecar's or the file's value shows.
 media_edits = Table(
     "media_edits",
     metadata,
@@ -541,7 +542,6 @@ media_edits = Table(
     Column("rating", SmallInteger, nullable=True),
     Column("rating_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Column("rating_set_at", Float, nullable=True),
-    Column("file_values", JSON, nullable=True),
     Column("updated_at", Float, nullable=False),
 )
 

@@ -70,7 +70,8 @@ class MediaSummary(BaseModel):
     format: str
     taken_at: LocalDateTime = Field(description="camera wall-clock time (no time zone)")
     taken_at_source: str = Field(
-        description="where taken_at came from; file_mtime: no date in the file (a tile marks it)"
+        description="where taken_at came from; file_mtime: no date in the file (a tile marks "
+        "it); edit, xmp, takeout: a curated date shown in place of the file's"
     )
     width: int | None
     height: int | None

@@ -1,4 +1,5 @@
-"""media edits: the household's overlay of an item's curation, and its history for undo
+"""media edits: the household's overlay of an item's curation, and its history for undo;
+the file's own date and GPS kept on curation_items while a curated one shows on the row
 
 Revision ID: 20261204_0014
 Revises: 20261204_0012
@@ -49,7 +50,6 @@ def upgrade() -> None:
         *_who("tags"),
         sa.Column("rating", sa.SmallInteger(), nullable=True),
         *_who("rating"),
-        sa.Column("file_values", sa.JSON(), nullable=True),
         sa.Column("updated_at", sa.Float(), nullable=False),
         _fk("media_edits", "media_id", "media", "CASCADE"),
         *[_fk("media_edits", f"{f}_by", "users", "SET NULL") for f in FIELDS],
@@ -71,9 +71,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_media_edit_history"),
     )
     op.create_index("ix_media_edit_history_media_id", "media_edit_history", ["media_id", "id"])
+    op.add_column("curation_items", sa.Column("file_values", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("curation_items") as batch:
+        batch.drop_column("file_values")
     op.drop_index("ix_media_edit_history_media_id", table_name="media_edit_history")
     op.drop_table("media_edit_history")
     op.drop_table("media_edits")
