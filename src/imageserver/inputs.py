@@ -30,8 +30,17 @@ def _not_a_number(value: object) -> object:
     return value
 
 
+def _iso_text(value: object) -> object:
+    """A date-time in a JSON body is ISO 8601 text too: a JSON number (or a boolean)
+    would be read as a Unix timestamp, refused here as the document's type says."""
+    if isinstance(value, int | float):
+        raise ValueError("a date-time is ISO 8601 text, e.g. 2024-05-06T07:08:09Z")
+    return _not_a_number(value)
+
+
 IsoDate = Annotated[date, BeforeValidator(_not_a_number)]
 IsoDateOrTime = Annotated[date | datetime, BeforeValidator(_not_a_number)]
+IsoDateTimeText = Annotated[datetime, BeforeValidator(_iso_text)]
 
 # No C0 control character (NUL included) and no DEL.
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"

@@ -286,3 +286,22 @@ def test_album_text_keeps_line_breaks_and_refuses_nul(
     for body in [{"name": "a\x00"}, {"description": "x\x00y"}, {"name": "a\nb"}]:
         assert client.post("/albums", headers=auth, json=body).status_code == 422, body
         assert client.patch(url, headers=auth, json=body).status_code == 422, body
+
+
+def test_body_numbers_and_dates_have_their_documented_types(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    """A boolean is not a coordinate and a JSON number is not a date-time: both would be
+    coerced (false as 0.0, 0 as 1970-01-01) where the document says number / ISO text.
+    Every check is refused before any id is looked up, so none needs a media row."""
+    bad_place = {"location": {"latitude": 0.0, "longitude": False}}
+    assert client.patch("/media/1", headers=auth, json=bad_place).status_code == 422
+    batch = {"ids": [1], **bad_place}
+    assert client.patch("/media", headers=auth, json=batch).status_code == 422
+    for since in [0, 1.5, True]:
+        r = client.post("/export/xmp", headers=auth, json={"since": since})
+        assert r.status_code == 422, (since, r.text)
+    r = client.post("/export/xmp", headers=auth, json={"since": "2024-05-06T07:08:09Z"})
+    assert r.status_code == 200, r.text
+    r = client.post("/shares", headers=auth, json={"media_ids": [1], "expires_at": 0})
+    assert r.status_code == 422, r.text

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from imageserver.inputs import FOLDER_PATTERN, PRINTABLE, TEXT, DbId
+from imageserver.inputs import FOLDER_PATTERN, PRINTABLE, TEXT, DbId, IsoDateTimeText
 from imageserver.media.schemas import LocalDateTime, MediaSummary
 
 Role = Literal["viewer", "editor"]
@@ -153,7 +152,7 @@ class ShareCreate(BaseModel):
 
     album_id: DbId | None = None
     media_ids: list[DbId] = Field(default_factory=list, max_length=MAX_IDS)
-    expires_at: datetime | None = None
+    expires_at: IsoDateTimeText | None = None
     password: str | None = Field(default=None, min_length=4, max_length=200)
     allow_download: StrictBool = False
     show_metadata: StrictBool = False

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from imageserver.curation.fields import MAX_TAG, MAX_TAGS, MAX_TEXT
-from imageserver.inputs import PRINTABLE, DbId
+from imageserver.inputs import PRINTABLE, DbId, IsoDateTimeText
 
 MAX_BATCH = 1000
 MAX_OFFSET_MIN = 15 * 60  # media/query.py widens date bounds by no more than this
@@ -53,8 +53,8 @@ class TakenAt(BaseModel):
 class Location(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False, strict=True)
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False, strict=True)
 
 
 class EditFields(BaseModel):
@@ -127,7 +127,7 @@ class ExportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     library_id: DbId | None = Field(default=None, description="one library (default: all)")
-    since: datetime | None = Field(
+    since: IsoDateTimeText | None = Field(
         default=None, description="only items whose curation changed since (default: all)"
     )
 
