@@ -65,11 +65,11 @@ case "$cmd" in
         setup_venv dev
         export CI="${CI:-}"
         set +e
-        # Test files run in parallel, one worker per core (IMAGESERVER_TEST_WORKERS=0 runs
-        # them in this process); a file stays on one worker, so its module fixtures are
-        # built once. Each worker has its own session: its own SQLite template and its own
-        # PostgreSQL database.
-        "$VENV/bin/python" -m pytest -n "${IMAGESERVER_TEST_WORKERS:-auto}" --dist loadfile "$@"
+        # IMAGESERVER_TEST_WORKERS=N runs test files in N parallel workers (a file stays on
+        # one worker; each worker has its own SQLite template and PostgreSQL database).
+        # The default is one process: on 2 cores a parallel run saved little, and a test
+        # server's background threads (nice 15) starve beside a busy worker at nice 0.
+        "$VENV/bin/python" -m pytest -n "${IMAGESERVER_TEST_WORKERS:-0}" --dist loadfile "$@"
         code=$?
         set -e
         if [ $code -eq 5 ]; then
