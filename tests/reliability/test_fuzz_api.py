@@ -58,6 +58,10 @@ from tests.reliability.world import World, login_headers
 # Schema can state: what is on the server's disk, in its database or its clock, what the
 # bytes of an upload hold, or a relation between the path and the body. Each is matched
 # on the operation and its error message, so any other refusal of valid data still fails.
+EDIT_DATE = (
+    r"^taken_at\.local: Value error, "
+    r"(not a calendar date and time|year outside 1800\.\.2200)$"
+)
 STATE_REFUSALS: dict[str, tuple[str, ...]] = {
     # the folder must exist, be readable, not be a system folder nor overlap a library
     "POST /libraries": (r"^root_path: ",),
@@ -75,6 +79,10 @@ STATE_REFUSALS: dict[str, tuple[str, ...]] = {
     "POST /people/{person_id}/merge": (r"^ids: a person cannot be merged into itself$",),
     # an expiry must lie in the future of the server's clock
     "POST /shares": (r"^expires_at is in the past$",),
+    # an edited date matches YYYY-MM-DDTHH:MM:SS and must also be on the calendar (no
+    # month 00, no 30 February) in the years a photo can have (1800..2200)
+    "PATCH /media": (EDIT_DATE,),
+    "PATCH /media/{media_id}": (EDIT_DATE,),
     # four numbers in the document; their order (south <= north, within +-90) is checked here
     "GET /map/markers": (r"^bbox: need -90 <= south <= north <= 90$", r"^bbox: east < west "),
 }

@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from imageserver.curation.fields import MAX_TAG, MAX_TAGS, MAX_TEXT
 from imageserver.inputs import PRINTABLE, DbId, IsoDateTimeText
@@ -23,7 +23,22 @@ LOCAL = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 # Text may hold line breaks and tabs, never NUL or other control characters.
 MULTILINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
-Rating = Annotated[int, Field(ge=0, le=5, strict=True)]
+
+def _json_integer(value: object) -> object:
+    """A JSON integer: 4 or 4.0 (JSON Schema counts both), never true or "4"."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("an integer")
+        return int(value)
+    return value
+
+
+Rating = Annotated[int, Field(ge=0, le=5), BeforeValidator(_json_integer)]
+Offset = Annotated[
+    int, Field(ge=-MAX_OFFSET_MIN, le=MAX_OFFSET_MIN), BeforeValidator(_json_integer)
+]
 Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG, pattern=PRINTABLE)]
 
 
@@ -34,8 +49,8 @@ class TakenAt(BaseModel):
         description="wall-clock date and time, no zone: YYYY-MM-DDTHH:MM:SS",
         pattern=LOCAL.pattern,
     )
-    offset_min: Annotated[int | None, Field(ge=-MAX_OFFSET_MIN, le=MAX_OFFSET_MIN, strict=True)] = (
-        Field(default=None, description="minutes east of UTC, null when unknown")
+    offset_min: Offset | None = Field(
+        default=None, description="minutes east of UTC, null when unknown"
     )
 
     @field_validator("local")
@@ -58,9 +73,10 @@ class Location(BaseModel):
 
 
 class EditFields(BaseModel):
-    """The editable fields (absent: untouched, null: the edit cleared)."""
+    """The editable fields (absent: untouched, null: the edit cleared); a body names at
+    least one (the service refuses an empty change, and the document says so)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
     taken_at: TakenAt | None = None
     location: Location | None = None
@@ -98,6 +114,8 @@ def normalize_tags(tags: list[str]) -> list[str]:
 
 
 class BatchEdit(EditFields):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 2})
+
     ids: list[DbId] = Field(min_length=1, max_length=MAX_BATCH)
 
 
