@@ -408,6 +408,19 @@ def test_edit_title_and_rating_in_the_viewer_and_tags_of_a_selection(
     page.wait_for_selector("#toast:has-text('2 items changed')")
     tagged = web_server.api("GET", "/media", params={"tag": "Family"}).json()["items"]
     assert sorted(i["id"] for i in tagged) == sorted(picked)
+
+    # The tag browser: Family -> Lake shows exactly the two tagged items in its grid.
+    page.goto(web_server.url + "/#/tags")
+    page.click("#tags-list a[data-tag='Family']")
+    page.click("#tags-list a[data-tag='Family/Lake']")
+    page.wait_for_selector("#tags-crumbs:has-text('Family › Lake')")
+    tiles = ".canvas .tile[data-kind='photo'] img.loaded"
+    page.wait_for_function("s => document.querySelectorAll(s).length === 2", arg=tiles)
+    shown = page.evaluate(
+        "() => [...document.querySelectorAll('.canvas .tile')].map(t => Number(t.dataset.id))"
+    )
+    assert sorted(shown) == sorted(picked)
+    assert page.locator("#tags-list li").count() == 0  # a leaf has no tags below it
     for media_id in picked:  # leave the module's world as it was
         undone = web_server.api("POST", f"/media/{media_id}/edits/undo")
         assert undone.status_code == 200, undone.text

@@ -18,7 +18,7 @@ export function curationRows(item) {
   const add = (label, value, id) => { if (value !== '' && value !== null && value !== undefined) out.push(h('dt', {}, label), h('dd', { id }, value)); };
   add('Title', c.title, 'viewer-caption');
   add('Description', c.description, 'viewer-description');
-  if (c.tags?.length) add('Tags', c.tags.map((t, n) => [n ? ', ' : '', h('a', { href: `#/timeline?tag=${encodeURIComponent(t)}` }, t)]), 'viewer-tags');
+  if (c.tags?.length) add('Tags', c.tags.map((t, n) => [n ? ', ' : '', h('a', { href: `#/tags?tag=${encodeURIComponent(t)}` }, t)]), 'viewer-tags');
   if (c.rating !== null && c.rating !== undefined) add('Rating', c.rating < 0 ? 'Rejected' : STARS(c.rating), 'viewer-rating');
   return out;
 }

@@ -22,6 +22,7 @@ const ROUTES = [
   { name: 'album', re: /^\/albums\/(\d+)$/, load: () => import('./views/album.js') },
   { name: 'shares', re: /^\/shares$/, load: () => import('./views/shares.js') },
   { name: 'places', re: /^\/places$/, load: () => import('./views/places.js') },
+  { name: 'tags', re: /^\/tags$/, load: () => import('./views/tags.js') },
   { name: 'map', re: /^\/map$/, load: () => import('./views/map.js') },
   // The public page of a share link: no login, no navigation bar.
   { name: 'share', re: /^\/s\/([A-Za-z0-9_-]{1,64})$/, load: () => import('./views/share.js'), public: true },
