@@ -133,6 +133,7 @@ CLASSIFIED: dict[str, str] = {
     "GET /s/{token}/items/{media_id}/original": OPEN,
     "GET /s/{token}/download": OPEN,
     "GET /places": READ,
+    "GET /places/search": READ,
     "GET /map/markers": READ,
     "GET /map/outlines": READ,
     "GET /map/config": READ,

@@ -425,3 +425,25 @@ def test_edit_title_and_rating_in_the_viewer_and_tags_of_a_selection(
         undone = web_server.api("POST", f"/media/{media_id}/edits/undo")
         assert undone.status_code == 200, undone.text
     assert not page.errors, page.errors
+
+
+def test_a_place_typed_by_name_sets_the_location(page: Any, web_server: WebServer) -> None:
+    """The edit dialog's "Find a place": a few letters offer towns, choosing one fills the
+    coordinates, and saving stores them as the item's edited location."""
+    media_id = photo_ids(web_server)[1]
+    page.goto(web_server.url + f"/#/viewer/{media_id}")
+    page.click("#viewer-edit")
+    page.wait_for_selector("#edit-dialog")
+    page.fill("#edit-place", "lisb")
+    page.click("#edit-place-offers button:text-is('Lisbon, Lisboa, Portugal')")
+    assert page.input_value("#edit-place") == "Lisbon, Lisboa, Portugal"
+    assert abs(float(page.input_value("#edit-lat")) - 38.7167) < 0.01
+    assert abs(float(page.input_value("#edit-lon")) + 9.1333) < 0.01
+    page.click("#edit-dialog button[type=submit]")
+    page.wait_for_selector("#toast:has-text('Saved.')")
+    got = web_server.api("GET", f"/media/{media_id}").json()
+    assert got["curation"]["sources"]["gps"] == "edit"
+    assert abs(got["gps"]["latitude"] - 38.7167) < 0.01, got["gps"]
+    undone = web_server.api("POST", f"/media/{media_id}/edits/undo")  # leave the world as it was
+    assert undone.status_code == 200, undone.text
+    assert not page.errors, page.errors

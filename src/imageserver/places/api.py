@@ -1,10 +1,10 @@
 """Places and map routes: the places tree, map markers clustered on the server, the
-offline country-outline layer and the map's settings.
+offline country-outline layer, the map's settings and the place-name search.
 
 Every read of library data takes the caller's `UserScope` and hands it to repo.py, which
-applies it in SQL. The outlines and the map settings are the same for every signed-in
-user (shipped data and configuration, nothing of any library). Handlers are plain `def`:
-FastAPI runs them in its thread pool.
+applies it in SQL. The outlines, the map settings and the place-name search are the same
+for every signed-in user (shipped data and configuration, nothing of any library).
+Handlers are plain `def`: FastAPI runs them in its thread pool.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from imageserver.auth.deps import current_user
 from imageserver.errors import error_responses
+from imageserver.inputs import PRINTABLE
 from imageserver.libraries.access import UserScope
-from imageserver.places import outlines, service
-from imageserver.places.schemas import MapConfig, Markers, PlacesTree
+from imageserver.places import gazetteer, outlines, service
+from imageserver.places.schemas import MapConfig, Markers, PlaceHit, PlaceSearch, PlacesTree
 from imageserver.work.deps import Ctx, ReadConn
 
 router = APIRouter(tags=["places"], dependencies=[Depends(current_user)])
@@ -29,6 +30,28 @@ OUTLINES_URL = "/map/outlines"
 def places_tree(conn: ReadConn, scope: UserScope) -> PlacesTree:
     """Countries -> first-level regions -> places, with item counts and a cover each."""
     return PlacesTree(countries=service.tree(conn, scope), attribution=service.ATTRIBUTION)
+
+
+@router.get("/places/search", response_model=PlaceSearch)
+def search_places(
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=PRINTABLE,
+            description='a place name or its start, optionally ", country or region"',
+        ),
+    ],
+    limit: Annotated[int, Query(ge=1, le=gazetteer.MAX_HITS)] = 10,
+) -> PlaceSearch:
+    """Places of the world a typed name may mean, with coordinates: an edit's location by
+    place name. Shipped data (GeoNames), nothing of any library."""
+    hits = gazetteer.search(q, limit)
+    return PlaceSearch(
+        places=[PlaceHit.model_validate(h, from_attributes=True) for h in hits],
+        attribution=service.ATTRIBUTION,
+    )
 
 
 @router.get("/map/markers", response_model=Markers, responses=error_responses(422))

@@ -53,3 +53,18 @@ class MapConfig(BaseModel):
     tile_attribution: str
     outlines_url: str
     attribution: str = Field(description="credit for place names and borders")
+
+
+class PlaceHit(BaseModel):
+    name: str = Field(description="populated place (GeoNames)")
+    region: str
+    country: str
+    country_code: str = Field(description="ISO 3166-1 alpha-2")
+    latitude: float
+    longitude: float
+    population: int
+
+
+class PlaceSearch(BaseModel):
+    places: list[PlaceHit] = Field(description="most populous first")
+    attribution: str

@@ -4,7 +4,7 @@
 // an emptied one is sent as null (the sidecar's or the file's value shows again), an
 // untouched one is left out.
 
-import { api } from './api.js';
+import { api, get } from './api.js';
 import { h, toast } from './dom.js';
 import { dialog } from './collections.js';
 
@@ -27,6 +27,46 @@ const withSeconds = (local) => (local.length === 16 ? `${local}:00` : local);
 
 function field(label, input) {
   return h('label', { class: 'field' }, h('span', {}, label), input);
+}
+
+const placeLabel = (p) => [p.name, p.region, p.country].filter(Boolean).join(', ');
+
+/**
+ * "Find a place": a typed town name offers the places it may mean (GET /places/search);
+ * choosing one fills the latitude and longitude inputs. Enter picks the first offer
+ * instead of submitting the form.
+ */
+function placeFinder(latitude, longitude) {
+  const input = h('input', { id: 'edit-place', type: 'search', autocomplete: 'off', placeholder: 'Lisbon, or Paris, US' });
+  const offers = h('ul', { class: 'place-offers', id: 'edit-place-offers', 'aria-label': 'Places' });
+  let timer = 0;
+  let asked = 0;
+  const choose = (p) => {
+    latitude.value = String(p.latitude);
+    longitude.value = String(p.longitude);
+    input.value = placeLabel(p);
+    offers.replaceChildren();
+  };
+  const offer = (places) => offers.replaceChildren(...places.map((p) => h('li', {},
+    h('button', { type: 'button', class: 'small', onclick: () => choose(p) }, placeLabel(p)))));
+  input.addEventListener('input', () => {
+    clearTimeout(timer);
+    const text = input.value.trim();
+    if (text.length < 2) { offer([]); return; }
+    timer = setTimeout(async () => {
+      const mine = ++asked;
+      try {
+        const found = await get('/places/search', { q: text, limit: 8 });
+        if (mine === asked) offer(found.places);
+      } catch { /* leave the offers as they were */ }
+    }, 200);
+  });
+  input.addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter') return;
+    event.preventDefault();
+    offers.querySelector('button')?.click();
+  });
+  return [input, offers];
 }
 
 /** The form's current values, keyed like the PATCH body ('' where empty). */
@@ -91,6 +131,7 @@ export function editDialog({ item = null, ids = [] }) {
     note,
     field('Date and time (camera clock)', inputs.local),
     field('UTC offset in minutes (optional)', inputs.offset),
+    field('Find a place (sets latitude and longitude)', placeFinder(inputs.latitude, inputs.longitude)),
     field('Latitude', inputs.latitude),
     field('Longitude', inputs.longitude),
     field('Title', inputs.title),
