@@ -30,6 +30,8 @@ class Fields:
     description: str | None = None
     tags: list[str] = field(default_factory=list)  # "Places/France/Paris"
     people: list[str] = field(default_factory=list)
+    # named face boxes, fractions of the stored image (curation/regions.py)
+    regions: list[dict[str, Any]] = field(default_factory=list)
     taken_at: str | None = None  # ISO "2019-07-14T10:20:30", wall clock
     offset_min: int | None = None
     latitude: float | None = None

@@ -58,7 +58,7 @@ def merge(layers: list[Layer], *, file_has_date: bool) -> Effective:
                 setattr(v, name, value)
                 out.sources[name] = layer.source
                 break
-    for name in ("tags", "people"):
+    for name in ("tags", "people", "regions"):
         for layer in layers:
             if getattr(layer.fields, name) or name in layer.stated:
                 setattr(v, name, list(getattr(layer.fields, name)))

@@ -201,6 +201,11 @@ def set_effective(
     now: float,
 ) -> None:
     ensure_item(conn, media_id, now)
+    before = conn.execute(
+        select(curation_items.c.regions).where(curation_items.c.media_id == media_id)
+    ).scalar()
+    if (before or None) != (values.get("regions") or None):
+        values = {**values, "regions_changed": True}  # for the face drain (faces/regions.py)
     taken = values.get("taken_at")
     values = {**values, "taken_at": datetime.fromisoformat(taken) if taken else None}
     conn.execute(

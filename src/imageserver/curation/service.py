@@ -194,6 +194,7 @@ def refresh_ref(conn: Connection, library_id: int, ref: MediaRef, now: float) ->
             "latitude": v.latitude,
             "longitude": v.longitude,
             "people": v.people or None,
+            "regions": v.regions or None,
             "sources": found.sources,
         },
         v.tags,

@@ -3,14 +3,17 @@
 The tags asked for (TAG_OPTIONS) are the ones Lightroom, darktable, digiKam, Capture One
 and Windows write: xmp:Rating and xmp:Label, dc:title/description/subject,
 lr:hierarchicalSubject ("a|b|c"), digiKam:TagsList ("a/b/c"), IPTC keywords and
-captions, dates with their offsets, GPS, and the names of MWG / Microsoft face regions.
+captions, dates with their offsets, GPS, and MWG / Microsoft face regions (names and
+boxes, read as structures: regions.py). With `-struct` exiftool answers the regions as one
+structure each and no longer as flattened `RegionName` lists, which lose the pairing of a
+name with its box when a region has no name.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from imageserver.curation import fields
+from imageserver.curation import fields, regions
 from imageserver.curation.fields import Fields
 
 TAGS = (
@@ -26,13 +29,13 @@ TAGS = (
     "XMP-xmp:CreateDate",
     "XMP-exif:GPSLatitude",
     "XMP-exif:GPSLongitude",
-    "XMP-mwg-rs:RegionName",
-    "XMP-MP:RegionPersonDisplayName",
+    "XMP-mwg-rs:RegionInfo",
+    "XMP-MP:RegionInfoMP",
     "IPTC:Keywords",
     "IPTC:ObjectName",
     "IPTC:Caption-Abstract",
 )
-TAG_OPTIONS = tuple(f"-{tag}" for tag in TAGS)
+TAG_OPTIONS = ("-struct", *(f"-{tag}" for tag in TAGS))
 DATE_TAGS = ("XMP-exif:DateTimeOriginal", "XMP-photoshop:DateCreated", "XMP-xmp:CreateDate")
 
 
@@ -52,9 +55,7 @@ def from_record(record: dict[str, Any], *, dates: bool = True) -> Fields:
         record.get("IPTC:Keywords")
     )
     out.tags = fields.tag_paths(flat, hierarchical)
-    people = fields.strings(record.get("XMP-mwg-rs:RegionName"))
-    people += fields.strings(record.get("XMP-MP:RegionPersonDisplayName"))
-    out.people = list(dict.fromkeys(people))
+    out.people, out.regions = regions.from_record(record)
     if dates:
         for tag in DATE_TAGS:
             found = fields.date(record.get(tag))

@@ -32,6 +32,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -496,6 +497,11 @@ curation_items = Table(
     Column("latitude", Float, nullable=True),
     Column("longitude", Float, nullable=True),
     Column("people", JSON, nullable=True),
+    # named face boxes of the winning source, fractions of the stored image; the face
+    # drain names the faces they cover (faces/regions.py)
+    Column("regions", JSON, nullable=True),
+    # set when `regions` changes, cleared by the face drain once it has matched them
+    Column("regions_changed", Boolean, nullable=False, server_default=false()),
     Column("sources", JSON, nullable=False),
     # the file's own date and GPS while a curated one (an edit, an XMP or Takeout date or
     # place) is shown on the media row (media/overrides.py); NULL: the row shows the file's

@@ -2,7 +2,8 @@
 
 Detection runs in the shared drain pool (the tick itself is already off the event loop);
 results are written every few images in one short transaction each: the face rows, their
-placement into people, and the `faces` artefact state. A photo whose preview could never be
+placement into people (then the names of the sidecars' face regions, regions.py), and the
+`faces` artefact state. A photo whose preview could never be
 made is failed permanently; unreadable or missing previews are retried with backoff and
 given up at the MAX_ATTEMPTS-th try. Faces of a hash are written once (never duplicated).
 Claiming, recording, give-up and metrics are the kernel runner's (work/drain.py).
@@ -19,7 +20,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection, RowMapping
 
 from imageserver.config import Settings
-from imageserver.faces import detector, geometry, repo, service, source, stats
+from imageserver.faces import detector, geometry, regions, repo, service, source, stats
 from imageserver.faces.cluster import Matcher
 from imageserver.work.artefacts import FACES_KIND
 from imageserver.work.drain import Drain, HashRun, when_enabled
@@ -125,6 +126,8 @@ class FacesTick(HashRun[RowMapping, "Scan | Outcome"]):
 
     def upfront(self, conn: Connection) -> list[tuple[RowMapping, Outcome]]:
         t = self.t
+        # items whose curation changed (a sidecar with face regions came, changed or went)
+        t.counts["faces_named"] += regions.changed_pass(conn, t.library.id, t.now)
         blocked = repo.scan_batch(conn, t.library.id, t.now, self.total, thumb_status="failed")
         return [
             (r, Outcome.failed(f"no decodable preview: {r['thumb_detail']}"))
@@ -175,6 +178,8 @@ class FacesTick(HashRun[RowMapping, "Scan | Outcome"]):
         placed = service.assign_new_faces(conn, new_faces, t.app.settings, t.now, self.matcher)
         t.counts["faces_placed"] += placed.assigned
         t.counts["people_created"] += placed.people_created
+        hashes = sorted({digest for _, digest in new_faces})
+        t.counts["faces_named"] += regions.name_faces(conn, hashes, t.now)
 
     def pending(self, conn: Connection) -> int:
         if self.t.full:

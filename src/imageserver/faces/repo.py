@@ -19,7 +19,7 @@ from sqlalchemy import (
     update,
 )
 
-from imageserver.db.tables import faces, libraries, media, people
+from imageserver.db.tables import curation_items, faces, libraries, media, people
 from imageserver.work import artefacts as artefacts_state
 from imageserver.work import backlog
 from imageserver.work.artefacts import FACES_KIND, THUMB_KIND
@@ -397,3 +397,63 @@ def face_counts(conn: Connection, person_ids: Sequence[int]) -> dict[int, int]:
     counts = {int(pid): 0 for pid in person_ids}
     counts.update({int(r[0]): int(r[1]) for r in rows})
     return counts
+
+
+# --- names from the face regions of sidecars (faces/regions.py) ----------------------------
+
+
+def person_ids_by_name(conn: Connection) -> dict[str, int]:
+    """Named people by folded name (the oldest person of a name when two share it)."""
+    rows = conn.execute(
+        select(people.c.id, people.c.name).where(people.c.name.is_not(None)).order_by(people.c.id)
+    )
+    out: dict[str, int] = {}
+    for person_id, name in rows:
+        out.setdefault(str(name).casefold(), int(person_id))
+    return out
+
+
+def regions_of_hash(conn: Connection, content_hash: str) -> tuple[list[dict[str, Any]], int | None]:
+    """The regions of the newest curated live row showing these bytes, and its EXIF
+    orientation; ([], None) when no row has any."""
+    row = conn.execute(
+        select(curation_items.c.regions, media.c.orientation)
+        .select_from(curation_items.join(media, media.c.id == curation_items.c.media_id))
+        .where(
+            media.c.content_hash == content_hash,
+            media.c.retired_at.is_(None),
+            curation_items.c.regions.is_not(None),
+        )
+        .order_by(curation_items.c.updated_at.desc(), media.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None or not isinstance(row.regions, list):
+        return [], None
+    return [r for r in row.regions if isinstance(r, dict)], row.orientation
+
+
+def regions_changed(conn: Connection, library_id: int, limit: int) -> list[tuple[int, str]]:
+    """(media id, hash) of the library's rows whose face regions changed since the face
+    drain last matched them (curation sets the flag, regions.changed_pass clears it)."""
+    rows = conn.execute(
+        select(media.c.id, media.c.content_hash)
+        .select_from(curation_items.join(media, media.c.id == curation_items.c.media_id))
+        .where(
+            media.c.library_id == library_id,
+            curation_items.c.regions_changed.is_(True),
+            media.c.content_hash.is_not(None),
+        )
+        .order_by(media.c.id)
+        .limit(limit)
+    ).all()
+    return [(int(r.id), str(r.content_hash)) for r in rows]
+
+
+def clear_regions_changed(conn: Connection, media_ids: Sequence[int]) -> None:
+    for start in range(0, len(media_ids), CHUNK):
+        chunk = media_ids[start : start + CHUNK]
+        conn.execute(
+            update(curation_items)
+            .where(curation_items.c.media_id.in_(chunk))
+            .values(regions_changed=False)
+        )

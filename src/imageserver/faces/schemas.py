@@ -28,7 +28,7 @@ class Face(BaseModel):
     score: float | None
     person_id: int | None
     person_name: str | None
-    assignment: str = Field(description="none | auto | user | rejected")
+    assignment: str = Field(description="none | auto | user | sidecar | rejected")
     crop_url: str
 
 

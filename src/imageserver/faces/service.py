@@ -2,7 +2,9 @@
 
 Assignments: `auto` (the matcher or a recluster put the face there), `user` (a person
 said so: a merge or an explicit assignment; never moved by the machine), `rejected` (a
-person took the face away; never auto-assigned again), `none` (not placed yet).
+person took the face away; never auto-assigned again), `sidecar` (a named face region of
+a sidecar or embedded XMP covers it: regions.py; kept by reclustering, follows the
+sidecar), `none` (not placed yet).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from imageserver.faces import repo
 from imageserver.faces.cluster import Matcher, plan_recluster
 from imageserver.work.scope import Scope
 
+# Assignments a recluster never moves: a person's, and a sidecar's named region.
+PINNED = ("user", "sidecar")
 # Faces per person a new face is compared with: bounds the work per tick on big libraries.
 EXEMPLARS_PER_PERSON = 64
 
@@ -131,7 +135,7 @@ def recluster(conn: Connection, settings: Settings, now: float) -> ReclusterSumm
         [r["content_hash"] for r in rows],
         repo.decode_many([r["embedding"] for r in rows]),
         [r["person_id"] for r in rows],
-        [r["assignment"] == "user" and r["person_id"] is not None for r in rows],
+        [r["assignment"] in PINNED and r["person_id"] is not None for r in rows],
         kept,
         settings.face_match_distance,
         settings.face_cluster_distance,
