@@ -109,6 +109,38 @@ def test_words_and_phrases_match_text_file_and_folder_names(world: World) -> Non
     ]
 
 
+def test_tags_titles_and_descriptions_are_searchable(world: World) -> None:
+    """`tag:` takes a tag and the tags below it (ignoring case); words and phrases match
+    titles, descriptions and tags too, and say so; all inside the caller's scope."""
+    c, admin, ids = world.plain, world.admin, world.ids
+    tagged = [ids["a/red.jpg"], ids["b/secret-red.jpg"]]
+    edits = [
+        ("/media", {"ids": tagged, "tags": ["Family/Grandma", "Lakeside"]}),
+        (f"/media/{ids['a/trip/blue.jpg']}", {"description": "Picnic at the Lakeside"}),
+    ]
+    for path, body in edits:
+        response = c.patch(path, headers=admin, json=body)
+        assert response.status_code == 200, response.text
+    try:
+        assert names(world, "tag:family") == {"a/red.jpg", "b/secret-red.jpg"}
+        assert names(world, "tag:Family/GRANDMA") == {"a/red.jpg", "b/secret-red.jpg"}
+        assert names(world, "tag:Grand") == set()  # a level, not a substring
+        assert names(world, "tag:family", who="bob") == {"a/red.jpg"}  # b is not his
+        assert names(world, "-tag:family type:photo") == (
+            A_PHOTOS | {"b/trip/secret-sign.jpg"}
+        ) - {"a/red.jpg"}
+        assert names(world, "lakeside") == {"a/red.jpg", "b/secret-red.jpg", "a/trip/blue.jpg"}
+        assert names(world, '"at the lakeside"') == {"a/trip/blue.jpg"}
+        [hit] = get(c, admin, '"at the lakeside"')["hits"]
+        assert hit["matched"] == [{"clause": '"at the lakeside"', "how": "description"}]
+        red = get(c, admin, "grandma file:red.jpg")["hits"]  # file: contains, so both reds
+        assert [h["matched"][0] for h in red] == [{"clause": "grandma", "how": "tag"}] * 2
+    finally:
+        for media_id in (*tagged, ids["a/trip/blue.jpg"]):
+            undone = c.post(f"/media/{media_id}/edits/undo", headers=admin)
+            assert undone.status_code == 200, undone.text
+
+
 def test_combinations_and_excludes(world: World) -> None:
     assert names(world, "camera:pixel year:2019 has:gps") == {"a/red.jpg", "b/secret-red.jpg"}
     assert names(world, "camera:pixel -is:favorite") == set()

@@ -59,7 +59,7 @@ class Request:
 @dataclass(frozen=True)
 class Reason:
     clause: str  # as the query wrote it
-    how: str  # filter | clip | similar | excluded | text, file name, folder
+    how: str  # filter | clip | similar | excluded | text, file name, folder, title, ...
 
 
 @dataclass(frozen=True)
@@ -154,16 +154,22 @@ def query_vector(
 # --- why it matched ------------------------------------------------------------------------
 
 
-def _literal_reason(t: Term, item: MediaItem, ocr: dict[str, str]) -> Reason:
+def _literal_reason(
+    t: Term, item: MediaItem, ocr: dict[str, str], curated: dict[int, dict[str, str]]
+) -> Reason:
     if t.negative:
         return Reason(t.raw, "excluded")
     needle = t.text.casefold()
+    mine = curated.get(item.id, {})
     fields = [
         name
         for name, value in (
             ("text", ocr.get(item.content_hash or "", "")),
             ("file name", item.name),
             ("folder", item.folder),
+            ("title", mine.get("title", "")),
+            ("description", mine.get("description", "")),
+            ("tag", mine.get("tags", "")),
         )
         if needle in value.casefold()
     ]
@@ -176,10 +182,11 @@ def explain(
     ocr = combined_repo.ocr_texts(
         conn, sorted({i.content_hash for i in items if i.content_hash and literal})
     )
+    curated = combined_repo.curated_texts(conn, [i.id for i in items] if literal else [])
     out = []
     for item in items:
         reasons = [Reason(f.raw, "filter") for f in parsed.filters]
-        reasons += [_literal_reason(t, item, ocr) for t in literal]
+        reasons += [_literal_reason(t, item, ocr, curated) for t in literal]
         if clip:
             reasons += [Reason(w.raw, "clip") for w in parsed.words() if not w.negative]
             reasons += [Reason(s.raw, "similar") for s in parsed.similar]

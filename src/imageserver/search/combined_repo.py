@@ -5,7 +5,8 @@ the caller's scope, enabled libraries, companions folded, and the timeline's arc
 (archived items are left out unless `is:archived` asks for them). Filters add conditions;
 an excluded filter (`-person:Bob`) is the negation of its condition with NULL read as "no
 match" (so `-lens:50mm` keeps items without a lens). Filters on derived data (people,
-places, OCR text) are subqueries keyed by content hash; the media row they select is
+places, OCR text) are subqueries keyed by content hash (curation: title, description and
+tags, by media id); the media row they select is
 still one the caller may see, so a person or an album never shows an ungranted item.
 
 OCR text is matched like `ocr/repo.py` does (the two features may not import each other):
@@ -38,8 +39,10 @@ from imageserver.db.tables import (
     album_items,
     album_members,
     albums,
+    curation_items,
     faces,
     favorites,
+    item_tags,
     media,
     ocr_text,
     people,
@@ -99,9 +102,23 @@ def ocr_hashes(conn: Connection, term: str) -> Select[tuple[str]] | None:
     return select(ocr_fts.c.content_hash).where(ocr_fts.c.text.op("MATCH")(phrase))
 
 
+def curated_ids(term: str) -> Select[tuple[int]]:
+    """Media ids whose effective title, description or a tag holds the term."""
+    described = select(curation_items.c.media_id).where(
+        or_(_contains(curation_items.c.title, term), _contains(curation_items.c.description, term))
+    )
+    tagged = select(item_tags.c.media_id).where(_contains(item_tags.c.tag, term))
+    return described.union(tagged)  # type: ignore[return-value]
+
+
 def text_match(conn: Connection, term: str) -> ColumnElement[bool]:
-    """The term occurs in the item's OCR text, file name or folder path."""
-    found = [_contains(media.c.name, term), _contains(media.c.folder, term)]
+    """The term occurs in the item's OCR text, file name, folder path, title, description
+    or tags."""
+    found = [
+        _contains(media.c.name, term),
+        _contains(media.c.folder, term),
+        media.c.id.in_(curated_ids(term)),
+    ]
     hashes = ocr_hashes(conn, term)
     if hashes is not None:
         found.append(media.c.content_hash.in_(hashes))
@@ -116,6 +133,27 @@ def ocr_texts(conn: Connection, digests: Sequence[str]) -> dict[str, str]:
         ocr_text.c.content_hash.in_(list(digests))
     )
     return {str(r.content_hash): str(r.text) for r in conn.execute(query)}
+
+
+def curated_texts(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    """media id -> its title, description and tags (one line each), for explaining hits."""
+    out: dict[int, dict[str, str]] = {}
+    if not ids:
+        return out
+    wanted = list(ids)
+    rows = conn.execute(
+        select(
+            curation_items.c.media_id, curation_items.c.title, curation_items.c.description
+        ).where(curation_items.c.media_id.in_(wanted))
+    )
+    for r in rows:
+        out[int(r.media_id)] = {"title": r.title or "", "description": r.description or ""}
+    for media_id, tag in conn.execute(
+        select(item_tags.c.media_id, item_tags.c.tag).where(item_tags.c.media_id.in_(wanted))
+    ):
+        entry = out.setdefault(int(media_id), {"title": "", "description": ""})
+        entry["tags"] = entry.get("tags", "") + "\n" + str(tag)
+    return out
 
 
 # --- filters -------------------------------------------------------------------------------
@@ -141,6 +179,14 @@ def _place(f: Filter) -> ColumnElement[bool]:
 def _country(f: Filter) -> ColumnElement[bool]:
     where = or_(places.c.country_code == f.value.upper(), _named(places.c.country, f.value))
     return media.c.content_hash.in_(select(places.c.content_hash).where(where))
+
+
+def _tag(f: Filter) -> ColumnElement[bool]:
+    """The tag or one below it (levels joined by "/"), ignoring case."""
+    tag = f.value.strip("/").lower()
+    below = func.lower(item_tags.c.tag).like(_escape(tag) + "/%", escape="\\")
+    ids = select(item_tags.c.media_id).where(or_(func.lower(item_tags.c.tag) == tag, below))
+    return media.c.id.in_(ids)
 
 
 def _album(f: Filter, user_id: int) -> ColumnElement[bool]:
@@ -193,6 +239,8 @@ def condition(f: Filter, user_id: int) -> ColumnElement[bool] | None:
         return extract("month", media.c.taken_at) == f.number
     if key == "in":
         return _album(f, user_id)
+    if key == "tag":
+        return _tag(f)
     if key == "file":
         return glob(media.c.name, f.value)
     if key == "folder":

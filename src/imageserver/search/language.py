@@ -28,7 +28,7 @@ from imageserver.inputs import MAX_ID
 MAX_CLAUSES = 32
 MAX_WEIGHT = 100.0
 
-TEXT_KEYS = ("person", "place", "country", "camera", "lens", "in", "file", "folder")
+TEXT_KEYS = ("person", "place", "country", "camera", "lens", "in", "tag", "file", "folder")
 KEYS = (*TEXT_KEYS, "type", "after", "before", "year", "month", "is", "has", "similar")
 CHOICES: dict[str, tuple[str, ...]] = {
     "type": ("photo", "video"),

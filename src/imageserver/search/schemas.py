@@ -23,7 +23,7 @@ class SearchReason(BaseModel):
     clause: str = Field(description="the clause of the query, as written")
     how: str = Field(
         description="filter | clip | similar | excluded, or where a literal term was "
-        "found: text, file name, folder"
+        "found: text, file name, folder, title, description, tag"
     )
 
 

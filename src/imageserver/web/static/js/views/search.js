@@ -165,7 +165,7 @@ export function mount(root, route) {
     if (!q && !similar) {
       results.replaceChildren();
       more.hidden = true;
-      status.textContent = 'Search by what photos show, by the words in them ("quoted"), or filter: person:Anna place:Lyon year:2019 camera:pixel in:Holidays -is:favorite.';
+      status.textContent = 'Search by what photos show, by the words in them ("quoted"), or filter: person:Anna place:Lyon year:2019 camera:pixel in:Holidays tag:Family -is:favorite.';
       input.focus();
       return;
     }
