@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 from tests.web.harness import WebServer
 
 
@@ -429,7 +431,8 @@ def test_edit_title_and_rating_in_the_viewer_and_tags_of_a_selection(
 
 def test_a_place_typed_by_name_sets_the_location(page: Any, web_server: WebServer) -> None:
     """The edit dialog's "Find a place": a few letters offer towns, choosing one fills the
-    coordinates, and saving stores them as the item's edited location."""
+    coordinates and moves the dialog's map there; a click on the map sets the place, and
+    saving stores it as the item's edited location."""
     media_id = photo_ids(web_server)[1]
     page.goto(web_server.url + f"/#/viewer/{media_id}")
     page.click("#viewer-edit")
@@ -439,11 +442,20 @@ def test_a_place_typed_by_name_sets_the_location(page: Any, web_server: WebServe
     assert page.input_value("#edit-place") == "Lisbon, Lisboa, Portugal"
     assert abs(float(page.input_value("#edit-lat")) - 38.7167) < 0.01
     assert abs(float(page.input_value("#edit-lon")) + 9.1333) < 0.01
+    # the map went to Lisbon; a click on it, right of its centre, moves the place east
+    page.wait_for_selector("#edit-map[data-ready='1'] path.leaflet-interactive")
+    box = page.locator("#edit-map").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2 + 60, box["y"] + box["height"] / 2)
+    page.wait_for_function("() => Number(document.querySelector('#edit-lon').value) > -9.12")
+    lat, lon = float(page.input_value("#edit-lat")), float(page.input_value("#edit-lon"))
+    assert abs(lat - 38.7167) < 0.05 and -9.12 < lon < -8.0, (lat, lon)
     page.click("#edit-dialog button[type=submit]")
     page.wait_for_selector("#toast:has-text('Saved.')")
     got = web_server.api("GET", f"/media/{media_id}").json()
     assert got["curation"]["sources"]["gps"] == "edit"
-    assert abs(got["gps"]["latitude"] - 38.7167) < 0.01, got["gps"]
+    assert got["gps"]["latitude"] == pytest.approx(lat, abs=1e-6), got["gps"]
+    assert got["gps"]["longitude"] == pytest.approx(lon, abs=1e-6), got["gps"]
     undone = web_server.api("POST", f"/media/{media_id}/edits/undo")  # leave the world as it was
     assert undone.status_code == 200, undone.text
     assert not page.errors, page.errors

@@ -7,6 +7,7 @@
 import { api, get } from './api.js';
 import { h, toast } from './dom.js';
 import { dialog } from './collections.js';
+import { mountPickMap } from './pickmap.js';
 
 const STARS = (n) => '★'.repeat(n) + '☆'.repeat(5 - n);
 
@@ -36,7 +37,7 @@ const placeLabel = (p) => [p.name, p.region, p.country].filter(Boolean).join(', 
  * choosing one fills the latitude and longitude inputs. Enter picks the first offer
  * instead of submitting the form.
  */
-function placeFinder(latitude, longitude) {
+function placeFinder(latitude, longitude, onChoose = () => {}) {
   const input = h('input', { id: 'edit-place', type: 'search', autocomplete: 'off', placeholder: 'Lisbon, or Paris, US' });
   const offers = h('ul', { class: 'place-offers', id: 'edit-place-offers', 'aria-label': 'Places' });
   let timer = 0;
@@ -46,6 +47,7 @@ function placeFinder(latitude, longitude) {
     longitude.value = String(p.longitude);
     input.value = placeLabel(p);
     offers.replaceChildren();
+    onChoose(p.latitude, p.longitude);
   };
   const offer = (places) => offers.replaceChildren(...places.map((p) => h('li', {},
     h('button', { type: 'button', class: 'small', onclick: () => choose(p) }, placeLabel(p)))));
@@ -124,6 +126,15 @@ export function editDialog({ item = null, ids = [] }) {
     rating: h('select', { id: 'edit-rating' }, h('option', { value: '' }, '—'),
       [0, 1, 2, 3, 4, 5].map((n) => h('option', { value: String(n), selected: start.rating === String(n) }, n ? STARS(n) : 'No stars'))),
   };
+  // The map shows the location and sets it where clicked; typing coordinates moves it.
+  const mapHost = h('div', { class: 'field' });
+  const picker = mountPickMap(mapHost, parseFloat(start.latitude), parseFloat(start.longitude), (la, lo) => {
+    inputs.latitude.value = String(la);
+    inputs.longitude.value = String(lo);
+  });
+  const follow = () => picker.moveTo(parseFloat(inputs.latitude.value), parseFloat(inputs.longitude.value));
+  inputs.latitude.addEventListener('change', follow);
+  inputs.longitude.addEventListener('change', follow);
   const note = many
     ? h('p', { class: 'muted small' }, `The same change to ${ids.length} items; blank fields are left as they are.`)
     : h('p', { class: 'muted small' }, 'Stored on the server for the whole household; the files are never changed. An emptied field shows the file\'s own value again.');
@@ -131,7 +142,8 @@ export function editDialog({ item = null, ids = [] }) {
     note,
     field('Date and time (camera clock)', inputs.local),
     field('UTC offset in minutes (optional)', inputs.offset),
-    field('Find a place (sets latitude and longitude)', placeFinder(inputs.latitude, inputs.longitude)),
+    field('Find a place (sets latitude and longitude)', placeFinder(inputs.latitude, inputs.longitude, (la, lo) => picker.moveTo(la, lo))),
+    mapHost,
     field('Latitude', inputs.latitude),
     field('Longitude', inputs.longitude),
     field('Title', inputs.title),
@@ -139,7 +151,7 @@ export function editDialog({ item = null, ids = [] }) {
     field('Tags (comma separated, levels with /)', inputs.tags),
     field('Rating', inputs.rating),
   ];
-  return dialog(many ? `Edit ${ids.length} items` : 'Edit details', {
+  const done = dialog(many ? `Edit ${ids.length} items` : 'Edit details', {
     nodes,
     value: async () => {
       const now = Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value]));
@@ -156,6 +168,8 @@ export function editDialog({ item = null, ids = [] }) {
       return out;
     },
   }, { submit: 'Save', id: 'edit-dialog' });
+  done.finally(() => picker.remove());
+  return done;
 }
 
 /** Walk back the newest edit of an item; resolves true when one was undone. */
