@@ -37,6 +37,15 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "faces"
 FACE_CENTER = (221, 63)
 
 
+def face_root(tmp_path: Path, *names: str) -> Path:
+    """A library folder holding the face picture under each of these names."""
+    root = tmp_path / "lib"
+    root.mkdir()
+    for name in names:
+        shutil.copy(DATA / "obama-240p.jpg", root / name)
+    return root
+
+
 def rotated_copy(src: Path, dst: Path) -> Path:
     """The same picture stored turned a quarter left, with EXIF orientation 6 to undo it."""
     with Image.open(src) as image:
@@ -64,9 +73,7 @@ def center(face: dict[str, object]) -> tuple[float, float]:
 def test_tick_detects_maps_orientation_clusters_and_fails_broken_files(
     client: TestClient, auth: dict[str, str], ctx: AppContext, tmp_path: Path
 ) -> None:
-    root = tmp_path / "lib"
-    root.mkdir()
-    shutil.copy(DATA / "obama-240p.jpg", root / "upright.jpg")
+    root = face_root(tmp_path, "upright.jpg")
     rotated_copy(DATA / "obama-240p.jpg", root / "rotated.jpg")
     make_jpeg(root / "plain.jpg")
     (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 300)
@@ -106,9 +113,7 @@ def test_tick_detects_maps_orientation_clusters_and_fails_broken_files(
 def test_missing_preview_is_retried_then_given_up(
     client: TestClient, auth: dict[str, str], ctx: AppContext, clock: FakeClock, tmp_path: Path
 ) -> None:
-    root = tmp_path / "lib"
-    root.mkdir()
-    shutil.copy(DATA / "obama-240p.jpg", root / "one.jpg")
+    root = face_root(tmp_path, "one.jpg")
     add_library(client, auth, root)
     ctx.settings.faces_enabled = False
     [t] = Watcher(ctx).tick(full=True)

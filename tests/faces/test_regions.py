@@ -5,7 +5,6 @@ goes away, and a recluster that keeps what a sidecar said)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from imageserver.scan.watcher import Watcher
 from imageserver.work.context import AppContext
 from tests.conftest import make_settings
 from tests.curation.test_sidecars import xmp_sidecar
-from tests.faces.test_drain import DATA, FACE_CENTER, rotated_copy
+from tests.faces.test_drain import DATA, FACE_CENTER, face_root, rotated_copy
 from tests.fixtures import make_jpeg
 from tests.scan.test_watcher import add_library
 
@@ -115,9 +114,7 @@ def face_of(ctx: AppContext, rel: str) -> dict[str, Any]:
 def test_regions_name_faces_whichever_comes_first_and_follow_their_sidecar(
     client: TestClient, auth: dict[str, str], ctx: AppContext, tmp_path: Path
 ) -> None:
-    root = tmp_path / "lib"
-    root.mkdir()
-    shutil.copy(DATA / "obama-240p.jpg", root / "upright.jpg")
+    root = face_root(tmp_path, "upright.jpg")
     rotated_copy(DATA / "obama-240p.jpg", root / "rotated.jpg")  # stored 240x427, orientation 6
     make_jpeg(root / "plain.jpg")
     # before the face scan: a region on the face, and one on nobody (it names no one)
@@ -160,9 +157,7 @@ def test_regions_name_faces_whichever_comes_first_and_follow_their_sidecar(
 def test_a_persons_own_assignment_wins_over_a_region(
     client: TestClient, auth: dict[str, str], ctx: AppContext, tmp_path: Path
 ) -> None:
-    root = tmp_path / "lib"
-    root.mkdir()
-    shutil.copy(DATA / "obama-240p.jpg", root / "upright.jpg")
+    root = face_root(tmp_path, "upright.jpg")
     add_library(client, auth, root)
     Watcher(ctx).tick(full=True)
     face = face_of(ctx, "upright.jpg")

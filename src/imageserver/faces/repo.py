@@ -413,12 +413,15 @@ def person_ids_by_name(conn: Connection) -> dict[str, int]:
     return out
 
 
+CURATED_MEDIA = curation_items.join(media, media.c.id == curation_items.c.media_id)
+
+
 def regions_of_hash(conn: Connection, content_hash: str) -> tuple[list[dict[str, Any]], int | None]:
     """The regions of the newest curated live row showing these bytes, and its EXIF
     orientation; ([], None) when no row has any."""
     row = conn.execute(
         select(curation_items.c.regions, media.c.orientation)
-        .select_from(curation_items.join(media, media.c.id == curation_items.c.media_id))
+        .select_from(CURATED_MEDIA)
         .where(
             media.c.content_hash == content_hash,
             media.c.retired_at.is_(None),
@@ -437,7 +440,7 @@ def regions_changed(conn: Connection, library_id: int, limit: int) -> list[tuple
     drain last matched them (curation sets the flag, regions.changed_pass clears it)."""
     rows = conn.execute(
         select(media.c.id, media.c.content_hash)
-        .select_from(curation_items.join(media, media.c.id == curation_items.c.media_id))
+        .select_from(CURATED_MEDIA)
         .where(
             media.c.library_id == library_id,
             curation_items.c.regions_changed.is_(True),

@@ -1,18 +1,39 @@
 """Loading the vendored data files (`places/data/*.npz`) into numpy arrays and shapely
-geometries. Pure reads: no caching here (the geocoder owns its one loaded copy)."""
+geometries. Pure reads: no caching here (the geocoder owns its one loaded copy, made by
+`Once`)."""
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import shapely
 
 DATA_DIR = Path(__file__).parent / "data"
+T = TypeVar("T")
+
+
+class Once(Generic[T]):
+    """A value made on first use, once per process, whichever thread asks first (loaded
+    data is big: two threads must not both build it)."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        if self._value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._make()
+        return self._value
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,10 @@ the matches and may run in any thread.
 from __future__ import annotations
 
 import bisect
-import threading
 import unicodedata
 from dataclasses import dataclass
 
+from imageserver.places.data import Once
 from imageserver.places.geocode import Geocoder, geocoder
 
 MAX_HITS = 50
@@ -93,18 +93,12 @@ def _within(hit: Hit, scope: str) -> bool:
     return any(fold(part).startswith(scope) for part in (hit.country, hit.region))
 
 
-_instance: Gazetteer | None = None
-_lock = threading.Lock()
+_GAZETTEER = Once(lambda: Gazetteer(geocoder()))
 
 
 def gazetteer() -> Gazetteer:
     """The process's one index, built on first use (thread-safe)."""
-    global _instance
-    if _instance is None:
-        with _lock:
-            if _instance is None:
-                _instance = Gazetteer(geocoder())
-    return _instance
+    return _GAZETTEER.get()
 
 
 def search(text: str, limit: int = 10) -> list[Hit]:

@@ -263,18 +263,12 @@ class Geocoder:
         )
 
 
-_instance: Geocoder | None = None
-_instance_lock = threading.Lock()
+_GEOCODER = data.Once(Geocoder.load)
 
 
 def geocoder() -> Geocoder:
     """The process's one Geocoder, loaded on first use (thread-safe)."""
-    global _instance
-    if _instance is None:
-        with _instance_lock:
-            if _instance is None:
-                _instance = Geocoder.load()
-    return _instance
+    return _GEOCODER.get()
 
 
 def lookup(lat: Any, lon: Any) -> Place | None:
