@@ -145,6 +145,7 @@ def start_server(
         "libraries": ",".join(f"{name}={root}" for name, root in roots.items()),
         "faces_enabled": True,
         "hls_preset": "ultrafast",
+        "hls_ladder": "240",  # the 640x360 clip gets a 240p rung: the quality menu shows
         "watch_quick_interval_seconds": 0.5,
         "log_level": "warning",
     }

@@ -161,6 +161,27 @@ def test_viewer_keyboard_metadata_and_download(page: Any, web_server: WebServer)
     assert not page.errors, page.errors
 
 
+def test_a_video_with_a_ladder_offers_its_qualities(page: Any, web_server: WebServer) -> None:
+    """The 360p clip with its 240p rung: the viewer's quality menu lists Auto and both,
+    Auto names the level it plays, and choosing 240p plays the 240p rendition."""
+    clip = media_ids(web_server)["short_hamilton_clip.mp4"]
+    page.goto(f"{web_server.url}/#/viewer/{clip['id']}")
+    page.wait_for_selector("#viewer-quality", timeout=20_000)
+    labels = page.eval_on_selector_all("#viewer-quality option", "els => els.map(e => e.value)")
+    texts = page.eval_on_selector_all("#viewer-quality option", "els => els.map(e => e.text)")
+    assert labels[0] == "-1" and texts[1:] == ["360p", "240p"], texts
+    auto = "() => document.querySelector('#viewer-quality option').text"
+    page.wait_for_function(f"() => /^Auto \\((240|360)p\\)$/.test(({auto})())", timeout=20_000)
+    page.select_option("#viewer-quality", label="240p")
+    page.wait_for_function(
+        """() => { const v = document.querySelector('#viewer-video');
+                   return v.dataset.level === '240' && v.videoHeight === 240 }""",
+        timeout=20_000,
+    )
+    assert page.locator("#viewer-quality option").first.inner_text() == "Auto"
+    assert not page.errors, page.errors
+
+
 def test_video_plays_through_hls_js_loaded_on_demand(page: Any, web_server: WebServer) -> None:
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))

@@ -1,7 +1,9 @@
 // Video in the viewer: ask /video/{id} for its state; a ready video plays its signed HLS
 // playlist through hls.js (loaded with import() only now) or natively where the browser has
 // HLS but no MediaSource (iPhone Safari before iOS 17.1). Pending videos say so and offer
-// "Generate now"; unsupported ones give the reason and the original to download.
+// "Generate now"; unsupported ones give the reason and the original to download. A video
+// with a bitrate ladder gets a quality menu: Auto (hls.js picks by the measured network,
+// and the menu names the level it plays) or one fixed rendition.
 
 import { api, download } from './api.js';
 import { h } from './dom.js';
@@ -41,6 +43,21 @@ export function mountVideo(stage, item) {
     box.hidden = false;
   };
 
+  /** The quality menu, once the master playlist lists more than one rendition. */
+  function qualityMenu(Hls) {
+    const heights = hls.levels.map((l) => Math.min(l.width || 0, l.height || 0) || l.height || 0);
+    const order = heights.map((_, i) => i).sort((a, b) => heights[b] - heights[a]);
+    const auto = h('option', { value: '-1' }, 'Auto');
+    const menu = h('select', { id: 'viewer-quality', class: 'quality', 'aria-label': 'Video quality' },
+      auto, ...order.map((i) => h('option', { value: String(i) }, `${heights[i]}p`)));
+    menu.addEventListener('change', () => { hls.currentLevel = Number(menu.value); });
+    hls.on(Hls.Events.LEVEL_SWITCHED, (_event, data) => {
+      auto.textContent = hls.autoLevelEnabled ? `Auto (${heights[data.level]}p)` : 'Auto';
+      video.dataset.level = String(heights[data.level]);
+    });
+    stage.append(menu);
+  }
+
   const downloadButton = () => h('button', { type: 'button', onclick: () => download(`/media/${item.id}/original`, item.name) }, 'Download original');
 
   function playNative(url) {
@@ -71,6 +88,7 @@ export function mountVideo(stage, item) {
           }
           setState('error', h('p', {}, `Playback failed: ${data.details}`), downloadButton());
         });
+        hls.on(Hls.Events.MANIFEST_PARSED, () => { if (!destroyed && hls.levels.length > 1) qualityMenu(Hls); });
         hls.loadSource(url);
         hls.attachMedia(video);
         video.play().catch(() => { /* autoplay refused: the controls are there */ });
