@@ -50,7 +50,7 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _cpu() -> float:
+def cpu_now() -> float:
     """CPU seconds of this process and its waited-for children (ffmpeg) so far."""
     me, kids = (
         resource.getrusage(resource.RUSAGE_SELF),
@@ -64,11 +64,11 @@ def time_ours(path: Path, digest: str, plan: Any, options: Any, root: Path) -> t
     from imageserver.video import generator
 
     shutil.rmtree(root, ignore_errors=True)
-    cpu = _cpu()
+    cpu = cpu_now()
     seconds, _ = timing.time_call(
         lambda: generator.make_hls(path, root, digest, plan, options, 600.0)
     )
-    return seconds, _cpu() - cpu
+    return seconds, cpu_now() - cpu
 
 
 def time_ffmpeg(path: Path, plan: Any, options: Any, out: Path) -> tuple[float, float]:
@@ -77,9 +77,9 @@ def time_ffmpeg(path: Path, plan: Any, options: Any, out: Path) -> tuple[float, 
 
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    cpu = _cpu()
+    cpu = cpu_now()
     seconds = timing.run(hls_argv(path, out, plan, options), check=True).seconds
-    return seconds, _cpu() - cpu
+    return seconds, cpu_now() - cpu
 
 
 def generation_rows(ctx: BenchContext) -> list[Row]:
