@@ -134,6 +134,7 @@ CLASSIFIED: dict[str, str] = {
     "GET /s/{token}/download": OPEN,
     "GET /places": READ,
     "GET /places/search": READ,
+    "GET /search/suggest": READ,
     "GET /map/markers": READ,
     "GET /map/outlines": READ,
     "GET /map/config": READ,

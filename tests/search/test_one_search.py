@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from imageserver.ml.encoders import get_encoder
 from imageserver.ml.repo import stored_vector
+from imageserver.search.suggest import quoted
 from tests.conftest import world_database_url
 from tests.ml.tiny_clip import TinyClip, build_tiny_clip
 from tests.search.one_world import World, build_world
@@ -139,6 +140,45 @@ def test_tags_titles_and_descriptions_are_searchable(world: World) -> None:
         for media_id in (*tagged, ids["a/trip/blue.jpg"]):
             undone = c.post(f"/media/{media_id}/edits/undo", headers=admin)
             assert undone.status_code == 200, undone.text
+
+
+def suggested(world: World, q: str, who: str = "admin") -> list[str]:
+    auth = world.admin if who == "admin" else world.bob
+    response = world.plain.get("/search/suggest", params={"q": q}, headers=auth)
+    assert response.status_code == 200, response.text
+    return [s["clause"] for s in response.json()["suggestions"]]
+
+
+def test_suggestions_complete_the_last_clause_from_what_the_caller_sees(world: World) -> None:
+    """Each key offers its values by prefix (most items first), a bare word offers
+    filters, an open quote keeps its spaces, an exclude keeps its sign; bob's suggestions
+    come from library A and his albums only."""
+    assert suggested(world, "beach person:an") == ['person:"Anna Maria"']
+    assert suggested(world, 'person:"Anna M') == ['person:"Anna Maria"']
+    assert suggested(world, "-person:b") == ["-person:Bob"]
+    assert suggested(world, "camera:pix") == ['camera:"Pixel 7"']
+    assert suggested(world, "camera:can") == ["camera:Canon"]
+    assert suggested(world, "country:p") == [f"country:{world.country_pt}"]
+    assert suggested(world, "in:hol") == ["in:Holidays"]
+    lyon = world.place_lyon
+    assert f"place:{quoted(lyon)}" in suggested(world, f"place:{lyon[:3].lower()}")
+    assert suggested(world, "anna") == ['person:"Anna Maria"']
+    assert suggested(world, "a") == [] and suggested(world, "persn:a") == []
+    assert suggested(world, "") == []
+    # bob: Anna Maria is in his library A too, the Holidays album is shared with him;
+    # the Canon shot is in A; nothing of B is offered (its only camera is a Pixel)
+    assert suggested(world, "person:an", who="bob") == ['person:"Anna Maria"']
+    assert suggested(world, "in:hol", who="bob") == ["in:Holidays"]
+    c, admin, ids = world.plain, world.admin, world.ids
+    secret = ids["b/trip/secret-sign.jpg"]
+    tagged = c.patch(f"/media/{secret}", headers=admin, json={"tags": ["Secret/Plans"]})
+    assert tagged.status_code == 200, tagged.text
+    try:
+        assert suggested(world, "tag:sec") == ["tag:Secret/Plans"]
+        assert suggested(world, "tag:sec", who="bob") == []
+        assert suggested(world, "secr", who="bob") == []
+    finally:
+        assert c.post(f"/media/{secret}/edits/undo", headers=admin).status_code == 200
 
 
 def test_combinations_and_excludes(world: World) -> None:

@@ -306,9 +306,21 @@ def test_one_search_chips_why_it_matched_and_syntax_errors(
     assert page.eval_on_selector("#search-input", "e => e.classList.contains('invalid')")
     assert page.eval_on_selector("#search-input", "e => e.selectionStart") == 9
 
+    # autocomplete: the clause being typed becomes a camera of the collection
+    page.fill("#search-input", "type:photo camera:nik")
+    offer = page.locator("#search-suggest button").first
+    offer.wait_for()
+    assert offer.get_attribute("data-clause") == 'camera:"NIKON D70"'
+    offer.click()
+    assert page.input_value("#search-input") == 'type:photo camera:"NIKON D70" '
+    page.press("#search-input", "Enter")
+    page.wait_for_selector("#search-chips .chip[data-clause='camera:\"NIKON D70\"']")
+    page.wait_for_selector("#search-results .tile img[alt^='Nikon_D70']")
+    assert page.locator("#search-results .tile").count() == 1
+
     page.goto(web_server.url + "/#/search?min=-1&q=" + quote("red car -type:video"))
+    page.wait_for_selector("#search-status:has-text('best match first')")
     page.wait_for_selector("#search-results .tile img.loaded")
-    assert "best match first" in page.inner_text("#search-status")
     first = page.locator("#search-results .tile .why").first.inner_text()
     assert first == "red (clip) · car (clip) · -type:video", first
     assert not page.errors, page.errors

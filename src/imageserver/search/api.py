@@ -11,12 +11,14 @@ from imageserver.errors import Invalid, error_responses
 from imageserver.inputs import PRINTABLE, DbId
 from imageserver.libraries.access import UserScope
 from imageserver.media.schemas import summary
-from imageserver.search import combined, service
+from imageserver.search import combined, service, suggest
 from imageserver.search.schemas import (
     OneSearchHit,
     OneSearchResults,
     SearchReason,
     SearchResults,
+    SearchSuggestion,
+    SearchSuggestions,
 )
 from imageserver.work.deps import Ctx, IdPath, ReadConn
 
@@ -109,6 +111,28 @@ def similar(
     return service.search_similar(ctx, conn, scope, media_id, query, model_version)
 
 
+@router.get("/search/suggest", response_model=SearchSuggestions)
+def search_suggest(
+    conn: ReadConn,
+    scope: UserScope,
+    user: User,
+    q: Annotated[
+        str,
+        Query(
+            max_length=1000,
+            pattern=PRINTABLE,
+            description="the query as typed so far; its last clause is completed",
+        ),
+    ] = "",
+) -> SearchSuggestions:
+    """People, places, countries, cameras, albums and tags the clause being typed may
+    become (`person:an`, or a bare word), from what the caller may see."""
+    found = suggest.suggest(conn, scope, user.id, q)
+    return SearchSuggestions(
+        suggestions=[SearchSuggestion(clause=s.clause, key=s.key, value=s.value) for s in found]
+    )
+
+
 @router.get("/search", response_model=OneSearchResults, responses=error_responses(422))
 def one_search(
     ctx: Ctx,
@@ -123,7 +147,7 @@ def one_search(
             pattern=PRINTABLE,
             description='the query language of the README: words, "phrases", '
             "person:, place:, country:, camera:, lens:, type:, after:, before:, year:, "
-            "month:, in:, is:, has:, file:, folder:, similar:, -excludes, 2:weights",
+            "month:, in:, tag:, is:, has:, file:, folder:, similar:, -excludes, 2:weights",
         ),
     ],
     limit: Annotated[int, Query(ge=1, le=500, description="most hits returned")] = 50,

@@ -38,3 +38,13 @@ class OneSearchResults(BaseModel):
     model_version: str | None
     hits: list[OneSearchHit]
     next_cursor: str | None
+
+
+class SearchSuggestion(BaseModel):
+    clause: str = Field(description="the clause to put in place of the one being typed")
+    key: str = Field(description="person | place | country | camera | in | tag")
+    value: str
+
+
+class SearchSuggestions(BaseModel):
+    suggestions: list[SearchSuggestion]

@@ -25,6 +25,15 @@ const QUICK = [
 const CLAUSE = /[-+]?(?:\d{1,3}(?:\.\d{1,3})?:)?(?:[A-Za-z]+:)?(?:"[^"]*"?|[^\s"]+)/g;
 export const clauses = (q) => q.match(CLAUSE) || [];
 
+/** Where the clause being typed starts (an open quote keeps its spaces), as the server's
+ * suggestions count it: the suggestion replaces the text from there. */
+export function lastClauseStart(text) {
+  const open = (text.match(/"/g) || []).length % 2 === 1;
+  const cut = open ? text.lastIndexOf('"') : text.length;
+  const head = text.slice(0, cut);
+  return Math.max(head.lastIndexOf(' '), head.lastIndexOf('\t')) + 1;
+}
+
 // "why it matched", short: `person:Anna`, `"exit" (text)`, `beach (clip)`.
 export function why(matched) {
   return matched.map((m) => (m.how === 'filter' ? m.clause : `${m.clause} (${m.how})`)).join(' · ');
@@ -54,15 +63,17 @@ export function mount(root, route) {
   const file = h('input', { type: 'file', accept: 'image/*', class: 'visually-hidden', id: 'search-file' });
   const fileBtn = h('label', { class: 'btn', for: 'search-file', tabindex: '0' }, 'Search by picture…');
   const form = h('form', { class: 'search-form', role: 'search' }, input, min, h('button', { type: 'submit', class: 'primary' }, 'Search'), fileBtn, file);
+  const offers = h('ul', { class: 'search-suggest', id: 'search-suggest', 'aria-label': 'Suggestions' });
   const chips = h('div', { class: 'search-chips', id: 'search-chips', 'aria-label': 'Search terms and filters' });
   const quick = h('div', { class: 'search-chips quick', id: 'search-quick', 'aria-label': 'Add a filter' },
     ...QUICK.map(([label, clause]) => h('button', { type: 'button', class: 'chip add', dataset: { clause }, onclick: () => submit(`${input.value.trim()} ${clause}`) }, `+ ${label}`)));
   const status = h('p', { class: 'muted', role: 'status', id: 'search-status' });
   const results = h('div', { class: 'simple-grid', id: 'search-results' });
   const more = h('button', { type: 'button', hidden: true, id: 'search-more', onclick: () => { if (query.get('similar')) { limit += PAGE; run(); } else runMore(); } }, 'Show more');
-  root.append(h('div', { class: 'page' }, h('h1', {}, 'Search'), form, chips, quick, status, results, h('p', {}, more)));
+  root.append(h('div', { class: 'page' }, h('h1', {}, 'Search'), form, offers, chips, quick, status, results, h('p', {}, more)));
 
   function submit(q) {
+    offers.replaceChildren();
     q = q.trim();
     if (!q) return;
     limit = PAGE;
@@ -83,7 +94,41 @@ export function mount(root, route) {
     event.preventDefault();
     submit(input.value);
   });
-  input.addEventListener('input', () => input.classList.remove('invalid'));
+  // Autocomplete: people, places, countries, cameras, albums and tags for the clause being
+  // typed (person:an, or a bare word), from GET /search/suggest; a pick replaces it.
+  let suggestTimer = 0;
+  let asked = 0;
+  const pick = (clause) => {
+    const text = input.value;
+    input.value = `${text.slice(0, lastClauseStart(text))}${clause} `;
+    offers.replaceChildren();
+    input.focus();
+  };
+  input.addEventListener('input', () => {
+    input.classList.remove('invalid');
+    clearTimeout(suggestTimer);
+    const text = input.value;
+    suggestTimer = setTimeout(async () => {
+      const mine = ++asked;
+      let found = [];
+      try { found = (await get('/search/suggest', { q: text })).suggestions; } catch { /* none */ }
+      if (mine !== asked) return;
+      offers.replaceChildren(...found.map((s) => h('li', {},
+        h('button', { type: 'button', class: 'chip add', dataset: { clause: s.clause }, onclick: () => pick(s.clause) },
+          h('span', { class: 'muted small' }, `${s.key}: `), s.value))));
+    }, 150);
+  });
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'ArrowDown') { offers.querySelector('button')?.focus(); event.preventDefault(); }
+    if (event.key === 'Escape') offers.replaceChildren();
+  });
+  offers.addEventListener('keydown', (event) => {
+    const at = [...offers.querySelectorAll('button')];
+    const i = at.indexOf(document.activeElement);
+    if (event.key === 'ArrowDown' && i < at.length - 1) { at[i + 1].focus(); event.preventDefault(); }
+    if (event.key === 'ArrowUp') { (i > 0 ? at[i - 1] : input).focus(); event.preventDefault(); }
+    if (event.key === 'Escape') { offers.replaceChildren(); input.focus(); }
+  });
   fileBtn.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); file.click(); } });
   file.addEventListener('change', () => {
     if (file.files?.length) runImage(file.files[0]);
