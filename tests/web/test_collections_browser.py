@@ -29,6 +29,32 @@ def photo_ids(server: WebServer) -> list[int]:
     return [int(i["id"]) for i in page["items"]]
 
 
+PHOTO_TILES = ".canvas .tile[data-kind='photo']"
+
+
+def two_photos(page: Any, web_server: WebServer) -> list[int]:
+    """The timeline's first two photos, once both are on the page (the grid lays its
+    sections out as they arrive)."""
+    page.goto(web_server.url + "/#/timeline")
+    loaded = PHOTO_TILES + " img.loaded"
+    page.wait_for_function("s => document.querySelectorAll(s).length >= 2", arg=loaded)
+    picked: list[int] = page.evaluate(
+        "s => [...document.querySelectorAll(s)].slice(0, 2).map(t => Number(t.dataset.id))",
+        PHOTO_TILES,
+    )
+    assert len(picked) == 2
+    return picked
+
+
+def select_in_grid(page: Any, ids: list[int]) -> None:
+    """Selection mode on, these tiles picked."""
+    page.click("#sel-toggle")
+    page.wait_for_selector("#selbar:not([hidden])")
+    for media_id in ids:
+        page.click(f".canvas .tile[data-id='{media_id}']")
+    page.wait_for_selector(f"#sel-count:text-is('{len(ids)} selected')")
+
+
 def test_favorite_from_the_viewer_shows_in_favorites(page: Any, web_server: WebServer) -> None:
     first = photo_ids(web_server)[0]
     page.goto(web_server.url + f"/#/viewer/{first}")
@@ -70,22 +96,8 @@ def test_album_from_a_selection_and_a_password_share_link(
     page_factory: Any, web_server: WebServer
 ) -> None:
     page = page_factory(token=web_server.token())
-    page.goto(web_server.url + "/#/timeline")
-    page.wait_for_selector(".canvas .tile[data-kind='photo'] img.loaded")
-    # The grid lays its sections out as they arrive: wait until two photos are on the page.
-    page.wait_for_function(
-        "() => document.querySelectorAll(\".canvas .tile[data-kind='photo']\").length >= 2"
-    )
-    picked = page.evaluate(
-        "() => [...document.querySelectorAll(\".canvas .tile[data-kind='photo']\")]"
-        ".slice(0, 2).map(t => Number(t.dataset.id))"
-    )
-    assert len(picked) == 2
-    page.click("#sel-toggle")
-    page.wait_for_selector("#selbar:not([hidden])")
-    for media_id in picked:
-        page.click(f".canvas .tile[data-id='{media_id}']")
-    page.wait_for_selector("#sel-count:text-is('2 selected')")
+    picked = two_photos(page, web_server)
+    select_in_grid(page, picked)
     assert "#/viewer" not in page.url  # selecting does not open the viewer
     page.click("#sel-album")
     page.wait_for_selector("#album-dialog")
@@ -278,15 +290,7 @@ def test_a_selection_is_starred_and_shared_from_the_selection_bar(
     """Two photos picked in the grid: Favorite stars both; Share makes one link of exactly
     those two, which a browser with no login opens."""
     page = page_factory(token=web_server.token())
-    page.goto(web_server.url + "/#/timeline")
-    page.wait_for_function(
-        "() => document.querySelectorAll("
-        "\".canvas .tile[data-kind='photo'] img.loaded\").length >= 2"
-    )
-    picked = page.evaluate(
-        "() => [...document.querySelectorAll(\".canvas .tile[data-kind='photo']\")]"
-        ".slice(0, 2).map(t => Number(t.dataset.id))"
-    )
+    picked = two_photos(page, web_server)
     page.click(f".canvas .tile[data-id='{picked[0]}']", modifiers=["Shift"])
     page.click(f".canvas .tile[data-id='{picked[1]}']")
     page.wait_for_selector("#sel-count:text-is('2 selected')")
@@ -323,16 +327,8 @@ def test_a_selection_downloads_as_a_zip(page: Any, web_server: WebServer) -> Non
     import io
     import zipfile
 
-    page.goto(web_server.url + "/#/timeline")
-    page.wait_for_selector(".canvas .tile[data-kind='photo'] img.loaded")
-    picked = page.evaluate(
-        "() => [...document.querySelectorAll(\".canvas .tile[data-kind='photo']\")]"
-        ".slice(0, 2).map(t => Number(t.dataset.id))"
-    )
-    page.click("#sel-toggle")
-    for media_id in picked:
-        page.click(f".canvas .tile[data-id='{media_id}']")
-    page.wait_for_selector("#sel-count:text-is('2 selected')")
+    picked = two_photos(page, web_server)
+    select_in_grid(page, picked)
     with page.expect_download() as info:
         page.click("#sel-download")
     saved = info.value.path()
@@ -392,17 +388,8 @@ def test_edit_title_and_rating_in_the_viewer_and_tags_of_a_selection(
     assert web_server.api("GET", f"/media/{first}").json()["curation"]["rating"] is None
     page.keyboard.press("Escape")
 
-    page.goto(web_server.url + "/#/timeline")
-    loaded = ".canvas .tile[data-kind='photo'] img.loaded"
-    page.wait_for_function("s => document.querySelectorAll(s).length >= 2", arg=loaded)
-    picked = page.evaluate(
-        "() => [...document.querySelectorAll(\".canvas .tile[data-kind='photo']\")]"
-        ".slice(0, 2).map(t => Number(t.dataset.id))"
-    )
-    page.click("#sel-toggle")
-    for media_id in picked:
-        page.click(f".canvas .tile[data-id='{media_id}']")
-    page.wait_for_selector("#sel-count:text-is('2 selected')")
+    picked = two_photos(page, web_server)
+    select_in_grid(page, picked)
     page.click("#sel-edit")
     page.wait_for_selector("#edit-dialog")
     page.fill("#edit-tags", "Family/Lake, dawn")
