@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from imageserver import proc
-from tests.fixtures import make_png, make_video
+from tests.fixtures import make_png, make_video, sigkill_when_started
 from tests.reliability.test_crash import Server, running, wait_for
 
 PACKAGE = Path(proc.__file__).parent
@@ -113,15 +113,7 @@ def test_cancellation_stops_promptly_and_prevents_starts() -> None:
 
 def test_a_signal_we_did_not_send_is_transient() -> None:
     control = proc.RunControl()
-
-    def kill_it() -> None:
-        deadline = time.monotonic() + 5
-        while not control.pids and time.monotonic() < deadline:
-            time.sleep(0.02)
-        for pid in list(control.pids):
-            os.kill(pid, signal.SIGKILL)
-
-    threading.Thread(target=kill_it).start()
+    sigkill_when_started(control)
     with pytest.raises(proc.ToolKilled) as err:
         proc.run(["sleep", "30"], timeout=60, control=control)
     assert err.value.transient and "SIGKILL" in err.value.reason

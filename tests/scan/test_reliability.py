@@ -34,14 +34,20 @@ def make_tree(root: Path) -> None:
     make_png(root / "x.png", size=(32, 32))
 
 
-def test_unmounted_root_is_stale_retires_nothing_and_recovers(
-    client: TestClient, auth: dict[str, str], ctx: AppContext, tmp_path: Path
-) -> None:
-    root = tmp_path / "nas"
+def indexed_tree(client: TestClient, auth: dict[str, str], ctx: AppContext, root: Path) -> Watcher:
+    """The tree made, added as a library and indexed by a full tick: its watcher."""
     make_tree(root)
     add_library(client, auth, root)
     watcher = Watcher(ctx)
     watcher.tick(full=True)
+    return watcher
+
+
+def test_unmounted_root_is_stale_retires_nothing_and_recovers(
+    client: TestClient, auth: dict[str, str], ctx: AppContext, tmp_path: Path
+) -> None:
+    root = tmp_path / "nas"
+    watcher = indexed_tree(client, auth, ctx, root)
     before = rows(ctx)
     assert len(before) == 6 and health(client, auth)["status"] == "reachable"
 
@@ -82,10 +88,7 @@ def test_root_disappearing_mid_walk_retires_nothing(
 
     monkeypatch.setattr(pipeline, "WALK", walker_module.walk)
     root = tmp_path / "usb"
-    make_tree(root)
-    add_library(client, auth, root)
-    watcher = Watcher(ctx)
-    watcher.tick(full=True)
+    watcher = indexed_tree(client, auth, ctx, root)
     real_scandir = os.scandir
     calls = {"n": 0}
 
@@ -113,10 +116,7 @@ def test_root_disappearing_under_find_retires_nothing(
 ) -> None:
     """Quick tick (find walk): the disk goes away after the probe, as find starts."""
     root = tmp_path / "usb"
-    make_tree(root)
-    add_library(client, auth, root)
-    watcher = Watcher(ctx)
-    watcher.tick(full=True)
+    watcher = indexed_tree(client, auth, ctx, root)
     unplugging_find = tmp_path / "find"
     unplugging_find.write_text(f'#!/bin/sh\nmv "{root}" "{root}-gone"\nexec {findwalk.FIND} "$@"\n')
     unplugging_find.chmod(0o755)
@@ -133,10 +133,7 @@ def test_deleted_file_is_retired_on_full_scan_and_restored_when_back(
     client: TestClient, auth: dict[str, str], ctx: AppContext, tmp_path: Path
 ) -> None:
     root = tmp_path / "lib"
-    make_tree(root)
-    add_library(client, auth, root)
-    watcher = Watcher(ctx)
-    watcher.tick(full=True)
+    watcher = indexed_tree(client, auth, ctx, root)
     victim = root / "d0" / "p0.jpg"
     saved = victim.read_bytes()
     stat = victim.stat()
@@ -160,10 +157,7 @@ def test_replaced_bytes_get_a_new_hash_and_new_thumbnails(
     client: TestClient, auth: dict[str, str], ctx: AppContext, tmp_path: Path
 ) -> None:
     root = tmp_path / "lib"
-    make_tree(root)
-    add_library(client, auth, root)
-    watcher = Watcher(ctx)
-    watcher.tick(full=True)
+    watcher = indexed_tree(client, auth, ctx, root)
     old = rows(ctx)["x.png"]
     make_png(root / "x.png", size=(40, 30))
     os.utime(root / "x.png", (1, 1))

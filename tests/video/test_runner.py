@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
 import threading
 import time
 
 import pytest
 
 from imageserver.video import runner
+from tests.fixtures import sigkill_when_started
 
 
 def alive(pid: int) -> bool:
@@ -92,15 +92,7 @@ def test_stop_request_cancels_promptly() -> None:
 
 def test_killed_by_a_signal_is_transient() -> None:
     control = runner.RunControl()
-
-    def kill_it() -> None:
-        deadline = time.monotonic() + 5
-        while not control.pids and time.monotonic() < deadline:
-            time.sleep(0.02)
-        for pid in list(control.pids):
-            os.kill(pid, signal.SIGKILL)
-
-    threading.Thread(target=kill_it).start()
+    sigkill_when_started(control)
     with pytest.raises(runner.FfmpegKilled) as err:
         runner.run(["sleep", "30"], timeout=60, control=control)
     assert err.value.transient and "SIGKILL" in err.value.reason
