@@ -144,3 +144,39 @@ def test_taken_at_utc_migration_fills_the_instant_from_offset_and_gps_zone(
 def to_datetime(value: object) -> datetime:
     """SQLite hands raw text back to a textual query; PostgreSQL a datetime."""
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def test_face_regions_migration_has_every_xmp_read_again(empty_engine: sa.Engine) -> None:
+    """XMP read before 0015 kept region names only: after it, each XMP sidecar and each
+    file's embedded XMP is stale (read again by the next scan), Takeout JSON is not."""
+    from imageserver.db.tables import curation_items, sidecars
+    from tests.fixtures import insert_library
+    from tests.video.test_stats import insert_media
+
+    migrate.upgrade(empty_engine, "20261204_0014")
+    library_id = insert_library(empty_engine, "lib", Path("/srv/lib"))
+    with empty_engine.begin() as conn:
+        media_id = insert_media(conn, library_id, "a/b.jpg", "0" * 64, kind="photo")
+        for path, kind in (("a/b.jpg.xmp", "xmp"), ("a/b.jpg.json", "takeout")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO sidecars (library_id, media_path, path, folder, kind, size, "
+                    "mtime_ns, data, read_at) VALUES (:l, 'a/b.jpg', :p, 'a', :k, 10, 99, "
+                    "'{}', 1)"
+                ),
+                {"l": library_id, "p": path, "k": kind},
+            )
+        conn.execute(
+            sa.text(
+                "INSERT INTO curation_items (media_id, embedded_key, sources, updated_at) "
+                "VALUES (:m, '1:99', '{}', 1)"
+            ),
+            {"m": media_id},
+        )
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        stamps = dict(conn.execute(sa.select(sidecars.c.kind, sidecars.c.mtime_ns)).all())
+        item = conn.execute(sa.select(curation_items)).mappings().one()
+    assert stamps == {"xmp": -1, "takeout": 99}
+    assert item["embedded_key"] is None
+    assert (item["regions"], item["regions_changed"]) == (None, False)
