@@ -226,18 +226,19 @@ def test_video_plays_through_hls_js_loaded_on_demand(page: Any, web_server: WebS
     )
     page.evaluate("() => sessionStorage.removeItem('imageserver.player')")
 
-    # Its stream gone from disk: "being prepared" and "Generate now", which makes it again.
+    # Its stream gone from disk: opening it asks for it at once (no click) and plays it.
     digest = clip["content_hash"]
     shutil.rmtree(web_server.data_dir / "video" / digest[:2] / digest)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.method + " " + r.url))
     page.goto(f"{web_server.url}/#/timeline")
     page.goto(f"{web_server.url}/#/viewer/{clip['id']}")
-    page.wait_for_selector(".stage[data-video-state=pending] .state:has-text('being prepared')")
-    page.click("#generate-now")
     page.wait_for_function(
         """() => { const v = document.querySelector('#viewer-video');
                    return v && !v.error && v.currentTime > 0.5 }""",
         timeout=30_000,
     )
+    assert sum(a.startswith("POST ") and a.endswith("/video/generate") for a in asked) == 1
 
     # A video ffmpeg cannot read: the reason, and the original instead.
     broken = media_ids(web_server)["invalid-bitstream.webm"]

@@ -1,7 +1,9 @@
 // Video in the viewer: ask /video/{id} for its state; a ready video plays its signed HLS
 // playlist through hls.js (loaded with import() only now) or natively where the browser has
-// HLS but no MediaSource (iPhone Safari before iOS 17.1). Pending videos say so and offer
-// "Generate now"; unsupported ones give the reason and the original to download. A video
+// HLS but no MediaSource (iPhone Safari before iOS 17.1). Opening a video whose stream is
+// not made yet asks for it at once (POST /video/generate, first in the queue) and plays it
+// when ready; "Generate now" stays for a later retry. Unsupported ones give the reason and
+// the original to download. A video
 // with a bitrate ladder gets a quality menu: Auto (hls.js picks by the measured network,
 // and the menu names the level it plays) or one fixed rendition.
 
@@ -26,6 +28,7 @@ export function mountVideo(stage, item) {
   let hls = null;
   let pollTimer = 0;
   let destroyed = false;
+  let asked = false; // the one automatic request of this opening
   const video = h('video', {
     controls: true, playsInline: true, preload: 'metadata',
     'aria-label': `Video ${item.name}`, id: 'viewer-video',
@@ -135,6 +138,7 @@ export function mountVideo(stage, item) {
     });
     setState(info.status, h('p', {}, waiting), info.reason ? h('p', { class: 'small' }, info.reason) : null,
       info.status === 'queued' ? null : generate);
+    if (info.status === 'pending' && !asked) { asked = true; generate.click(); return; }
     pollTimer = setTimeout(() => check(true), POLL_MS);
   }
 
