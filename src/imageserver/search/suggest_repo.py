@@ -51,13 +51,26 @@ def person_names(
     return _counted(conn, people.c.name, join, where, limit)
 
 
+def _first_columns(
+    conn: Connection,
+    columns: tuple[ColumnElement[str], ...],
+    join: FromClause,
+    visible_rows: list[ColumnElement[bool]],
+    prefix: str,
+    limit: int,
+) -> list[str]:
+    """Values of the first column that start with the prefix, then the next column's."""
+    out: list[str] = []
+    for col in columns:
+        found = _counted(conn, col, join, [*visible_rows, _starts(col, prefix)], limit)
+        out += [v for v in found if v not in out]
+    return out[:limit]
+
+
 def place_names(conn: Connection, scope: Scope, user_id: int, prefix: str, limit: int) -> list[str]:
     join = WITH_LIBRARY.join(places, places.c.content_hash == media.c.content_hash)
-    out: list[str] = []
-    for col in (places.c.place, places.c.region):
-        where = [*visible(scope, user_id), _starts(col, prefix)]
-        out += [v for v in _counted(conn, col, join, where, limit) if v not in out]
-    return out[:limit]
+    columns = (places.c.place, places.c.region)
+    return _first_columns(conn, columns, join, visible(scope, user_id), prefix, limit)
 
 
 def countries(conn: Connection, scope: Scope, user_id: int, prefix: str, limit: int) -> list[str]:
@@ -70,11 +83,8 @@ def countries(conn: Connection, scope: Scope, user_id: int, prefix: str, limit: 
 
 
 def cameras(conn: Connection, scope: Scope, user_id: int, prefix: str, limit: int) -> list[str]:
-    out: list[str] = []
-    for col in (media.c.model, media.c.make):
-        where = [*visible(scope, user_id), _starts(col, prefix)]
-        out += [v for v in _counted(conn, col, WITH_LIBRARY, where, limit) if v not in out]
-    return out[:limit]
+    columns = (media.c.model, media.c.make)
+    return _first_columns(conn, columns, WITH_LIBRARY, visible(scope, user_id), prefix, limit)
 
 
 def tags(conn: Connection, scope: Scope, user_id: int, prefix: str, limit: int) -> list[str]:
