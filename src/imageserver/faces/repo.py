@@ -16,6 +16,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
     update,
 )
 
@@ -443,7 +444,7 @@ def regions_changed(conn: Connection, library_id: int, limit: int) -> list[tuple
         .select_from(CURATED_MEDIA)
         .where(
             media.c.library_id == library_id,
-            curation_items.c.regions_changed.is_(True),
+            curation_items.c.regions_changed == true(),  # indexed: = , not IS
             media.c.content_hash.is_not(None),
         )
         .order_by(media.c.id)

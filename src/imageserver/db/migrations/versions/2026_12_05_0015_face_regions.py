@@ -23,6 +23,9 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("regions_changed", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+    op.create_index(
+        "ix_curation_items_regions_changed", "curation_items", ["regions_changed", "media_id"]
+    )
     # XMP read before this revision kept region names only: the next scan reads each XMP
     # sidecar and each file's embedded XMP once more (a changed file state is a re-read).
     op.execute("UPDATE sidecars SET mtime_ns = -1 WHERE kind = 'xmp'")
@@ -30,6 +33,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_curation_items_regions_changed", table_name="curation_items")
     with op.batch_alter_table("curation_items") as batch:
         batch.drop_column("regions_changed")
         batch.drop_column("regions")
