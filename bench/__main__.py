@@ -24,6 +24,7 @@ from bench import refs
 from bench.context import BenchContext
 from bench.rows import (
     faces,
+    firstframe,
     hashing,
     indexing,
     ladder,
@@ -48,6 +49,7 @@ GROUPS: dict[str, Callable[[BenchContext], list[Row]]] = {
     "tick": tick.run,
     "video": video.run,
     "ladder": ladder.run,
+    "firstframe": firstframe.run,
     "faces": faces.run,
     "search": search.run,
     "places": places.run,

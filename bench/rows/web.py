@@ -157,8 +157,10 @@ def index_and_fill(ctx: BenchContext, data_dir: Path, root: Path, count: int) ->
 
 
 def start_server(
-    ctx: BenchContext, data_dir: Path, root: Path
+    ctx: BenchContext, data_dir: Path, root: Path, workers: bool = False
 ) -> tuple[subprocess.Popen[bytes], str]:
+    """The real `imageserver serve`; background workers off unless asked for (the rows of
+    this group point at files that do not exist, which a full scan would retire)."""
     import httpx
 
     port = _free_port()
@@ -168,7 +170,7 @@ def start_server(
     )
     log = ctx.path("web-server.log").open("wb")
     proc = subprocess.Popen(
-        [*server.cli_argv(), "serve", "--no-workers"],
+        [*server.cli_argv(), "serve", "--workers" if workers else "--no-workers"],
         cwd=ctx.workdir,
         env=env,
         stdout=log,
