@@ -68,7 +68,8 @@ STATE_REFUSALS: dict[str, tuple[str, ...]] = {
     # cursors are opaque tokens the server handed out
     "GET /media": (r"^cursor: ",),
     "GET /timeline": (r"^cursor: ",),
-    "GET /search": (r"^cursor: ",),
+    # the query language's grammar (a phrase's quotes, a filter's value) is no JSON Schema
+    "GET /search": (r"^cursor: ", r"^q: position \d+: "),
     "GET /ocr/search": (r"^cursor: ",),
     # the text encoder is the model loaded now
     "GET /photos/search": (r"^model_version: ",),
